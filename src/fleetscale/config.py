@@ -1,0 +1,321 @@
+"""The one place where text becomes typed configuration.
+
+YAML or JSON is validated with pydantic into typed values. Every problem becomes one line
+``path.to.field: message (got VALUE)``; a ConfigError carries them all, and nothing starts
+with an invalid file. Adapter options (``source``, ``provider``, ``drainer``, sinks) are
+validated by the adapter module's own ``Settings`` model, named in ``registry.py``.
+
+The seed gateway Scaler's JSON (``gw_name_prefix``, ``sip_db``, ``cpu_per_gw``,
+``auto_scale_threshold``) is recognised and translated by ``compat.gateway_config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from fleetscale import registry
+from fleetscale.decide import DecisionSpec, Override
+from fleetscale.errors import ConfigError
+from fleetscale.governor.settings import GovernorSettings
+from fleetscale.model import Direction, InstanceType
+from fleetscale.policy.specs import PolicySpec
+
+_SECRET_WORDS = ("password", "secret", "token", "passwd", "credential")
+
+
+def _forbid_extra(cls: Any, seen: set[Any] | None = None) -> None:
+    """Make pydantic refuse unknown keys in the decision core's dataclasses (recursively),
+    without the decision modules importing pydantic."""
+    seen = seen if seen is not None else set()
+    if cls in seen:
+        return
+    seen.add(cls)
+    if dataclasses.is_dataclass(cls) and isinstance(cls, type):
+        cls.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+        for hint in typing.get_type_hints(cls).values():
+            _forbid_extra(hint, seen)
+    for arg in typing.get_args(cls):
+        _forbid_extra(arg, seen)
+
+
+_forbid_extra(PolicySpec)
+_forbid_extra(GovernorSettings)
+
+PolicyField = typing.Annotated[PolicySpec, Field(discriminator="kind")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AdapterSpec(BaseModel):
+    """``{kind: NAME, ...options}``; the options are checked by the adapter's Settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class InstanceTypeConfig(_Strict):
+    name: str = Field(min_length=1)
+    weight: PositiveInt = 1
+    price: NonNegativeFloat = 1.0
+
+    def typed(self) -> InstanceType:
+        return InstanceType(self.name, self.weight, self.price)
+
+
+class DrainConfig(_Strict):
+    #: seconds a drain may take; None = wait for the last session however long it takes
+    deadline: PositiveFloat | None = None
+    #: what happens at the deadline: keep waiting (default: calls are never cut) or terminate
+    on_deadline: Literal["wait", "terminate"] = "wait"
+
+
+class OverrideConfig(_Strict):
+    hold: NonNegativeInt
+    until: AwareDatetime
+
+
+class PoolConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    interval: PositiveFloat = 60.0
+    min: NonNegativeInt = 0
+    max: PositiveInt
+    #: load one capacity unit serves at 100 % (calls, rooms, messages/min, ...)
+    unit_capacity: PositiveFloat = 1.0
+    instance_types: tuple[InstanceTypeConfig, ...] = (InstanceTypeConfig(name="default"),)
+    #: empty = the recommended policy
+    policies: tuple[PolicyField, ...] = ()
+    governor: GovernorSettings = GovernorSettings()
+    sources: tuple[AdapterSpec, ...] = ()
+    provider: AdapterSpec
+    drainer: AdapterSpec = AdapterSpec(kind="none")
+    drain: DrainConfig = DrainConfig()
+    #: seconds an instance may stay pending (no address, not registered) before it is removed
+    boot_timeout: PositiveFloat = 600.0
+    #: an instance counts as ready only once a source reports it ``registered``
+    require_registration: bool = False
+    #: tagged instances found that the journal does not know: adopt them or terminate them
+    unknown_instances: Literal["adopt", "terminate"] = "adopt"
+    dry_run: bool = False
+    paused: frozenset[Literal["up", "down"]] = frozenset()
+    override: OverrideConfig | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PoolConfig:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        names = [t.name for t in self.instance_types]
+        if len(set(names)) != len(names):
+            raise ValueError(f"instance_types has duplicate names {names}")
+        return self
+
+    def decision_spec(self, policies: tuple[PolicySpec, ...] | None = None) -> DecisionSpec:
+        """The pure part of this pool. ``policies`` replaces the configured ones if given."""
+        chosen = policies if policies is not None else self.policies
+        if not chosen:
+            from fleetscale.policy.recommended import recommended_policies
+
+            chosen = recommended_policies()
+        override = Override(self.override.hold, self.override.until) if self.override else None
+        return DecisionSpec(
+            pool=self.name,
+            min=self.min,
+            max=self.max,
+            policies=tuple(chosen),
+            governor=self.governor,
+            unit_capacity=self.unit_capacity,
+            paused=frozenset(Direction(p) for p in self.paused),
+            override=override,
+        )
+
+    def types(self) -> tuple[InstanceType, ...]:
+        return tuple(t.typed() for t in self.instance_types)
+
+
+class JournalConfig(_Strict):
+    #: SQLAlchemy URL of the journal table (SQLite by default; MariaDB works too)
+    sql: str = "sqlite:///fleetscale.db"
+    log: bool = True
+    sinks: tuple[AdapterSpec, ...] = ()
+    #: serve Prometheus /metrics on this port (None = off)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class Config(_Strict):
+    pools: tuple[PoolConfig, ...] = Field(min_length=1)
+    journal: JournalConfig = JournalConfig()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Config:
+        names = [p.name for p in self.pools]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"pool names must be unique, {dupes} repeat")
+        return self
+
+    def pool(self, name: str) -> PoolConfig:
+        for p in self.pools:
+            if p.name == name:
+                return p
+        raise ConfigError(f"pool: no pool named {name!r} (have {[p.name for p in self.pools]})")
+
+
+# --- errors --------------------------------------------------------------------------
+
+
+def _show(path: str, value: Any) -> str:
+    if any(w in path.lower() for w in _SECRET_WORDS):
+        return "***"
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _path(loc: tuple[Any, ...], data: Any) -> str:
+    """Join a pydantic location, dropping union tags (``policies.0.target.x`` -> ``policies.0.x``)."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(node, Mapping) and isinstance(item, str) and item not in node:
+            if node.get("kind") == item or item.startswith("function-"):
+                continue
+        parts.append(str(item))
+        try:
+            node = node[item]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+def format_errors(exc: ValidationError, data: Any, prefix: str = "") -> list[str]:
+    lines = []
+    errors = exc.errors()
+    locs = [tuple(e["loc"]) for e in errors]
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(o[: len(loc)] == loc and o != loc for o in locs):
+            continue  # a list that lost its invalid items; the items' own errors say why
+        path = _path(tuple(err["loc"]), data)
+        path = f"{prefix}.{path}" if prefix and path else (prefix or path or "(document)")
+        msg = err["msg"]
+        if err["type"] == "missing":
+            lines.append(f"{path}: {msg} (got nothing)")
+        else:
+            lines.append(f"{path}: {msg} (got {_show(path, err.get('input'))})")
+    return lines
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def _check_adapters(config: Config) -> tuple[list[str], dict[tuple[str, int | None, str], Any]]:
+    problems: list[str] = []
+    settings: dict[tuple[str, int | None, str], Any] = {}
+
+    def check(role: str, spec: AdapterSpec, where: str, key: tuple[str, int | None, str]) -> None:
+        try:
+            module = registry.module_for(role, spec.kind)
+        except ConfigError:
+            known = ", ".join(sorted(registry.KINDS[role]))
+            problems.append(f"{where}.kind: unknown {role} kind; known: {known} (got {spec.kind})")
+            return
+        except ImportError as exc:
+            problems.append(f"{where}.kind: {role} {spec.kind!r} is not available: {exc} (got {spec.kind})")
+            return
+        try:
+            settings[key] = module.Settings.model_validate(spec.options)
+        except ValidationError as exc:
+            problems.extend(format_errors(exc, spec.options, where))
+
+    for i, pool in enumerate(config.pools):
+        for j, src in enumerate(pool.sources):
+            check("source", src, f"pools.{i}.sources.{j}", (pool.name, j, "source"))
+        check("provider", pool.provider, f"pools.{i}.provider", (pool.name, None, "provider"))
+        check("drainer", pool.drainer, f"pools.{i}.drainer", (pool.name, None, "drainer"))
+    for j, sink in enumerate(config.journal.sinks):
+        check("sink", sink, f"journal.sinks.{j}", ("", j, "sink"))
+    return problems, settings
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """A validated configuration plus each adapter's validated settings."""
+
+    config: Config
+    settings: Mapping[tuple[str, int | None, str], Any]
+
+    def source_settings(self, pool: str, index: int) -> Any:
+        return self.settings[(pool, index, "source")]
+
+    def provider_settings(self, pool: str) -> Any:
+        return self.settings[(pool, None, "provider")]
+
+    def drainer_settings(self, pool: str) -> Any:
+        return self.settings[(pool, None, "drainer")]
+
+    def sink_settings(self, index: int) -> Any:
+        return self.settings[("", index, "sink")]
+
+
+def parse(data: Any) -> Loaded:
+    """Validate a decoded document. Raises ConfigError listing every problem."""
+    if isinstance(data, Mapping) and "gw_name_prefix" in data and "pools" not in data:
+        from fleetscale.compat.gateway_config import seed_to_document
+
+        data = seed_to_document(data)
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"(document): expected a mapping with 'pools' (got {type(data).__name__})")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc, data)) from None
+    problems, settings = _check_adapters(config)
+    if problems:
+        raise ConfigError(problems)
+    return Loaded(config, settings)
+
+
+def read_document(path: str | Path) -> Any:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"(file): cannot read {p}: {exc.strerror} (got {p})") from None
+    try:
+        if p.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"(file): invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} "
+                          f"(got {p})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"(file): invalid YAML{where}: {getattr(exc, 'problem', exc)} (got {p})") from None
+
+
+def load(path: str | Path) -> Loaded:
+    return parse(read_document(path))

@@ -1,0 +1,1 @@
+"""Pure policies: each proposes a desired capacity with a reason."""

@@ -1,0 +1,66 @@
+"""Ports: the small interfaces between the decision core and the outside world.
+
+Adapters (``sources/``, ``providers/``, ``drainers/``, ``journal/``) implement these;
+decision code (``policy/``, ``governor/``, ``planner.py``) imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from fleetscale.model import Instance, Observation
+
+if TYPE_CHECKING:
+    from fleetscale.journal.record import CycleRecord
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Observes. Never raises for a failed read: returns an Observation with ``error`` set."""
+
+    def read(self, pool: str, now: datetime) -> list[Observation]: ...
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Creates and destroys instances. ``request_id`` makes a retried call idempotent."""
+
+    def list(self) -> list[Instance]: ...
+
+    def launch(self, type: str, count: int, request_id: str) -> list[Instance]: ...
+
+    def terminate(self, ids: Sequence[str], request_id: str) -> None: ...
+
+
+@runtime_checkable
+class Drainer(Protocol):
+    """Takes instances out of rotation and reports their live sessions."""
+
+    def begin(self, instance: Instance) -> None: ...
+
+    def cancel(self, instance: Instance) -> None: ...
+
+    def sessions(self, instance: Instance) -> int | None:
+        """Active sessions on ``instance``; None when unknown (treated as busy)."""
+        ...
+
+
+@runtime_checkable
+class Journal(Protocol):
+    def record(self, cycle: CycleRecord) -> None: ...
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    """Adapters holding connections or processes may also offer close()."""
+
+    def close(self) -> Any: ...
