@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.mysql",
     "tests.fixtures.redis",
     "tests.fixtures.moto",
+    "tests.fixtures.kamailio",
 ]

@@ -1,1 +1,2 @@
-"""journal adapters."""
+"""Journal sinks: every cycle of every pool is recorded (structured log, SQL, Elasticsearch,
+Prometheus)."""
