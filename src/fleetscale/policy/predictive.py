@@ -1,0 +1,211 @@
+"""Policy ``predictive`` (pure): provision ahead for the load expected over the next
+``horizon`` seconds (boot delay + interval), learnt from the pool's own history, and never
+below what the current load needs (it is always combined with its own reactive part, so a
+surprise still gets capacity at once).
+
+How it forecasts (O(1) per cycle, no refitting):
+
+- History is a ring of *bucket peaks*: the highest reading of ``metric`` in each
+  ``bucket``-second slot of wall time (5 min by default), ``weeks`` weeks long.
+- When a bucket closes, the seasonal shape for the next buckets is looked up: the median
+  of the same slot over the last ``weeks`` weeks (weekly seasonality: weekends, office hours)
+  when at least two weeks are known, otherwise the median of the same slot over the last
+  ``days`` days (daily seasonality). A median of three ignores one holiday or one outlier.
+- The shape is scaled to today's level: ``level`` is the ratio of the recent actual peaks to
+  what the shape said for them (an exponentially weighted ratio over ``level_window``
+  seconds, clipped to [``min_level``, ``max_level``]), so a trace that grows week on week is
+  not under-forecast.
+- forecast = level x max(shape over the buckets ``[now, now + horizon]``);
+  desired = ceil(max(forecast, current reading) / per-unit target).
+
+The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
+mutated: the history array is copied when a bucket closes (once per ``bucket`` seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from fleetscale.model import Proposal, Snapshot
+from fleetscale.policy.context import PolicyContext, ceil_units, fmt
+
+DEFAULT_UTILISATION = 0.75
+_DAY = 86400.0
+_WEEK = 7 * _DAY
+
+
+@dataclass(frozen=True, slots=True)
+class PredictiveState:
+    #: absolute index (unix seconds // bucket) of the bucket being filled
+    bucket: int
+    #: highest reading so far in that bucket
+    peak: float
+    #: ring of bucket peaks (NaN = unknown), indexed by absolute bucket % len
+    history: npt.NDArray[np.float64]
+    #: seasonal shape (unscaled) for buckets bucket, bucket+1, ... (NaN = unknown)
+    shape: tuple[float, ...]
+    #: exponentially weighted actual and shape sums, for the level ratio
+    actual_ewma: float = 0.0
+    shape_ewma: float = 0.0
+    buckets_seen: int = 0
+
+
+def _median(values: list[float]) -> float:
+    known = sorted(v for v in values if v == v)
+    n = len(known)
+    if n == 0:
+        return math.nan
+    mid = n // 2
+    return known[mid] if n % 2 else 0.5 * (known[mid - 1] + known[mid])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PredictivePolicy:
+    kind: Literal["predictive"] = "predictive"
+    name: str | None = None
+    metric: str = "load"
+    #: metric each unit should carry, absolute; excludes ``utilisation``
+    target: float | None = None
+    #: fraction of ``unit_capacity`` each unit should carry (default 0.75)
+    utilisation: float | None = None
+    #: seconds ahead to provision for: the boot delay plus the decision interval
+    horizon: float = 180.0
+    #: seconds per history slot
+    bucket: float = 300.0
+    days: int = 3
+    weeks: int = 3
+    #: seconds over which the recent level is averaged
+    level_window: float = 3600.0
+    min_level: float = 0.2
+    max_level: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.target is not None and self.utilisation is not None:
+            raise ValueError("give either target or utilisation, not both")
+        if self.target is not None and not self.target > 0:
+            raise ValueError(f"target must be > 0 (got {self.target})")
+        if self.utilisation is not None and not 0 < self.utilisation <= 10:
+            raise ValueError(f"utilisation must be in (0, 10] (got {self.utilisation})")
+        if self.horizon < 0:
+            raise ValueError(f"horizon must be >= 0 seconds (got {self.horizon})")
+        if not 60 <= self.bucket <= 3600 or _DAY % self.bucket:
+            raise ValueError(f"bucket must divide a day and be 60..3600 s (got {self.bucket})")
+        if self.days < 1 or self.weeks < 0 or self.days > 7 * max(self.weeks, 1):
+            raise ValueError(f"need 1 <= days <= 7 x weeks (got days {self.days}, weeks {self.weeks})")
+        if not 0 < self.min_level <= 1 <= self.max_level:
+            raise ValueError(f"need 0 < min_level <= 1 <= max_level (got {self.min_level}, {self.max_level})")
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return (self.metric,)
+
+    # --- the seasonal model -----------------------------------------------------------
+
+    @property
+    def _per_day(self) -> int:
+        return int(_DAY // self.bucket)
+
+    @property
+    def _slots(self) -> int:
+        return self._per_day * 7 * max(self.weeks, 1)
+
+    def _ahead(self) -> int:
+        return math.ceil(self.horizon / self.bucket) + 1
+
+    def shape_of(self, history: npt.NDArray[np.float64], bucket: int) -> float:
+        """The seasonal value of absolute ``bucket`` from the history (NaN when unknown)."""
+        n = len(history)
+        week = self._per_day * 7
+        if self.weeks >= 2:
+            weekly = [history[(bucket - w * week) % n] for w in range(1, self.weeks + 1)]
+            if sum(1 for v in weekly if v == v) >= 2:
+                return _median(weekly)
+        day = self._per_day
+        return _median([history[(bucket - d * day) % n] for d in range(1, self.days + 1)])
+
+    def _close(self, st: PredictiveState, new_bucket: int) -> PredictiveState:
+        """Commit the finished bucket, mark skipped ones unknown, look up the next shape."""
+        history = st.history.copy()
+        n = len(history)
+        gap = new_bucket - st.bucket
+        if gap >= n:
+            history[:] = np.nan
+        else:
+            for b in range(st.bucket + 1, new_bucket):
+                history[b % n] = np.nan
+        history[st.bucket % n] = st.peak
+        history.flags.writeable = False
+        actual_ewma, shape_ewma = st.actual_ewma, st.shape_ewma
+        expected = st.shape[0] if st.shape else math.nan
+        if expected == expected:
+            keep = math.exp(-self.bucket / self.level_window)
+            actual_ewma = keep * actual_ewma + (1 - keep) * st.peak
+            shape_ewma = keep * shape_ewma + (1 - keep) * expected
+        shape = tuple(self.shape_of(history, new_bucket + i) for i in range(self._ahead()))
+        return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
+                               st.buckets_seen + 1)
+
+    def level(self, st: PredictiveState) -> float:
+        if st.shape_ewma <= 0:
+            return 1.0
+        return min(self.max_level, max(self.min_level, st.actual_ewma / st.shape_ewma))
+
+    def observe(self, state: Any, when: float, value: float) -> PredictiveState:
+        """The state after seeing ``value`` at unix time ``when``."""
+        bucket = int(when // self.bucket)
+        st = state if isinstance(state, PredictiveState) and len(state.history) == self._slots else None
+        if st is None:
+            empty = np.full(self._slots, np.nan)
+            empty.flags.writeable = False
+            st = PredictiveState(bucket, -math.inf, empty, ())
+        elif bucket > st.bucket:
+            st = self._close(st, bucket)
+        if value > st.peak:
+            st = PredictiveState(st.bucket, value, st.history, st.shape, st.actual_ewma, st.shape_ewma,
+                                 st.buckets_seen)
+        return st
+
+    def forecast(self, st: PredictiveState, when: float) -> float | None:
+        """The highest load expected in ``[when, when + horizon]`` (None while unknown)."""
+        last = int((when + self.horizon) // self.bucket) - st.bucket
+        ahead = [v for v in st.shape[: last + 1] if v == v]
+        if not ahead:
+            return None
+        return max(ahead) * self.level(st)
+
+    # --- the policy -------------------------------------------------------------------
+
+    def per_unit(self, unit_capacity: float) -> tuple[float, str]:
+        if self.target is not None:
+            return self.target, f"target {fmt(self.target)} per unit"
+        u = self.utilisation if self.utilisation is not None else DEFAULT_UTILISATION
+        return u * unit_capacity, f"{fmt(u)} x {fmt(unit_capacity)} per unit"
+
+    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
+        reading = ctx.reading(self.metric)
+        if reading.total is None or reading.problem is not None:
+            why = reading.problem or "no reading"
+            return Proposal(label, None, f"no usable {self.metric} ({why}); history kept"), state
+        when = ctx.now.timestamp()
+        st = self.observe(state, when, reading.total)
+        per_unit, how = self.per_unit(ctx.unit_capacity)
+        now_units = ceil_units(reading.total / per_unit)
+        expected = self.forecast(st, when)
+        if expected is None:
+            text = f"{self.metric} {fmt(reading.total)} / ({how}) -> {now_units} units; no forecast yet"
+            return Proposal(label, now_units, text), st
+        ahead_units = ceil_units(expected / per_unit)
+        h = fmt(self.horizon)
+        if ahead_units > now_units:
+            text = (f"forecast {self.metric} {fmt(round(expected, 4))} in next {h} s "
+                    f"(level x{self.level(st):.2f}) / ({how}) -> {ahead_units} units "
+                    f"[over now {fmt(reading.total)} -> {now_units}]")
+            return Proposal(label, ahead_units, text), st
+        text = (f"{self.metric} {fmt(reading.total)} / ({how}) -> {now_units} units "
+                f"[forecast {fmt(round(expected, 4))} in next {h} s -> {ahead_units}]")
+        return Proposal(label, now_units, text), st
