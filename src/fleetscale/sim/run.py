@@ -95,6 +95,7 @@ def simulate(
     fleet: FleetSettings = FleetSettings(),
     *,
     record: bool = False,
+    initial: int | None = None,
 ) -> Timeline:
     """Run ``spec`` over ``load`` (one value per step of ``interval`` seconds)."""
     load = np.asarray(load, dtype=np.float64)
@@ -104,7 +105,9 @@ def simulate(
     world = World(types, boot_delay=fleet.boot_delay, drain_time=fleet.drain_time,
                   boot_failure_rate=fleet.boot_failure_rate, boot_timeout=fleet.boot_timeout,
                   seed=fleet.seed)
-    initial = min(max(int(demand[0]), spec.min), spec.max) if n else spec.min
+    if initial is None:
+        initial = int(demand[0]) if n else spec.min
+    initial = min(max(initial, spec.min), spec.max)
     world.seed_ready(first.name, math.ceil(initial / first.weight), START)
     ready = np.zeros(n, dtype=np.int64)
     paid = np.zeros(n, dtype=np.int64)

@@ -1,0 +1,197 @@
+"""Quality benchmark: every named policy over every shared trace, scored against the oracle.
+
+Settings (the issue's): boot delay 120 s, decision interval 60 s, a capacity per instance such
+that the trace's 99.5th percentile load (on the 60 s grid) needs 40 instances, min 1, max
+well above the peak. Traces are read from ``/work/shared/traces`` (never copied). Writes
+``bench/results/quality.md`` and ``bench/results/plots/*.png``; prints its wall time and the
+simulated steps per second.
+
+    PYTHONPATH=src python bench/quality.py [--traces DIR] [--policies a,b] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from tqdm import tqdm  # noqa: E402
+
+from fleetscale.decide import DecisionSpec  # noqa: E402
+from fleetscale.model import InstanceType  # noqa: E402
+from fleetscale.sim.baselines import NAMES  # noqa: E402
+from fleetscale.sim.metrics import geometric_mean  # noqa: E402
+from fleetscale.sim.run import FleetSettings, Timeline  # noqa: E402
+from fleetscale.sim.scenario import Scenario, capacity_for, peak_units, run_policy  # noqa: E402
+from fleetscale.sources.trace import read_trace  # noqa: E402
+
+TRACES = Path("/work/shared/traces")
+RESULTS = ROOT / "bench" / "results"
+BOOT, INTERVAL, UNITS, QUANTILE = 120.0, 60.0, 40, 99.5
+#: geometric-mean floors: a perfect 0 would otherwise erase the other traces
+FLOORS = {"tau_under": 0.01, "unserved_fraction": 1e-5, "cost_vs_oracle": 1e-9}
+TARGETS = {"cost_vs_oracle": 1.20, "tau_under": 1.0, "unserved_fraction": 0.001}
+
+
+def scenario(path: Path) -> Scenario:
+    trace = read_trace(path)
+    loads = np.asarray(trace.loads, dtype=np.float64)
+    cap = capacity_for(loads, trace.interval, INTERVAL, UNITS, QUANTILE)
+    spec = DecisionSpec(pool=path.stem[:60], min=1, max=10_000, policies=(), unit_capacity=cap)
+    sc = Scenario(trace.interval, loads, spec, (InstanceType("default"),), INTERVAL, FleetSettings(boot_delay=BOOT))
+    return Scenario(sc.trace_interval, loads, DecisionSpec(pool=spec.pool, min=1, max=max(200, 3 * peak_units(sc)),
+                                                           policies=(), unit_capacity=cap),
+                    sc.types, INTERVAL, sc.fleet)
+
+
+@dataclass(frozen=True)
+class Job:
+    path: Path
+    policy: str
+
+
+def work(job: Job) -> tuple[str, str, dict[str, Any], int, float, Timeline | None]:
+    sc = scenario(job.path)
+    out = run_policy(sc, job.policy)
+    keep = out.timeline if job.policy in ("recommended", "oracle") else None
+    return job.path.name, job.policy, out.timeline.scores().as_dict(), out.steps, out.wall_seconds, keep
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--traces", type=Path, default=TRACES)
+    ap.add_argument("--policies", default=",".join(NAMES))
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    began = time.perf_counter()
+    paths = sorted(args.traces.glob("*.csv"))
+    policies = [p for p in args.policies.split(",") if p]
+    if "oracle" not in policies:
+        policies.insert(0, "oracle")
+    jobs = [Job(p, n) for p in paths for n in policies]
+    # longest first so the two workers finish together
+    jobs.sort(key=lambda j: -j.path.stat().st_size * (4 if j.policy == "hpa" else 2 if j.policy == "keda" else 1))
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    timelines: dict[tuple[str, str], Timeline] = {}
+    steps = 0
+    sim_seconds = 0.0
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(args.jobs) as pool:
+        for name, policy, scores, n, wall, tl in tqdm(pool.imap_unordered(work, jobs), total=len(jobs),
+                                                      desc="simulating", unit="run"):
+            results.setdefault(name, {})[policy] = scores | {"steps": n, "wall": wall}
+            if policy != "oracle":
+                steps += n
+                sim_seconds += wall
+            if tl is not None:
+                timelines[(name, policy)] = tl
+    for rows in results.values():
+        oracle_ih = rows["oracle"]["instance_hours"]
+        for row in rows.values():
+            row["cost_vs_oracle"] = row["instance_hours"] / oracle_ih if oracle_ih > 0 else float("inf")
+    wall = time.perf_counter() - began
+    args.out.mkdir(parents=True, exist_ok=True)
+    plots = args.out / "plots"
+    plots.mkdir(exist_ok=True)
+    _plots(timelines, plots)
+    text = render(results, policies, wall, steps, sim_seconds, args.jobs)
+    (args.out / "quality.md").write_text(text, encoding="utf-8")
+    print(text.split("## Per trace")[0])
+    print(f"wall time {wall:.1f} s; {steps} simulated steps in {sim_seconds:.1f} s of worker time "
+          f"= {steps / sim_seconds:,.0f} steps/s per core")
+    return 0
+
+
+def _plots(timelines: dict[tuple[str, str], Timeline], plots: Path) -> None:
+    from fleetscale.sim.plot import plot_timeline
+
+    for (name, policy), tl in sorted(timelines.items()):
+        if policy != "recommended":
+            continue
+        oracle = timelines.get((name, "oracle"))
+        limit = int(3 * 86400 / tl.interval)
+        plot_timeline(tl, plots / f"{Path(name).stem}.png", title=f"{name}: recommended (first 3 days)",
+                      others={"oracle": oracle} if oracle is not None else None, limit=limit)
+
+
+COLUMNS = [("cost_vs_oracle", "cost/oracle", "{:.3f}"), ("tau_under", "τU %", "{:.2f}"),
+           ("theta_under", "θU %", "{:.2f}"), ("tau_over", "τO %", "{:.1f}"), ("theta_over", "θO %", "{:.1f}"),
+           ("unserved_fraction", "unserved %", "{:.3%}"), ("instability", "instab. %", "{:.1f}"),
+           ("jitter", "jitter /h", "{:.2f}"), ("scale_actions", "actions", "{:d}"),
+           ("instance_hours", "inst-h", "{:.0f}")]
+
+
+def _fmt(fmt: str, v: Any) -> str:
+    if fmt == "{:.3%}":
+        return f"{100 * v:.3f}"
+    return fmt.format(int(v) if fmt == "{:d}" else v)
+
+
+def render(results: dict[str, dict[str, dict[str, Any]]], policies: list[str], wall: float, steps: int,
+           sim_seconds: float, jobs: int) -> str:
+    out = ["# Quality benchmark", "",
+           f"Boot delay {BOOT:.0f} s, interval {INTERVAL:.0f} s, capacity per instance = p{QUANTILE} load / {UNITS}, "
+           "min 1. Supply = ready instances. Generated by `bench/quality.py` "
+           f"(wall time {wall:.0f} s on {jobs} processes, {steps:,} simulated steps, "
+           f"{steps / max(sim_seconds, 1e-9):,.0f} steps/s per core).", "",
+           "## Summary (geometric mean over traces)", "",
+           "Floors before taking logs: τU 0.01 %, unserved 0.001 %.", "",
+           "| policy | cost/oracle | τU % | unserved % | worst τU % | worst unserved % |",
+           "|---|---|---|---|---|---|"]
+    for p in policies:
+        rows = [results[t][p] for t in sorted(results) if p in results[t]]
+        if not rows:
+            continue
+        g = {k: geometric_mean([max(float(r[k]), f) for r in rows]) for k, f in FLOORS.items()}
+        out.append(f"| {p} | {g['cost_vs_oracle']:.3f} | {g['tau_under']:.2f} | {100 * g['unserved_fraction']:.3f} "
+                   f"| {max(r['tau_under'] for r in rows):.2f} | {100 * max(r['unserved_fraction'] for r in rows):.3f} |")
+    out += ["", *_verdict(results), "", "## Per trace", ""]
+    for t in sorted(results):
+        out += [f"### {t}", "", "| policy | " + " | ".join(c[1] for c in COLUMNS) + " |",
+                "|---" * (len(COLUMNS) + 1) + "|"]
+        for p in policies:
+            r = results[t].get(p)
+            if r is not None:
+                out.append(f"| {p} | " + " | ".join(_fmt(f, r[k]) for k, _, f in COLUMNS) + " |")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _verdict(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    rec = [results[t]["recommended"] for t in sorted(results) if "recommended" in results[t]]
+    if not rec:
+        return []
+    lines = ["## Targets for `recommended`", ""]
+    for k, limit in TARGETS.items():
+        g = geometric_mean([max(float(r[k]), FLOORS[k]) for r in rec])
+        shown = f"{100 * g:.3f} %" if k == "unserved_fraction" else f"{g:.3f}"
+        want = f"{100 * limit:.1f} %" if k == "unserved_fraction" else f"{limit}"
+        lines.append(f"- {k}: {shown} (target ≤ {want}): {'met' if g <= limit else 'MISSED'}")
+    beaten = []
+    for t in sorted(results):
+        r = results[t].get("recommended")
+        if r is None:
+            continue
+        for p, o in results[t].items():
+            if p in ("recommended", "oracle"):
+                continue
+            if o["cost_vs_oracle"] < r["cost_vs_oracle"] and o["tau_under"] < r["tau_under"]:
+                beaten.append(f"{t}: {p}")
+    lines.append("- no comparison policy both cheaper and less under-provisioned on any trace: "
+                 + ("met" if not beaten else "MISSED (" + "; ".join(beaten) + ")"))
+    return lines
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
