@@ -32,15 +32,17 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetscale.model import Proposal, Snapshot
-from fleetscale.policy.context import PolicyContext, ceil_units, fmt
+from fleetscale.policy.context import PolicyContext, ceil_units
 
 DEFAULT_UTILISATION = 0.75
 _DAY = 86400.0
 _WEEK = 7 * _DAY
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PredictiveState:
+    """Compared by identity (a new state is a change); never mutated."""
+
     #: absolute index (unix seconds // bucket) of the bucket being filled
     bucket: int
     #: highest reading so far in that bucket
@@ -56,7 +58,7 @@ class PredictiveState:
 
 
 def _median(values: list[float]) -> float:
-    known = sorted(v for v in values if v == v)
+    known = sorted(float(v) for v in values if v == v)
     n = len(known)
     if n == 0:
         return math.nan
@@ -173,18 +175,19 @@ class PredictivePolicy:
     def forecast(self, st: PredictiveState, when: float) -> float | None:
         """The highest load expected in ``[when, when + horizon]`` (None while unknown)."""
         last = int((when + self.horizon) // self.bucket) - st.bucket
-        ahead = [v for v in st.shape[: last + 1] if v == v]
-        if not ahead:
-            return None
-        return max(ahead) * self.level(st)
+        best = -1.0
+        for v in st.shape[: last + 1]:
+            if v > best:  # NaN compares False
+                best = v
+        return None if best < 0 else best * self.level(st)
 
     # --- the policy -------------------------------------------------------------------
 
     def per_unit(self, unit_capacity: float) -> tuple[float, str]:
         if self.target is not None:
-            return self.target, f"target {fmt(self.target)} per unit"
+            return self.target, f"target {self.target:.4g} per unit"
         u = self.utilisation if self.utilisation is not None else DEFAULT_UTILISATION
-        return u * unit_capacity, f"{fmt(u)} x {fmt(unit_capacity)} per unit"
+        return u * unit_capacity, f"{u:g} x {unit_capacity:.4g} per unit"
 
     def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
         reading = ctx.reading(self.metric)
@@ -197,15 +200,14 @@ class PredictivePolicy:
         now_units = ceil_units(reading.total / per_unit)
         expected = self.forecast(st, when)
         if expected is None:
-            text = f"{self.metric} {fmt(reading.total)} / ({how}) -> {now_units} units; no forecast yet"
+            text = f"{self.metric} {reading.total:.4g} / ({how}) -> {now_units} units; no forecast yet"
             return Proposal(label, now_units, text), st
         ahead_units = ceil_units(expected / per_unit)
-        h = fmt(self.horizon)
         if ahead_units > now_units:
-            text = (f"forecast {self.metric} {fmt(round(expected, 4))} in next {h} s "
+            text = (f"forecast {self.metric} {expected:.4g} in next {self.horizon:g} s "
                     f"(level x{self.level(st):.2f}) / ({how}) -> {ahead_units} units "
-                    f"[over now {fmt(reading.total)} -> {now_units}]")
+                    f"[over now {reading.total:.4g} -> {now_units}]")
             return Proposal(label, ahead_units, text), st
-        text = (f"{self.metric} {fmt(reading.total)} / ({how}) -> {now_units} units "
-                f"[forecast {fmt(round(expected, 4))} in next {h} s -> {ahead_units}]")
+        text = (f"{self.metric} {reading.total:.4g} / ({how}) -> {now_units} units "
+                f"[forecast {expected:.4g} in next {self.horizon:g} s -> {ahead_units}]")
         return Proposal(label, now_units, text), st
