@@ -7,7 +7,8 @@ Time. The run advances in steps of the pool's decision ``interval``. Step ``k`` 
 15 s period on a 5-minute trace sees the same value 20 times), a finer one is averaged (a 1 s
 trace under a 60 s interval gives per-minute means). At the start of step ``k`` the harness
 applies the fleet's due events (boots done, drains over), shows the decision the load of step
-``k`` (one pool-wide ``load`` observation, current), applies the plan, and records the row:
+``k`` (one pool-wide ``load`` observation, current), applies the plan, ends the drains that
+are over (after acting, as the controller's reconciler does), and records the row:
 ``ready`` and ``provisioned`` are the units in service and paid for *after* that step's plan,
 i.e. during the step. Booting takes ``ceil(boot_delay / interval)`` steps at most.
 
@@ -129,6 +130,7 @@ def simulate(
         if not plan.empty:
             world.apply(plan, t, at)
             actions += 1
+        world.finish_drains(t)
         ready[k] = world.ready_units
         paid[k] = world.paid_units
         at += step

@@ -7,8 +7,11 @@ changes. Semantics (the same as ``sim.provider``'s, the simulated Provider of ``
 - ``launch`` at ``t`` creates ``pending`` instances that are ``ready`` from the first step at
   or after ``t + boot_delay``; with ``boot_failure_rate`` an instance never boots and is
   removed ``boot_timeout`` seconds after launch (paid for until then);
-- ``begin_drain`` moves a ready instance to ``draining`` (no new work); it is terminated once
-  ``drain_time`` has passed (at once for 0); ``cancel_drain`` puts it back in service;
+- ``begin_drain`` moves a ready instance to ``draining`` (no new work); ``finish_drains``
+  (called after each step's plan, as the controller's reconciler runs after acting)
+  terminates it at the first *later* step at which ``drain_time`` has passed, so a drain
+  costs at least one interval even with ``drain_time`` 0 and can still be cancelled by the
+  next decision; ``cancel_drain`` puts it back in service;
 - ``terminate`` removes an instance at once;
 - every instance is paid for from launch to removal (``price`` per hour of its type).
 """
@@ -41,8 +44,10 @@ class World:
         self.boot_timeout = boot_timeout
         self._rng = random.Random(seed)
         self._live: dict[str, Instance] = {}
-        #: seconds (sim time) at which a pending instance becomes ready / a draining one goes
+        #: seconds (sim time) at which a pending instance becomes ready
         self._due: dict[str, float] = {}
+        #: draining instance -> (step time its drain began, time its drain is over)
+        self._drains: dict[str, tuple[float, float]] = {}
         self._fails: set[str] = set()
         self._seq = 0
         self._cache: tuple[Instance, ...] | None = None
@@ -62,7 +67,7 @@ class World:
     # --- time ---------------------------------------------------------------------------
 
     def advance(self, t: float) -> None:
-        """Apply every boot completion and drain end due at or before ``t`` seconds."""
+        """Apply every boot completion due at or before ``t`` seconds."""
         if not self._due:
             return
         for iid, due in list(self._due.items()):
@@ -77,7 +82,14 @@ class World:
                     self._remove(iid)
                 else:
                     self._set(iid, inst.moved_to(_R))
-            elif inst.state is _D:
+
+    def finish_drains(self, t: float) -> None:
+        """Terminate drains begun before this step whose ``drain_time`` has passed."""
+        if not self._drains:
+            return
+        for iid, (began, over) in list(self._drains.items()):
+            if began < t - 1e-9 and over <= t + 1e-9:
+                del self._drains[iid]
                 self._remove(iid)
 
     # --- acting -------------------------------------------------------------------------
@@ -86,7 +98,7 @@ class World:
         for iid in plan.cancel_drain:
             inst = self._live.get(iid)
             if inst is not None and inst.state is _D:
-                self._due.pop(iid, None)
+                self._drains.pop(iid, None)
                 self._set(iid, inst.moved_to(_R))
         for launch in plan.launch:
             for _ in range(launch.count):
@@ -95,10 +107,11 @@ class World:
             inst = self._live.get(iid)
             if inst is not None and inst.state is _R:
                 self._set(iid, inst.moved_to(_D))
-                self._due[iid] = t + self.drain_time
+                self._drains[iid] = (t, t + self.drain_time)
         for iid in plan.terminate:
             if iid in self._live:
                 self._due.pop(iid, None)
+                self._drains.pop(iid, None)
                 self._remove(iid)
         self.advance(t)
 
