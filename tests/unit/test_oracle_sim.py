@@ -43,7 +43,7 @@ class TestExact:
     def test_short_dip_keeps_the_instance(self) -> None:
         # a 2-step dip under a 3-step boot: relaunching cannot be cheaper, keep it
         d = np.array([4, 4, 2, 2, 4, 4])
-        sched, s = _scores(d, 180.0)
+        sched, _ = _scores(d, 180.0)
         assert sched.provisioned.tolist() == [4] * 6
         assert sched.releases == 0
 
