@@ -21,7 +21,7 @@ from typing import Any
 from fleetscale.governor.govern import govern
 from fleetscale.governor.memory import GovernorMemory
 from fleetscale.governor.settings import GovernorSettings
-from fleetscale.model import Decision, Direction, InstanceState, Proposal, Snapshot
+from fleetscale.model import Decision, Direction, Instance, InstanceState, Proposal, Snapshot
 from fleetscale.policy.combine import combine
 from fleetscale.policy.context import PolicyContext, Reading, read_metric
 from fleetscale.policy.specs import PolicySpec
@@ -67,25 +67,20 @@ class Verdict:
 
 def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
     """One decision: policies -> combine -> governor. Pure: time is ``snapshot.now``."""
-    labels, metrics = _compiled(spec)
+    pairs, metrics = _compiled(spec)
     now = snapshot.now
-    ready = pending = 0
-    for inst in snapshot.instances:
-        if inst.state is _READY:
-            ready += inst.weight
-        elif inst.state is _PENDING:
-            pending += inst.weight
+    ready, pending = _count(snapshot.instances)
     current = ready + pending
     stale_after = spec.governor.stale_after
     obs = snapshot.observations
     readings: dict[str, Reading] = {m: read_metric(obs, m, now, stale_after) for m in metrics}
     problems = tuple(r.problem for r in readings.values() if r.problem is not None)
-    ctx = PolicyContext(now, current, spec.unit_capacity, spec.min, spec.max, readings)
+    ctx = PolicyContext(now, current, spec.unit_capacity, spec.min, spec.max, readings, pending)
 
     states = memory.policies
     changed: dict[str, Any] | None = None
     proposals: list[Proposal] = []
-    for label, policy in zip(labels, spec.policies, strict=True):
+    for label, policy in pairs:
         old = states.get(label)
         proposal, new = policy.propose(snapshot, ctx, old, label)
         proposals.append(proposal)
@@ -96,18 +91,18 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
     combined = combine(proposals)
     override = spec.override
     outcome = govern(
-        now=now,
-        current=current,
-        pending=pending,
-        combined=combined,
-        pool_min=spec.min,
-        pool_max=spec.max,
-        settings=spec.governor,
-        memory=memory.governor,
-        problems=problems,
-        paused=spec.paused,
-        override_hold=override.hold if override is not None else None,
-        override_until=override.until if override is not None else None,
+        now,
+        current,
+        pending,
+        combined,
+        spec.min,
+        spec.max,
+        spec.governor,
+        memory.governor,
+        problems,
+        spec.paused,
+        override.hold if override is not None else None,
+        override.until if override is not None else None,
     )
     desired = outcome.desired
     if desired > current:
@@ -121,16 +116,37 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
         reason = f"{reason}; {'; '.join(outcome.steps)}"
     policies = states if changed is None else MappingProxyType(changed)
     return Verdict(
-        decision=Decision(spec.pool, now, current, desired, reason),
-        memory=Memory(outcome.memory, policies),
-        proposals=tuple(proposals),
-        steps=outcome.steps,
+        Decision(spec.pool, now, current, desired, reason),
+        Memory(outcome.memory, policies),
+        tuple(proposals),
+        outcome.steps,
     )
 
 
 _READY = InstanceState.READY
 _PENDING = InstanceState.PENDING
-_CACHE: dict[int, tuple[DecisionSpec, tuple[str, ...], tuple[str, ...]]] = {}
+#: one-entry memo of the last instances tuple counted (the simulator passes the same tuple
+#: while the fleet does not change); a value cache only, it never changes an answer
+_LAST_COUNT: list[Any] = [None, 0, 0]
+
+
+def _count(instances: tuple[Instance, ...]) -> tuple[int, int]:
+    """Units (ready, pending) of the pool."""
+    last = _LAST_COUNT
+    if last[0] is instances:
+        return last[1], last[2]
+    ready = pending = 0
+    for inst in instances:
+        state = inst.state
+        if state is _READY:
+            ready += inst.weight
+        elif state is _PENDING:
+            pending += inst.weight
+    _LAST_COUNT[:] = [instances, ready, pending]
+    return ready, pending
+
+
+_CACHE: dict[int, tuple[DecisionSpec, tuple[tuple[str, Any], ...], tuple[str, ...]]] = {}
 
 
 def policy_labels(policies: tuple[Any, ...]) -> tuple[str, ...]:
@@ -139,7 +155,7 @@ def policy_labels(policies: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(b if base.count(b) == 1 else f"{b}#{i}" for i, b in enumerate(base))
 
 
-def _compiled(spec: DecisionSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _compiled(spec: DecisionSpec) -> tuple[tuple[tuple[str, Any], ...], tuple[str, ...]]:
     """Per-spec constants (labels, metrics to read), computed once per spec object."""
     hit = _CACHE.get(id(spec))
     if hit is not None and hit[0] is spec:
@@ -152,5 +168,6 @@ def _compiled(spec: DecisionSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
         for m in p.metrics:
             if m not in metrics:
                 metrics.append(m)
-    _CACHE[id(spec)] = (spec, labels, tuple(metrics))
-    return labels, tuple(metrics)
+    pairs = tuple(zip(labels, spec.policies, strict=True))
+    _CACHE[id(spec)] = (spec, pairs, tuple(metrics))
+    return pairs, tuple(metrics)

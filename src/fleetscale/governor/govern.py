@@ -12,8 +12,8 @@ Order of the rules (each appends a readable step when it acts):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from fleetscale.governor import bounds, cooldown, hysteresis, manual, stabilisation, stale, steplimit, warmup
 from fleetscale.governor.memory import GovernorMemory
@@ -21,8 +21,7 @@ from fleetscale.governor.settings import GovernorSettings
 from fleetscale.policy.combine import Combined
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     desired: int
     #: the desire after bounds, before the dynamic rules
     wanted: int
@@ -30,18 +29,29 @@ class Outcome:
     steps: tuple[str, ...]
 
 
-def _keeps(settings: GovernorSettings) -> tuple[float, float]:
+_KEEPS: dict[int, tuple[GovernorSettings, timedelta, timedelta]] = {}
+
+
+def _keeps(settings: GovernorSettings) -> tuple[timedelta, timedelta]:
+    """How much history the settings need: (stabilisation window, step period), cached per
+    settings object."""
+    hit = _KEEPS.get(id(settings))
+    if hit is not None and hit[0] is settings:
+        return hit[1], hit[2]
     window = max(settings.up.stabilisation, settings.down.stabilisation)
     period = 0.0
     if steplimit.limited(settings.up):
         period = settings.up.step_period
     if steplimit.limited(settings.down):
         period = max(period, settings.down.step_period)
-    return window, period
+    if len(_KEEPS) > 256:
+        _KEEPS.clear()
+    keeps = timedelta(seconds=window), timedelta(seconds=period)
+    _KEEPS[id(settings)] = (settings, *keeps)
+    return keeps
 
 
 def govern(
-    *,
     now: datetime,
     current: int,
     pending: int,
@@ -142,8 +152,8 @@ def _after(
     wanted: int,
     up_streak: int,
     down_streak: int,
-    window_keep: float,
-    change_keep: float,
+    window_keep: timedelta,
+    change_keep: timedelta,
     desires: tuple[tuple[datetime, int], ...] | None = None,
 ) -> GovernorMemory:
     if desires is None:
@@ -154,7 +164,7 @@ def _after(
     elif final < current:
         last_down, down_streak = now, 0
     changes = memory.changes
-    if change_keep > 0:
+    if change_keep:
         changes = steplimit.record(changes, now, final - current, change_keep)
     elif changes:
         changes = ()

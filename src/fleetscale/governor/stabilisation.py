@@ -11,15 +11,20 @@ from datetime import datetime, timedelta
 
 
 def record(
-    desires: tuple[tuple[datetime, int], ...], now: datetime, desired: int, keep: float
+    desires: tuple[tuple[datetime, int], ...], now: datetime, desired: int, keep: timedelta
 ) -> tuple[tuple[datetime, int], ...]:
-    """Append this cycle's desire; drop entries older than ``keep`` seconds."""
-    if keep <= 0:
+    """Append this cycle's desire; drop entries older than ``keep`` (and any from the future,
+    should time go backwards, as when a simulation restarts)."""
+    if not keep or not desires:
         return ((now, desired),)
-    cutoff = now - timedelta(seconds=keep)
-    kept = [d for d in desires if d[0] >= cutoff and d[0] <= now]
-    kept.append((now, desired))
-    return tuple(kept)
+    if desires[-1][0] > now:
+        desires = tuple(d for d in desires if d[0] <= now)
+    cutoff = now - keep
+    i = 0
+    n = len(desires)
+    while i < n and desires[i][0] < cutoff:
+        i += 1
+    return (*desires[i:], (now, desired))
 
 
 def stabilise(

@@ -19,11 +19,13 @@ def limited(rules: DirectionRules) -> bool:
 
 
 def record(
-    changes: tuple[tuple[datetime, int], ...], now: datetime, change: int, keep: float
+    changes: tuple[tuple[datetime, int], ...], now: datetime, change: int, keep: timedelta
 ) -> tuple[tuple[datetime, int], ...]:
-    if keep <= 0:
+    if not keep:
         return ()
-    cutoff = now - timedelta(seconds=keep)
+    if not changes and not change:
+        return changes
+    cutoff = now - keep
     kept = [c for c in changes if c[0] > cutoff and c[0] <= now]
     if change:
         kept.append((now, change))

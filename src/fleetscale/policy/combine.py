@@ -8,13 +8,12 @@ ceiling; the governor applies them with the pool's min/max.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fleetscale.model import Proposal
 
 
-@dataclass(frozen=True, slots=True)
-class Combined:
+class Combined(NamedTuple):
     #: None when every policy abstained
     desired: int | None
     reason: str

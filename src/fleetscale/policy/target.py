@@ -21,6 +21,7 @@ from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import TIMES, PolicyContext, ceil_units, fmt
 
 DEFAULT_UTILISATION = 0.75
+_PER_UNIT: dict[tuple[int, float], tuple[TargetPolicy, float, str]] = {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,7 +53,18 @@ class TargetPolicy:
         return (self.metric,)
 
     def per_unit(self, unit_capacity: float) -> tuple[float, str]:
-        """The metric one unit should carry, and how to say it."""
+        """The metric one unit should carry, and how to say it (memoised per spec)."""
+        key = (id(self), unit_capacity)
+        hit = _PER_UNIT.get(key)
+        if hit is not None and hit[0] is self:
+            return hit[1], hit[2]
+        if len(_PER_UNIT) > 256:
+            _PER_UNIT.clear()
+        value, text = self._per_unit(unit_capacity)
+        _PER_UNIT[key] = (self, value, text)
+        return value, text
+
+    def _per_unit(self, unit_capacity: float) -> tuple[float, str]:
         if self.target is not None:
             return self.target, f"target {fmt(self.target)} per unit"
         u = self.utilisation if self.utilisation is not None else DEFAULT_UTILISATION
