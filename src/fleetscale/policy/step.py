@@ -9,7 +9,8 @@ metric / (current units x unit_capacity) (with 0 units: any load is infinitely h
 
 Percent steps round like AWS PercentChangeInCapacity: a change between 0 and 1 unit is
 1 unit, a larger one is rounded toward zero; ``min_adjustment`` (AWS
-MinAdjustmentMagnitude) sets a larger minimum.
+MinAdjustmentMagnitude) sets a larger minimum. Unlike AWS, ``add_percent`` on an empty pool
+adds ``min_adjustment`` units (a percent of 0 would never grow it).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class Step:
         percent = self.add_percent if self.add_percent is not None else -(self.remove_percent or 0.0)
         raw = current * percent / 100.0
         if raw == 0:
-            return 0
+            # a percent of 0 units is 0; growing from an empty pool still adds min_adjustment
+            return min_adjustment if percent > 0 else 0
         size = max(1, math.floor(abs(raw) + 1e-9), min_adjustment)
         return size if raw > 0 else -size
 
