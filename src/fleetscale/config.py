@@ -199,9 +199,9 @@ def _path(loc: tuple[Any, ...], data: Any) -> str:
     parts: list[str] = []
     node = data
     for item in loc:
-        if isinstance(node, Mapping) and isinstance(item, str) and item not in node:
-            if node.get("kind") == item or item.startswith("function-"):
-                continue
+        if (isinstance(node, Mapping) and isinstance(item, str) and item not in node
+                and (node.get("kind") == item or item.startswith("function-"))):
+            continue
         parts.append(str(item))
         try:
             node = node[item]  # type: ignore[index]
