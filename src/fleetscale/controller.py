@@ -110,6 +110,7 @@ class PoolRunner:
         now = self.clock.now()
         self.seq += 1
         c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S.%f}:{self.seq}")
+        log.debug("cycle start", pool=self.name, cycle_id=c.cycle_id)
         verdict = plan = None
         try:
             verdict, plan = self._run(c)

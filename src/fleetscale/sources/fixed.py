@@ -9,7 +9,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,8 @@ class Settings(BaseModel):
     #: per-instance readings keyed by instance id or address
     per_instance: dict[str, NonNegativeFloat] = Field(default_factory=dict)
     name: str = "fixed"
+    #: seconds each read takes (on the pool's clock): exercises slow sources in tests
+    delay: NonNegativeFloat = 0.0
 
 
 class FixedSource:
@@ -36,13 +38,19 @@ class FixedSource:
         metric: str = "load",
         per_instance: Mapping[str, float] | None = None,
         name: str = "fixed",
+        delay: float = 0.0,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.value = value
+        self.delay = delay
+        self._sleep = sleep
         self.metric = metric
         self.per_instance = dict(per_instance or {})
         self.name = name
 
     def read(self, pool: str, now: datetime) -> list[Observation]:
+        if self.delay and self._sleep is not None:
+            self._sleep(self.delay)
         out = []
         if self.value is not None:
             out.append(Observation(self.name, self.metric, float(self.value), now))
@@ -54,4 +62,5 @@ class FixedSource:
 
 
 def build(settings: Settings, ctx: Any) -> FixedSource:
-    return FixedSource(settings.value, settings.metric, settings.per_instance, settings.name)
+    return FixedSource(settings.value, settings.metric, settings.per_instance, settings.name,
+                       delay=settings.delay, sleep=ctx.clock.sleep)
