@@ -145,7 +145,10 @@ class PoolRunner:
         sessions = self._sessions(c)
         op = self.store.operator(self.name, c.now)
         spec = self._spec(op, c.now)
-        snapshot = Snapshot(self.name, c.now, c.instances, tuple(c.observations))
+        visible = c.instances
+        if self.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
+            visible = tuple(i for i in c.instances if i.id in known)
+        snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations))
         verdict, plan = self.think(snapshot, spec, self.memory, self.types, c.cycle_id)
         self.memory = verdict.memory
         if self.dry_run:
