@@ -82,17 +82,38 @@ def _line(rec: CycleRecord, provider: SimulatedProvider, tally: Tally) -> str:
     tally.terminated += sum(1 for x in rec.outcome if x.startswith("terminated "))
     tally.errors += len(rec.errors)
     when = rec.started_at.astimezone(timezone_edt()).strftime("%H:%M")
-    need = "  -  " if load is None else f"{math.ceil(load / UNIT_CAPACITY - 1e-9):>3}"
-    shown_load = "  n/a" if load is None else f"{load:5.2f}"
+    need = "-" if load is None else str(math.ceil(load / UNIT_CAPACITY - 1e-9))
+    shown_load = " n/a" if load is None else f"{load:4.2f}"
     d = rec.decision
     verdict = ("NO DECISION" if d is None
                else f"{d.direction.value.upper():<4} {d.current:>2} -> {d.desired:<2}")
-    acts = "; ".join(rec.outcome) if rec.outcome else ""
-    why = d.reason if d else "; ".join(rec.errors)
-    text = (f"{when}  load {shown_load} req/s (needs {need})  fleet {ready:>2} ready "
+    why = _short(d.reason if d else "; ".join(rec.errors), 110)
+    acts = f"[{_actions(rec)}]" if rec.outcome or rec.errors else ""
+    return (f"{when}  load {shown_load} (needs {need:>2})  fleet {ready:>2} ready "
             f"{states[InstanceState.PENDING]:>2} booting {states[InstanceState.DRAINING]:>2} draining  "
-            f"{verdict}  {why[:70]}")
-    return f"{text}  | {acts[:80]}" if acts else text
+            f"{verdict} {acts:<24} {why}")
+
+
+def _short(reason: str, width: int) -> str:
+    """The reason without the verdict the line already shows, cut to ``width``."""
+    head, sep, rest = reason.partition(": ")
+    if sep and head.split(" ", 1)[0] in ("up", "down", "hold"):
+        reason = rest
+    return reason if len(reason) <= width else reason[: width - 1] + "…"
+
+
+def _actions(rec: CycleRecord) -> str:
+    count = {"launched": 0, "drain begun": 0, "drain cancelled": 0, "terminated": 0}
+    for line in rec.outcome:
+        for key in count:
+            if line.startswith(key):
+                count[key] += int(line.split()[1]) if key == "launched" else 1
+    parts = [f"{label} {count[key]}" for key, label in (
+        ("launched", "+launch"), ("drain cancelled", "undrain"), ("drain begun", "drain"),
+        ("terminated", "-terminate")) if count[key]]
+    if rec.errors:
+        parts.append(f"{len(rec.errors)} error{'s' if len(rec.errors) > 1 else ''}")
+    return ", ".join(parts)
 
 
 def timezone_edt() -> Any:
@@ -133,6 +154,7 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     def show(rec: CycleRecord) -> None:
         print(_line(rec, provider, tally), file=out, flush=True)
 
+    clock.restart()
     try:
         controller.run_paced(until, on_cycle=show)
     except KeyboardInterrupt:

@@ -82,6 +82,10 @@ class ScaledClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(self._monotonic() - self._t0) * self.speed)
 
+    def restart(self) -> None:
+        """Back to ``start`` now (after a slow set-up, so a run begins exactly at ``start``)."""
+        self._t0 = self._monotonic()
+
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self._real_sleep(seconds / self.speed)
