@@ -25,6 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from tqdm import tqdm  # noqa: E402
+
 from fleetscale.decide import DecisionSpec  # noqa: E402
 from fleetscale.model import InstanceType  # noqa: E402
 from fleetscale.sim.baselines import NAMES  # noqa: E402
@@ -32,7 +34,6 @@ from fleetscale.sim.metrics import geometric_mean  # noqa: E402
 from fleetscale.sim.run import FleetSettings, Timeline  # noqa: E402
 from fleetscale.sim.scenario import Scenario, capacity_for, peak_units, run_policy  # noqa: E402
 from fleetscale.sources.trace import read_trace  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 TRACES = Path("/work/shared/traces")
 RESULTS = ROOT / "bench" / "results"

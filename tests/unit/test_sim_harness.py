@@ -1,0 +1,80 @@
+"""The harness: resampling a trace onto the decision grid, boot and drain timing, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fleetscale.decide import DecisionSpec
+from fleetscale.governor.settings import DirectionRules, GovernorSettings
+from fleetscale.model import InstanceType
+from fleetscale.policy.fixed import FixedPolicy
+from fleetscale.policy.target import TargetPolicy
+from fleetscale.sim.run import FleetSettings, resample, simulate
+
+TYPES = (InstanceType("default"),)
+NOW_GOV = GovernorSettings(down=DirectionRules())
+
+
+class TestResample:
+    """Coarse traces are held, fine traces averaged (time-weighted)."""
+
+    @pytest.mark.parametrize(("loads", "trace_dt", "step", "expected"), [
+        ([1.0, 3.0], 300.0, 60.0, [1, 1, 1, 1, 1, 3, 3, 3, 3, 3]),
+        ([1.0, 3.0, 5.0, 7.0], 1.0, 2.0, [2.0, 6.0]),
+        ([1.0, 2.0, 3.0], 1.0, 2.0, [1.5]),  # the last partial step is dropped
+        ([2.0, 4.0], 90.0, 60.0, [2.0, 3.0, 4.0]),  # a step straddling two rows
+        ([5.0, 6.0], 60.0, 60.0, [5.0, 6.0]),
+    ], ids=["hold", "average", "partial", "straddle", "same"])
+    def test_values(self, loads, trace_dt, step, expected) -> None:
+        assert resample(np.array(loads), trace_dt, step).tolist() == pytest.approx(expected)
+
+
+def _spec(*policies, gov: GovernorSettings = NOW_GOV, lo: int = 1) -> DecisionSpec:
+    return DecisionSpec(pool="p", min=lo, max=100, policies=policies, governor=gov, unit_capacity=10.0)
+
+
+class TestTiming:
+    """A launch is in service after the boot delay; a drain ends after acting, a step later."""
+
+    def test_boot_takes_two_steps(self) -> None:
+        load = np.array([10.0, 50.0, 50.0, 50.0, 50.0])
+        tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0, FleetSettings(boot_delay=120.0))
+        assert tl.demanded.tolist() == [1, 5, 5, 5, 5]
+        assert tl.ready.tolist() == [1, 1, 1, 5, 5]
+        assert tl.provisioned.tolist() == [1, 5, 5, 5, 5]
+        s = tl.scores()
+        assert s.tau_under == pytest.approx(40.0)
+
+    def test_drain_is_paid_one_step(self) -> None:
+        load = np.array([50.0, 50.0, 10.0, 10.0, 10.0])
+        tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0, FleetSettings(boot_delay=0.0))
+        assert tl.ready.tolist() == [5, 5, 1, 1, 1]
+        assert tl.provisioned.tolist() == [5, 5, 5, 1, 1]
+
+    def test_longer_drain(self) -> None:
+        load = np.array([50.0, 10.0, 10.0, 10.0, 10.0])
+        tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0,
+                      FleetSettings(boot_delay=0.0, drain_time=150.0))
+        assert tl.provisioned.tolist() == [5, 5, 5, 5, 1]
+
+    def test_initial_and_actions(self) -> None:
+        load = np.array([10.0] * 4)
+        tl = simulate(load, _spec(FixedPolicy(units=3)), TYPES, 60.0, FleetSettings(boot_delay=60.0), initial=3)
+        assert tl.ready.tolist() == [3, 3, 3, 3]
+        assert tl.scale_actions == 0
+
+    def test_boot_failures_are_paid_and_replaced(self) -> None:
+        load = np.array([10.0] + [80.0] * 30)
+        fleet = FleetSettings(boot_delay=60.0, boot_failure_rate=0.5, boot_timeout=300.0, seed=3)
+        tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0, fleet)
+        # booting instances count as capacity, so a dud is paid and waited for until the boot
+        # timeout removes it; then it is replaced
+        assert tl.provisioned[1:].tolist() == [8] * 30
+        assert tl.ready[2] < 8 and tl.ready[5] < 8
+        assert tl.ready[-1] == 8
+
+    def test_record_keeps_decisions(self) -> None:
+        load = np.array([10.0, 30.0])
+        tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0, record=True)
+        assert [(d.current, d.desired) for d in tl.decisions] == [(1, 1), (1, 3)]
