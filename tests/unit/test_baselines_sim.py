@@ -20,8 +20,8 @@ def test_hpa_defaults() -> None:
     (policy,) = hpa.policies
     assert isinstance(policy, TargetPolicy)
     assert (policy.utilisation, policy.tolerance, hpa.interval) == (0.7, 0.1, 15.0)
-    assert (hpa.governor.up.max_step_count, hpa.governor.up.max_step_percent, hpa.governor.up.step_period) == (
-        4, 100.0, 15.0)
+    up = hpa.governor.up
+    assert (up.max_step_count, up.max_step_percent, up.step_period) == (4, 100.0, 15.0)
     assert hpa.governor.down.stabilisation == 300.0
     assert named("keda").interval == 30.0
 

@@ -80,7 +80,8 @@ class TestOutputs:
         args = _parse("--trace", str(trace), "--config", str(cfg), "--pool", "web",
                       "--timeline", str(tmp_path / "t.csv"))
         assert args.handler(args) == 0
-        rows = list(csv.reader(open(tmp_path / "t.csv")))[1:]
+        with open(tmp_path / "t.csv") as f:
+            rows = list(csv.reader(f))[1:]
         # utilisation 0.5: 72 load needs 15 instances, demand only 8
         assert max(int(r[3]) for r in rows) == 15
         assert min(int(r[2]) for r in rows) == 2  # demanded honours min

@@ -39,7 +39,8 @@ class TestTiming:
 
     def test_boot_takes_two_steps(self) -> None:
         load = np.array([10.0, 50.0, 50.0, 50.0, 50.0])
-        tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0, FleetSettings(boot_delay=120.0))
+        fleet = FleetSettings(boot_delay=120.0)
+        tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0, fleet)
         assert tl.demanded.tolist() == [1, 5, 5, 5, 5]
         assert tl.ready.tolist() == [1, 1, 1, 5, 5]
         assert tl.provisioned.tolist() == [1, 5, 5, 5, 5]
@@ -60,7 +61,8 @@ class TestTiming:
 
     def test_initial_and_actions(self) -> None:
         load = np.array([10.0] * 4)
-        tl = simulate(load, _spec(FixedPolicy(units=3)), TYPES, 60.0, FleetSettings(boot_delay=60.0), initial=3)
+        fleet = FleetSettings(boot_delay=60.0)
+        tl = simulate(load, _spec(FixedPolicy(units=3)), TYPES, 60.0, fleet, initial=3)
         assert tl.ready.tolist() == [3, 3, 3, 3]
         assert tl.scale_actions == 0
 
