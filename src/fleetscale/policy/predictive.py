@@ -15,8 +15,12 @@ How it forecasts (O(1) per cycle, no refitting):
   what the shape said for them (an exponentially weighted ratio over ``level_window``
   seconds, clipped to [``min_level``, ``max_level``]), so a trace that grows week on week is
   not under-forecast.
-- forecast = level x max(shape over the buckets ``[now, now + horizon]``);
-  desired = ceil(max(forecast, current reading) / per-unit target).
+- forecast = level x max(shape over the buckets ``[now, now + horizon]``).
+- Noise headroom (``volatility`` = z, off by default): z standard deviations of the reading's
+  change over the horizon, ``z * sqrt(v * horizon)``, with ``v`` the exponentially weighted
+  squared change per second (over ``volatility_window``). Smooth traffic gets almost none,
+  bursty traffic a lot, instead of one fixed utilisation for both.
+- desired = ceil((max(forecast, current reading) + headroom) / per-unit target).
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
 mutated: the history array is copied when a bucket closes (once per ``bucket`` seconds).
@@ -55,6 +59,11 @@ class PredictiveState:
     actual_ewma: float = 0.0
     shape_ewma: float = 0.0
     buckets_seen: int = 0
+    #: the previous reading and its time (unix seconds), for the volatility
+    last_value: float = math.nan
+    last_when: float = math.nan
+    #: exponentially weighted squared change of the reading per second
+    var_rate: float = 0.0
 
 
 def _median(values: list[float]) -> float:
@@ -85,6 +94,10 @@ class PredictivePolicy:
     level_window: float = 3600.0
     min_level: float = 0.2
     max_level: float = 5.0
+    #: headroom for noise: this many standard deviations of the load's change over the horizon
+    #: (the reading's recent volatility, exponentially weighted over ``volatility_window``); 0 = off
+    volatility: float = 0.0
+    volatility_window: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.target is not None and self.utilisation is not None:
@@ -99,6 +112,9 @@ class PredictivePolicy:
             raise ValueError(f"bucket must divide a day and be 60..3600 s (got {self.bucket})")
         if self.days < 1 or self.weeks < 0 or self.days > 7 * max(self.weeks, 1):
             raise ValueError(f"need 1 <= days <= 7 x weeks (got days {self.days}, weeks {self.weeks})")
+        if self.volatility < 0 or self.volatility_window <= 0:
+            raise ValueError(f"need volatility >= 0 and volatility_window > 0 (got {self.volatility}, "
+                             f"{self.volatility_window})")
         if not 0 < self.min_level <= 1 <= self.max_level:
             raise ValueError(f"need 0 < min_level <= 1 <= max_level (got {self.min_level}, {self.max_level})")
 
@@ -150,7 +166,7 @@ class PredictivePolicy:
             shape_ewma = keep * shape_ewma + (1 - keep) * expected
         shape = tuple(self.shape_of(history, new_bucket + i) for i in range(self._ahead()))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
-                               st.buckets_seen + 1)
+                               st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate)
 
     def level(self, st: PredictiveState) -> float:
         if st.shape_ewma <= 0:
@@ -167,10 +183,20 @@ class PredictivePolicy:
             st = PredictiveState(bucket, -math.inf, empty, ())
         elif bucket > st.bucket:
             st = self._close(st, bucket)
-        if value > st.peak:
-            st = PredictiveState(st.bucket, value, st.history, st.shape, st.actual_ewma, st.shape_ewma,
-                                 st.buckets_seen)
-        return st
+        var_rate = st.var_rate
+        dt = when - st.last_when
+        if dt > 0:  # False while NaN (first reading)
+            keep = math.exp(-dt / self.volatility_window)
+            change = value - st.last_value
+            var_rate = keep * var_rate + (1 - keep) * change * change / dt
+        return PredictiveState(st.bucket, value if value > st.peak else st.peak, st.history, st.shape,
+                               st.actual_ewma, st.shape_ewma, st.buckets_seen, value, when, var_rate)
+
+    def margin(self, st: PredictiveState) -> float:
+        """Noise headroom: ``volatility`` standard deviations of the change over the horizon."""
+        if not self.volatility:
+            return 0.0
+        return self.volatility * math.sqrt(st.var_rate * self.horizon)
 
     def forecast(self, st: PredictiveState, when: float) -> float | None:
         """The highest load expected in ``[when, when + horizon]`` (None while unknown)."""
@@ -197,17 +223,20 @@ class PredictivePolicy:
         when = ctx.now.timestamp()
         st = self.observe(state, when, reading.total)
         per_unit, how = self.per_unit(ctx.unit_capacity)
-        now_units = ceil_units(reading.total / per_unit)
+        now = reading.total
+        pad = self.margin(st)
+        noise = f" + noise {pad:.4g}" if pad else ""
         expected = self.forecast(st, when)
         if expected is None:
-            text = f"{self.metric} {reading.total:.4g} / ({how}) -> {now_units} units; no forecast yet"
-            return Proposal(label, now_units, text), st
-        ahead_units = ceil_units(expected / per_unit)
-        if ahead_units > now_units:
+            units = ceil_units((now + pad) / per_unit)
+            text = f"{self.metric} {now:.4g}{noise} / ({how}) -> {units} units; no forecast yet"
+            return Proposal(label, units, text), st
+        if expected > now:
+            units = ceil_units((expected + pad) / per_unit)
             text = (f"forecast {self.metric} {expected:.4g} in next {self.horizon:g} s "
-                    f"(level x{self.level(st):.2f}) / ({how}) -> {ahead_units} units "
-                    f"[over now {reading.total:.4g} -> {now_units}]")
-            return Proposal(label, ahead_units, text), st
-        text = (f"{self.metric} {reading.total:.4g} / ({how}) -> {now_units} units "
-                f"[forecast {expected:.4g} in next {self.horizon:g} s -> {ahead_units}]")
-        return Proposal(label, now_units, text), st
+                    f"(level x{self.level(st):.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
+            return Proposal(label, units, text), st
+        units = ceil_units((now + pad) / per_unit)
+        text = (f"{self.metric} {now:.4g}{noise} / ({how}) -> {units} units "
+                f"[forecast {expected:.4g} in next {self.horizon:g} s]")
+        return Proposal(label, units, text), st
