@@ -109,3 +109,21 @@ def test_through_the_harness_beats_reactive_on_a_daily_cycle() -> None:
 def test_bad_settings_are_refused(kw: dict[str, float], word: str) -> None:
     with pytest.raises(ValueError, match=word):
         PredictivePolicy(**kw)  # type: ignore[arg-type]
+
+
+class TestVolatility:
+    """Noise headroom grows with the reading's volatility and vanishes on a flat load."""
+
+    def test_flat_load_gets_no_headroom(self) -> None:
+        policy = PredictivePolicy(utilisation=1.0, volatility=3.0)
+        assert _feed(policy, np.full(120, 20.0))[-1] == 20
+
+    def test_noisy_load_gets_headroom(self) -> None:
+        rng = np.random.default_rng(7)
+        noisy = 20.0 + rng.normal(0.0, 2.0, 600)
+        plain = _feed(PredictivePolicy(utilisation=1.0), noisy)
+        padded = _feed(PredictivePolicy(utilisation=1.0, volatility=2.0, horizon=180.0), noisy)
+        extra = np.array(padded[300:]) - np.array(plain[300:])
+        # changes have std 2*sqrt(2) per 60 s step; over 180 s: sqrt(3) times that; z = 2
+        expected = 2.0 * 2.0 * math.sqrt(2.0) * math.sqrt(3.0)
+        assert extra.mean() == pytest.approx(expected, rel=0.25)
