@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -43,9 +43,10 @@ _DAY = 86400.0
 _WEEK = 7 * _DAY
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class PredictiveState:
-    """Compared by identity (a new state is a change); never mutated."""
+class PredictiveState(NamedTuple):
+    """Never mutated (a NamedTuple: it is rebuilt every cycle, and a tuple is the cheapest
+    immutable value to build). ``bucket`` comes first: two states with the same bucket share
+    one history array, so comparing them never compares arrays element-wise."""
 
     #: absolute index (unix seconds // bucket) of the bucket being filled
     bucket: int
