@@ -107,6 +107,3 @@ def capacity_for(loads: Array, trace_interval: float, interval: float, units: in
         q = float(grid.max()) or 1.0
     return q / units
 
-
-def ceil_div(a: float, b: float) -> int:
-    return math.ceil(a / b - 1e-9)
