@@ -8,7 +8,6 @@ one: the load is resampled from the trace onto that period's grid, see ``sim.run
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
