@@ -164,7 +164,7 @@ def render(results: dict[str, dict[str, dict[str, Any]]], policies: list[str], w
         worst_unserved = 100 * max(r["unserved_fraction"] for r in rows)
         out.append(f"| {p} | {g['cost_vs_oracle']:.3f} | {g['tau_under']:.2f} "
                    f"| {100 * g['unserved_fraction']:.3f} | {worst_tau:.2f} | {worst_unserved:.3f} |")
-    out += ["", *_verdict(results), "", "## Per trace", ""]
+    out += ["", *_verdict(results), "", *_speed(results, policies), "", "## Per trace", ""]
     for t in sorted(results):
         out += [f"### {t}", "", "| policy | " + " | ".join(c[1] for c in COLUMNS) + " |",
                 "|---" * (len(COLUMNS) + 1) + "|"]
@@ -174,6 +174,23 @@ def render(results: dict[str, dict[str, dict[str, Any]]], policies: list[str], w
                 out.append(f"| {p} | " + " | ".join(_fmt(f, r[k]) for k, _, f in COLUMNS) + " |")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def _speed(results: dict[str, dict[str, dict[str, Any]]], policies: list[str]) -> list[str]:
+    """Simulated steps per second of each policy (one worker process), and the time one year of
+    one-minute steps takes at that rate."""
+    lines = ["## Speed (one process, while the other runs too)", "",
+             "| policy | steps | seconds | steps/s | one year of 1-min steps |", "|---|---|---|---|---|"]
+    for p in policies:
+        if p == "oracle":
+            continue
+        rows = [results[t][p] for t in results if p in results[t]]
+        steps = sum(int(r["steps"]) for r in rows)
+        wall = sum(float(r["wall"]) for r in rows)
+        if wall > 0:
+            rate = steps / wall
+            lines.append(f"| {p} | {steps:,} | {wall:.1f} | {rate:,.0f} | {525_600 / rate:.1f} s |")
+    return lines
 
 
 def _verdict(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
