@@ -1,0 +1,206 @@
+"""Acting with write-ahead intents, and recovering after a crash.
+
+``WriteAhead`` wraps one pool's provider and drainer. Each action writes its intent first,
+acts, then marks the intent done (``journal/intents.py``). ``recover()`` (called on start and at
+the top of each reconcile) replays pending intents idempotently:
+
+- launch    -> ``provider.launch`` again with the same request id: the provider finds the
+               instances the first attempt made (request-id tag / ClientToken), no duplicate;
+- terminate -> ``provider.terminate`` again: terminating a gone instance is a no-op;
+- drain     -> ``drainer.begin`` again (re-begin) while the instance exists, so a drain is never
+               forgotten; the instance is reported in ``draining()``;
+- cancel    -> ``drainer.cancel`` again, then the drain is closed.
+
+``unknown(instances, policy)`` then handles tagged instances the journal does not know: adopt
+them, or (``terminate``) begin their drain so they are terminated like any drained victim —
+an instance is never terminated before its drain.
+
+Crash points for tests: ``crash_at`` names one step (e.g. ``after-launch-request``); when the
+step is reached the process kills itself with SIGKILL. Steps: ``after-launch-intent``,
+``after-launch-request``, ``after-launch-done``, ``after-drain-intent``, ``after-drain-begin``,
+``after-cancel-intent``, ``after-terminate-intent``, ``after-terminate-request``,
+``after-terminate-done``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import structlog
+
+from fleetscale.errors import CapacityError
+from fleetscale.journal.intents import IntentLog
+from fleetscale.model import Instance, InstanceState
+from fleetscale.ports import Drainer, Provider
+
+log = structlog.get_logger(__name__)
+
+CRASH_ENV = "FLEETSCALE_CRASH_AT"
+
+
+def crash_at_from_env() -> str | None:
+    """The crash step named in ``FLEETSCALE_CRASH_AT`` (read once, by the wiring)."""
+    return os.environ.get(CRASH_ENV) or None
+
+
+@dataclass
+class Recovery:
+    """What ``recover()`` replayed (for the cycle's journal record)."""
+
+    launched: list[str] = field(default_factory=list)
+    terminated: list[str] = field(default_factory=list)
+    redrained: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def lines(self) -> tuple[str, ...]:
+        out = [f"recovered launch: {', '.join(self.launched)}"] if self.launched else []
+        out += [f"recovered terminate: {', '.join(self.terminated)}"] if self.terminated else []
+        out += [f"recovered drain: {', '.join(self.redrained)}"] if self.redrained else []
+        out += [f"recovered cancel: {', '.join(self.cancelled)}"] if self.cancelled else []
+        return tuple(out)
+
+
+class WriteAhead:
+    def __init__(self, pool: str, provider: Provider, drainer: Drainer, intents: IntentLog,
+                 crash_at: str | None = None) -> None:
+        self.pool = pool
+        self.provider = provider
+        self.drainer = drainer
+        self.intents = intents
+        self.crash_at = crash_at
+
+    # --- acting --------------------------------------------------------------------
+
+    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+        intent = self.intents.begin(self.pool, request_id, "launch", type, {"count": count})
+        self._step("after-launch-intent")
+        try:
+            made = self.provider.launch(type, count, request_id)
+        except CapacityError as exc:  # nothing was launched: the intent is closed
+            self.intents.fail([intent.id], str(exc))
+            raise
+        # any other error leaves the intent pending: the launch may have happened, and
+        # recover() replays it with the same request id
+        self._step("after-launch-request")
+        self.intents.finish([intent.id], {"ids": [i.id for i in made]})
+        self._step("after-launch-done")
+        return made
+
+    def begin_drain(self, instance: Instance, request_id: str) -> None:
+        self.intents.begin(self.pool, request_id, "drain", instance.id, {"type": instance.type})
+        self._step("after-drain-intent")
+        self.drainer.begin(instance)
+        self._step("after-drain-begin")
+
+    def cancel_drain(self, instance: Instance, request_id: str) -> None:
+        intent = self.intents.begin(self.pool, request_id, "cancel", instance.id)
+        self._step("after-cancel-intent")
+        self.drainer.cancel(instance)
+        self._close_drains([instance.id])
+        self.intents.finish([intent.id])
+
+    def terminate(self, ids: Sequence[str], request_id: str) -> None:
+        if not ids:
+            return
+        written = [self.intents.begin(self.pool, request_id, "terminate", i) for i in ids]
+        self._step("after-terminate-intent")
+        self.provider.terminate(list(ids), request_id)
+        self._step("after-terminate-request")
+        self._close_drains(ids)
+        self.intents.finish(i.id for i in written)
+        self._step("after-terminate-done")
+
+    def draining(self) -> set[str]:
+        """Instance ids whose drain is under way (survives restarts)."""
+        return self.intents.draining(self.pool)
+
+    # --- recovery ------------------------------------------------------------------
+
+    def recover(self, listed: Iterable[Instance] | None = None) -> Recovery:
+        """Replay this pool's pending intents; ``listed`` is a fresh ``provider.list()``."""
+        done = Recovery()
+        pending = self.intents.pending(self.pool)
+        if not pending:
+            return done
+        for intent in (i for i in pending if i.action == "launch"):
+            try:
+                made = self.provider.launch(intent.target, int(intent.args.get("count", 0)),
+                                            intent.request_id)
+            except CapacityError as exc:
+                self.intents.fail([intent.id], str(exc))
+                done.errors.append(f"replay launch {intent.request_id}/{intent.target}: {exc}")
+                continue
+            except Exception as exc:  # the cycle goes on; the intent stays pending for next time
+                done.errors.append(f"replay launch {intent.request_id}/{intent.target}: {exc}")
+                continue
+            self.intents.finish([intent.id], {"ids": [i.id for i in made]})
+            done.launched += [i.id for i in made]
+        terms = [i for i in pending if i.action == "terminate"]
+        if terms:
+            by_request: dict[str, list[int]] = {}
+            for i in terms:
+                by_request.setdefault(i.request_id, []).append(i.id)
+            for request_id, intent_ids in by_request.items():
+                ids = [i.target for i in terms if i.request_id == request_id]
+                try:
+                    self.provider.terminate(ids, request_id)
+                except Exception as exc:
+                    done.errors.append(f"replay terminate {ids}: {exc}")
+                    continue
+                self._close_drains(ids)
+                self.intents.finish(intent_ids)
+                done.terminated += ids
+        current = {i.id: i for i in (listed if listed is not None else self.provider.list())}
+        for intent in (i for i in pending if i.action == "cancel"):
+            inst = current.get(intent.target)
+            if inst is not None:
+                self.drainer.cancel(inst)
+            self._close_drains([intent.target])
+            self.intents.finish([intent.id])
+            done.cancelled.append(intent.target)
+        for target in sorted(self.intents.draining(self.pool)):
+            inst = current.get(target)
+            if inst is None or inst.state in (InstanceState.GONE, InstanceState.TERMINATING):
+                self._close_drains([target])  # nothing left to drain
+                continue
+            self.drainer.begin(inst)
+            done.redrained.append(target)
+        if done.lines() or done.errors:
+            log.info("recovered", pool=self.pool, done=done.lines(), errors=done.errors)
+        return done
+
+    def unknown(self, listed: Iterable[Instance], policy: Literal["adopt", "terminate"],
+                request_id: str) -> list[Instance]:
+        """Handle tagged instances the journal does not know; returns them.
+
+        ``adopt`` records them as known; ``terminate`` begins their drain (they are then
+        terminated once drained, like any victim).
+        """
+        known = self.intents.known(self.pool) | self.intents.draining(self.pool)
+        strangers = [i for i in listed if i.id not in known
+                     and i.state not in (InstanceState.GONE, InstanceState.TERMINATING)]
+        for inst in strangers:
+            if policy == "adopt":
+                adopted = self.intents.begin(self.pool, request_id, "adopt", inst.id, {"type": inst.type})
+                self.intents.finish([adopted.id], {"ids": [inst.id]})
+            else:
+                self.begin_drain(inst, request_id)
+        if strangers:
+            log.info("unknown instances", pool=self.pool, policy=policy, ids=[i.id for i in strangers])
+        return strangers
+
+    # --- internals -----------------------------------------------------------------
+
+    def _close_drains(self, ids: Iterable[str]) -> None:
+        wanted = set(ids)
+        self.intents.finish(i.id for i in self.intents.pending(self.pool, "drain") if i.target in wanted)
+
+    def _step(self, name: str) -> None:
+        if self.crash_at == name:
+            log.warning("crash point reached, killing this process", step=name)
+            os.kill(os.getpid(), signal.SIGKILL)

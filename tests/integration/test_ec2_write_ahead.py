@@ -1,0 +1,154 @@
+"""Write-ahead intents around the EC2 provider (moto) in SQLite and MariaDB journals:
+whatever step a controller stopped at, recovery neither duplicates, forgets nor leaks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleetscale.errors import CapacityError, JournalError
+from fleetscale.journal.intents import DONE, FAILED, PENDING, IntentLog
+from fleetscale.journal.write_ahead import WriteAhead
+from fleetscale.model import InstanceState
+from tests.contract import aws
+from tests.contract.drainers import RecordingDrainer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'journal.db'}"
+    else:
+        server = request.getfixturevalue("mysql_server")
+        yield server.url(request.getfixturevalue("mysql_db"))
+
+
+def fresh(moto: str, url: str, drainer: RecordingDrainer | None = None) -> WriteAhead:
+    """A controller (re)started: new provider, new connection to the same journal."""
+    return WriteAhead("web", aws.provider(moto), drainer or RecordingDrainer(), IntentLog(url))
+
+
+class TestIntentLog:
+    """Intents are unique by key, and their state survives a new connection."""
+
+    def test_begin_is_idempotent_and_persists(self, journal_url: str) -> None:
+        a = IntentLog(journal_url).begin("web", "r1", "launch", "t3.small", {"count": 2})
+        b = IntentLog(journal_url).begin("web", "r1", "launch", "t3.small", {"count": 9})
+        assert a.id == b.id and b.args == {"count": 2} and b.state == PENDING
+        log = IntentLog(journal_url)
+        log.finish([a.id], {"ids": ["i-1", "i-2"]})
+        assert log.pending("web") == []
+        assert log.known("web") == {"i-1", "i-2"}
+        assert log.known("api") == set()
+
+    def test_unknown_action_is_refused(self, journal_url: str) -> None:
+        with pytest.raises(JournalError, match="unknown action"):
+            IntentLog(journal_url).begin("web", "r1", "explode", "x")
+
+
+class TestRecovery:
+    """A restart replays pending intents idempotently."""
+
+    def test_launch_done_records_ids(self, moto: str, journal_url: str) -> None:
+        wa = fresh(moto, journal_url)
+        made = wa.launch("t3.small", 2, "r1")
+        assert wa.intents.known("web") == {i.id for i in made}
+        assert wa.intents.pending("web") == []
+
+    def test_killed_after_launch_request_does_not_duplicate(self, moto: str, journal_url: str) -> None:
+        first = fresh(moto, journal_url)
+        first.intents.begin("web", "r1", "launch", "t3.small", {"count": 2})
+        made = first.provider.launch("t3.small", 2, "r1")  # ...and killed before marking it done
+        again = fresh(moto, journal_url)
+        rec = again.recover()
+        assert sorted(rec.launched) == sorted(i.id for i in made)
+        assert len(again.provider.list()) == 2
+        assert again.intents.known("web") == {i.id for i in made}
+        assert again.unknown(again.provider.list(), "terminate", "r2") == []
+
+    def test_killed_before_launch_request_launches_once(self, moto: str, journal_url: str) -> None:
+        fresh(moto, journal_url).intents.begin("web", "r1", "launch", "m5.large", {"count": 3})
+        again = fresh(moto, journal_url)
+        again.recover()
+        again.recover()
+        listed = again.provider.list()
+        assert [i.type for i in listed] == ["m5.large"] * 3
+
+    def test_forgotten_drain_is_begun_again_then_closed(self, moto: str, journal_url: str) -> None:
+        wa = fresh(moto, journal_url)
+        victim, other = wa.launch("t3.small", 2, "r1")
+        wa.begin_drain(victim, "r2")
+        drainer = RecordingDrainer()
+        again = fresh(moto, journal_url, drainer)
+        rec = again.recover()
+        assert rec.redrained == [victim.id] and drainer.begun == [victim.id]
+        assert again.draining() == {victim.id}
+        again.terminate([victim.id], "r3")
+        assert again.draining() == set()
+        assert [i.id for i in again.provider.list()] == [other.id]
+
+    def test_cancelled_drain_is_closed(self, moto: str, journal_url: str) -> None:
+        wa = fresh(moto, journal_url)
+        (inst,) = wa.launch("t3.small", 1, "r1")
+        wa.begin_drain(inst, "r2")
+        wa.intents.begin("web", "r3", "cancel", inst.id)  # killed before cancelling
+        drainer = RecordingDrainer()
+        again = fresh(moto, journal_url, drainer)
+        rec = again.recover()
+        assert rec.cancelled == [inst.id] and drainer.cancelled == [inst.id] and drainer.begun == []
+        assert again.draining() == set()
+
+    def test_killed_after_terminate_intent_terminates_on_restart(self, moto: str, journal_url: str) -> None:
+        wa = fresh(moto, journal_url)
+        a, b = wa.launch("t3.small", 2, "r1")
+        wa.begin_drain(a, "r2")
+        wa.intents.begin("web", "r3", "terminate", a.id)  # killed before the request
+        again = fresh(moto, journal_url)
+        assert again.recover().terminated == [a.id]
+        assert [i.id for i in again.provider.list()] == [b.id]
+        assert again.draining() == set()
+        assert again.intents.pending("web") == []
+
+    def test_drain_of_a_vanished_instance_is_closed(self, moto: str, journal_url: str) -> None:
+        wa = fresh(moto, journal_url)
+        (inst,) = wa.launch("t3.small", 1, "r1")
+        wa.begin_drain(inst, "r2")
+        wa.provider.terminate([inst.id], "outside")
+        again = fresh(moto, journal_url)
+        assert again.recover().redrained == []
+        assert again.draining() == set()
+
+    def test_capacity_error_closes_the_launch_intent(self, moto: str, journal_url: str) -> None:
+        wa = fresh(moto, journal_url)
+        aws.inject(wa.provider.client, "RunInstances", "InsufficientInstanceCapacity", lambda body: True)
+        with pytest.raises(CapacityError):
+            wa.launch("t3.small", 1, "r1")
+        (intent,) = wa.intents.history("web")
+        assert intent.state == FAILED and "no capacity for t3.small" in (intent.error or "")
+
+
+class TestUnknownInstances:
+    """Tagged instances the journal does not know: adopted, or drained for termination."""
+
+    def test_adopt(self, moto: str, journal_url: str) -> None:
+        stray = aws.provider(moto).launch("t3.small", 1, "elsewhere")
+        wa = fresh(moto, journal_url)
+        assert [i.id for i in wa.unknown(wa.provider.list(), "adopt", "c1")] == [stray[0].id]
+        assert wa.intents.known("web") == {stray[0].id}
+        assert wa.unknown(wa.provider.list(), "adopt", "c2") == []
+
+    def test_terminate_policy_drains_first(self, moto: str, journal_url: str) -> None:
+        stray = aws.provider(moto).launch("t3.small", 1, "elsewhere")
+        drainer = RecordingDrainer()
+        wa = fresh(moto, journal_url, drainer)
+        wa.unknown(wa.provider.list(), "terminate", "c1")
+        assert drainer.begun == [stray[0].id] and wa.draining() == {stray[0].id}
+        assert [i.state for i in wa.provider.list()] == [InstanceState.READY]  # not terminated yet
+        assert {i.state for i in wa.intents.history("web")} == {PENDING}
+        wa.terminate([stray[0].id], "c2")
+        assert wa.provider.list() == []
+        assert {i.state for i in wa.intents.history("web")} == {DONE}
