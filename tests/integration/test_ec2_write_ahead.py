@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from fleetscale.errors import CapacityError, JournalError
-from fleetscale.journal.intents import DONE, FAILED, PENDING, IntentLog
+from fleetscale.journal.intents import FAILED, PENDING, IntentLog
 from fleetscale.journal.write_ahead import WriteAhead
-from fleetscale.model import InstanceState
 from tests.contract import aws
 from tests.contract.drainers import RecordingDrainer
 
@@ -68,7 +67,6 @@ class TestRecovery:
         assert sorted(rec.launched) == sorted(i.id for i in made)
         assert len(again.provider.list()) == 2
         assert again.intents.known("web") == {i.id for i in made}
-        assert again.unknown(again.provider.list(), "terminate", "r2") == []
 
     def test_killed_before_launch_request_launches_once(self, moto: str, journal_url: str) -> None:
         fresh(moto, journal_url).intents.begin("web", "r1", "launch", "m5.large", {"count": 3})
@@ -87,6 +85,7 @@ class TestRecovery:
         rec = again.recover()
         assert rec.redrained == [victim.id] and drainer.begun == [victim.id]
         assert again.draining() == {victim.id}
+        assert again.recover().redrained == [] and drainer.begun == [victim.id]  # once per start
         again.terminate([victim.id], "r3")
         assert again.draining() == set()
         assert [i.id for i in again.provider.list()] == [other.id]
@@ -129,26 +128,3 @@ class TestRecovery:
             wa.launch("t3.small", 1, "r1")
         (intent,) = wa.intents.history("web")
         assert intent.state == FAILED and "no capacity for t3.small" in (intent.error or "")
-
-
-class TestUnknownInstances:
-    """Tagged instances the journal does not know: adopted, or drained for termination."""
-
-    def test_adopt(self, moto: str, journal_url: str) -> None:
-        stray = aws.provider(moto).launch("t3.small", 1, "elsewhere")
-        wa = fresh(moto, journal_url)
-        assert [i.id for i in wa.unknown(wa.provider.list(), "adopt", "c1")] == [stray[0].id]
-        assert wa.intents.known("web") == {stray[0].id}
-        assert wa.unknown(wa.provider.list(), "adopt", "c2") == []
-
-    def test_terminate_policy_drains_first(self, moto: str, journal_url: str) -> None:
-        stray = aws.provider(moto).launch("t3.small", 1, "elsewhere")
-        drainer = RecordingDrainer()
-        wa = fresh(moto, journal_url, drainer)
-        wa.unknown(wa.provider.list(), "terminate", "c1")
-        assert drainer.begun == [stray[0].id] and wa.draining() == {stray[0].id}
-        assert [i.state for i in wa.provider.list()] == [InstanceState.READY]  # not terminated yet
-        assert {i.state for i in wa.intents.history("web")} == {PENDING}
-        wa.terminate([stray[0].id], "c2")
-        assert wa.provider.list() == []
-        assert {i.state for i in wa.intents.history("web")} == {DONE}

@@ -7,13 +7,17 @@ the top of each reconcile) replays pending intents idempotently:
 - launch    -> ``provider.launch`` again with the same request id: the provider finds the
                instances the first attempt made (request-id tag / ClientToken), no duplicate;
 - terminate -> ``provider.terminate`` again: terminating a gone instance is a no-op;
-- drain     -> ``drainer.begin`` again (re-begin) while the instance exists, so a drain is never
-               forgotten; the instance is reported in ``draining()``;
+- drain     -> on the first recovery after a start, ``drainer.begin`` again (re-begin) while
+               the instance exists, so a drain is never forgotten (``draining()`` lists it);
+               a drain whose instance is gone is closed;
 - cancel    -> ``drainer.cancel`` again, then the drain is closed.
 
-``unknown(instances, policy)`` then handles tagged instances the journal does not know: adopt
-them, or (``terminate``) begin their drain so they are terminated like any drained victim —
-an instance is never terminated before its drain.
+``JournaledProvider`` / ``JournaledDrainer`` present a ``WriteAhead`` as the ordinary Provider
+and Drainer ports, so a controller gains write-ahead intents without changing how it acts;
+``recover_into(store, listed)`` replays and then brings the controller's own durable state
+(known instances, drains; ``controller.Store``) in line with what was replayed. Unknown
+tagged instances are left to the reconciler's ``unknown_instances`` policy: recovery first
+makes every instance a killed launch made known, so only true strangers remain unknown.
 
 Crash points for tests: ``crash_at`` names one step (e.g. ``after-launch-request``); when the
 step is reached the process kills itself with SIGKILL. Steps: ``after-launch-intent``,
@@ -28,14 +32,15 @@ import os
 import signal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Any, Protocol
 
 import structlog
 
 from fleetscale.errors import CapacityError
 from fleetscale.journal.intents import IntentLog
 from fleetscale.model import Instance, InstanceState
-from fleetscale.ports import Drainer, Provider
+from fleetscale.ports import Clock, Drainer, Provider
 
 log = structlog.get_logger(__name__)
 
@@ -67,12 +72,14 @@ class Recovery:
 
 class WriteAhead:
     def __init__(self, pool: str, provider: Provider, drainer: Drainer, intents: IntentLog,
-                 crash_at: str | None = None) -> None:
+                 crash_at: str | None = None, clock: Clock | None = None) -> None:
         self.pool = pool
+        self.clock = clock
         self.provider = provider
         self.drainer = drainer
         self.intents = intents
         self.crash_at = crash_at
+        self._recovered_once = False
 
     # --- acting --------------------------------------------------------------------
 
@@ -126,6 +133,7 @@ class WriteAhead:
         done = Recovery()
         pending = self.intents.pending(self.pool)
         if not pending:
+            self._recovered_once = True
             return done
         for intent in (i for i in pending if i.action == "launch"):
             try:
@@ -163,36 +171,18 @@ class WriteAhead:
             self._close_drains([intent.target])
             self.intents.finish([intent.id])
             done.cancelled.append(intent.target)
+        first, self._recovered_once = not self._recovered_once, True
         for target in sorted(self.intents.draining(self.pool)):
             inst = current.get(target)
             if inst is None or inst.state in (InstanceState.GONE, InstanceState.TERMINATING):
                 self._close_drains([target])  # nothing left to drain
                 continue
-            self.drainer.begin(inst)
-            done.redrained.append(target)
+            if first:  # after a (re)start: the drain may never have reached the drainer
+                self.drainer.begin(inst)
+                done.redrained.append(target)
         if done.lines() or done.errors:
             log.info("recovered", pool=self.pool, done=done.lines(), errors=done.errors)
         return done
-
-    def unknown(self, listed: Iterable[Instance], policy: Literal["adopt", "terminate"],
-                request_id: str) -> list[Instance]:
-        """Handle tagged instances the journal does not know; returns them.
-
-        ``adopt`` records them as known; ``terminate`` begins their drain (they are then
-        terminated once drained, like any victim).
-        """
-        known = self.intents.known(self.pool) | self.intents.draining(self.pool)
-        strangers = [i for i in listed if i.id not in known
-                     and i.state not in (InstanceState.GONE, InstanceState.TERMINATING)]
-        for inst in strangers:
-            if policy == "adopt":
-                adopted = self.intents.begin(self.pool, request_id, "adopt", inst.id, {"type": inst.type})
-                self.intents.finish([adopted.id], {"ids": [inst.id]})
-            else:
-                self.begin_drain(inst, request_id)
-        if strangers:
-            log.info("unknown instances", pool=self.pool, policy=policy, ids=[i.id for i in strangers])
-        return strangers
 
     # --- internals -----------------------------------------------------------------
 
@@ -204,3 +194,80 @@ class WriteAhead:
         if self.crash_at == name:
             log.warning("crash point reached, killing this process", step=name)
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class DurableState(Protocol):
+    """The part of the controller's durable state recovery keeps in line (``controller.Store``)."""
+
+    def drains(self, pool: str) -> dict[str, datetime]: ...
+    def add_drain(self, pool: str, instance_id: str, at: datetime) -> None: ...
+    def remove_drains(self, pool: str, ids: Sequence[str]) -> None: ...
+    def add_known(self, pool: str, ids: Sequence[str], how: str, at: datetime) -> None: ...
+    def forget(self, pool: str, ids: Sequence[str]) -> None: ...
+
+
+def recover_into(wa: WriteAhead, store: DurableState, listed: list[Instance],
+                 now: datetime) -> tuple[list[Instance], Recovery]:
+    """Replay ``wa``'s pending intents, update ``store``, and return a fresh listing if the
+    replay launched or terminated anything (else ``listed``)."""
+    rec = wa.recover(listed)
+    if rec.launched:
+        store.add_known(wa.pool, rec.launched, "launched", now)
+    if rec.terminated:
+        store.remove_drains(wa.pool, rec.terminated)
+        store.forget(wa.pool, rec.terminated)
+    drains = store.drains(wa.pool)
+    for iid in rec.redrained:
+        if iid not in drains:
+            store.add_drain(wa.pool, iid, now)
+    if rec.cancelled:
+        store.remove_drains(wa.pool, rec.cancelled)
+    if rec.launched or rec.terminated:
+        listed = [i for i in wa.provider.list() if i.state is not InstanceState.GONE]
+    return listed, rec
+
+
+class JournaledProvider:
+    """The Provider port over a WriteAhead: launch and terminate write intents first."""
+
+    def __init__(self, wa: WriteAhead) -> None:
+        self.wa = wa
+
+    def list(self) -> list[Instance]:
+        return self.wa.provider.list()
+
+    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+        return self.wa.launch(type, count, request_id)
+
+    def terminate(self, ids: Sequence[str], request_id: str) -> None:
+        self.wa.terminate(ids, request_id)
+
+    def close(self) -> Any:
+        close = getattr(self.wa.provider, "close", None)
+        return close() if callable(close) else None
+
+
+class JournaledDrainer:
+    """The Drainer port over a WriteAhead: begin and cancel write intents first."""
+
+    def __init__(self, wa: WriteAhead) -> None:
+        self.wa = wa
+        self._seq = 0
+
+    def begin(self, instance: Instance) -> None:
+        self.wa.begin_drain(instance, self._request_id("drain", instance))
+
+    def cancel(self, instance: Instance) -> None:
+        self.wa.cancel_drain(instance, self._request_id("cancel", instance))
+
+    def sessions(self, instance: Instance) -> int | None:
+        return self.wa.drainer.sessions(instance)
+
+    def close(self) -> Any:
+        close = getattr(self.wa.drainer, "close", None)
+        return close() if callable(close) else None
+
+    def _request_id(self, what: str, instance: Instance) -> str:
+        self._seq += 1
+        when = self.wa.clock.now().strftime("%Y%m%dT%H%M%S.%f") if self.wa.clock else "-"
+        return f"{what}:{instance.id}:{when}:{self._seq}"
