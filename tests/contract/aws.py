@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
@@ -23,17 +24,26 @@ TYPES = (InstanceType("t3.small", 1, 0.02), InstanceType("t3.large", 4, 0.07),
          InstanceType("m5.large", 2, 0.096))
 
 
+@functools.cache
+def _botocore() -> Any:
+    """One botocore session per test process: loading EC2's service model takes ~0.4 s."""
+    return botocore.session.get_session()
+
+
 def client(endpoint: str) -> Any:
-    return boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    session = boto3.session.Session(botocore_session=_botocore())
+    return session.client("ec2", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing",
+                          config=Config(retries={"mode": "standard", "max_attempts": 1}))
 
 
-@functools.lru_cache(maxsize=8)
 def ami(endpoint: str) -> str:
-    """moto's first Amazon image (the same after every reset; cached, describe_images is slow)."""
-    images = client(endpoint).describe_images(Owners=["amazon"])["Images"]
-    return str(sorted(i["ImageId"] for i in images)[0])
+    """An image to launch from: the first one moto has, else one registered now."""
+    c = client(endpoint)
+    images = c.describe_images(Owners=["self", "amazon"])["Images"]
+    if images:
+        return str(sorted(i["ImageId"] for i in images)[0])
+    return str(c.register_image(Name="fleetscale-test", RootDeviceName="/dev/sda1")["ImageId"])
 
 
 def settings(endpoint: str, **extra: Any) -> ec2.Settings:
@@ -45,7 +55,7 @@ def provider(endpoint: str, pool: str = "web", sleeps: list[float] | None = None
              types: tuple[InstanceType, ...] = TYPES, **extra: Any) -> ec2.EC2Provider:
     s = settings(endpoint, **extra)
     record = sleeps if sleeps is not None else []
-    return ec2.EC2Provider(s, pool, types, ec2.make_client(s), record.append)
+    return ec2.EC2Provider(s, pool, types, ec2.make_client(s, _botocore()), record.append)
 
 
 class Injected:

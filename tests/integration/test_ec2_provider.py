@@ -1,4 +1,4 @@
-"""EC2 provider against moto in server mode: real boto3 calls over HTTP on loopback."""
+"""EC2 provider against ec2_url in server mode: real boto3 calls over HTTP on loopback."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from fleetscale.model import InstanceState
 from fleetscale.providers import cloud, ec2
 from tests.contract import aws
 
+pytest_plugins = ["tests.contract.moto_process"]
 pytestmark = pytest.mark.integration
 
 
 class TestLaunch:
     """Launches are tagged, typed with their weight, and idempotent by request id."""
 
-    def test_tags_weight_and_pending_until_running_with_address(self, moto: str) -> None:
-        p = aws.provider(moto)
+    def test_tags_weight_and_pending_until_running_with_address(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url)
         made = p.launch("t3.large", 2, "req-1")
         assert len(made) == 2
         assert {i.type for i in made} == {"t3.large"}
@@ -32,15 +33,15 @@ class TestLaunch:
         assert set(listed) == {i.id for i in made}
         assert all(i.state is InstanceState.READY and i.address for i in listed.values())
 
-    def test_retried_launch_returns_the_same_instances(self, moto: str) -> None:
-        p = aws.provider(moto)
+    def test_retried_launch_returns_the_same_instances(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url)
         first = p.launch("t3.small", 3, "req-7")
-        again = aws.provider(moto).launch("t3.small", 3, "req-7")  # a fresh process retrying
+        again = aws.provider(ec2_url).launch("t3.small", 3, "req-7")  # a fresh process retrying
         assert sorted(i.id for i in again) == sorted(i.id for i in first)
         assert len(p.list()) == 3
 
-    def test_same_request_other_type_is_another_launch(self, moto: str) -> None:
-        p = aws.provider(moto)
+    def test_same_request_other_type_is_another_launch(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url)
         a = p.launch("t3.small", 1, "req-8")
         b = p.launch("m5.large", 1, "req-8")
         assert {i.id for i in a}.isdisjoint(i.id for i in b)
@@ -52,8 +53,8 @@ class TestLaunch:
         assert t != cloud.client_token("web", "req-1", "t3.large")
         assert len(t) <= 64 and t.isascii()
 
-    def test_zero_count_launches_nothing(self, moto: str) -> None:
-        p = aws.provider(moto)
+    def test_zero_count_launches_nothing(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url)
         assert p.launch("t3.small", 0, "req-0") == []
         assert p.list() == []
 
@@ -61,8 +62,8 @@ class TestLaunch:
 class TestCapacityFallback:
     """InsufficientInstanceCapacity on a type: the provider tries the pool's next type."""
 
-    def test_falls_back_to_cheapest_other_type_covering_the_units(self, moto: str) -> None:
-        p = aws.provider(moto)
+    def test_falls_back_to_cheapest_other_type_covering_the_units(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url)
         hits = aws.inject(p.client, "RunInstances", "InsufficientInstanceCapacity",
                           lambda body: body.get("InstanceType") == "t3.large")
         made = p.launch("t3.large", 1, "req-f")  # 4 units wanted
@@ -74,16 +75,16 @@ class TestCapacityFallback:
         assert sorted(i.id for i in p.launch("t3.large", 1, "req-f")) == sorted(i.id for i in made)
         assert len(p.list()) == 4
 
-    def test_every_type_out_raises_capacity_error(self, moto: str) -> None:
-        p = aws.provider(moto)
+    def test_every_type_out_raises_capacity_error(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url)
         hits = aws.inject(p.client, "RunInstances", "InsufficientInstanceCapacity", lambda body: True)
         with pytest.raises(CapacityError, match=r"t3\.small, t3\.large, m5\.large"):
             p.launch("t3.small", 2, "req-x")
         assert hits.count == 3
         assert p.list() == []
 
-    def test_without_fallback_the_type_error_reaches_the_caller(self, moto: str) -> None:
-        p = aws.provider(moto, fallback=False)
+    def test_without_fallback_the_type_error_reaches_the_caller(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url, fallback=False)
         aws.inject(p.client, "RunInstances", "InsufficientInstanceCapacity",
                    lambda body: body.get("InstanceType") == "t3.small")
         with pytest.raises(CapacityError, match=r"t3\.small"):
@@ -94,26 +95,26 @@ class TestCapacityFallback:
 class TestThrottling:
     """Throttled calls back off (bounded) and then succeed or fail as ProviderError."""
 
-    def test_backs_off_then_succeeds(self, moto: str) -> None:
+    def test_backs_off_then_succeeds(self, ec2_url: str) -> None:
         sleeps: list[float] = []
-        p = aws.provider(moto, sleeps=sleeps)
+        p = aws.provider(ec2_url, sleeps=sleeps)
         hits = aws.inject(p.client, "DescribeInstances", "RequestLimitExceeded", lambda body: True, times=2)
         assert p.list() == []
         assert hits.count == 2
         assert sleeps == [0.5, 1.0]
 
-    def test_gives_up_after_bounded_retries(self, moto: str) -> None:
+    def test_gives_up_after_bounded_retries(self, ec2_url: str) -> None:
         sleeps: list[float] = []
-        p = aws.provider(moto, sleeps=sleeps, throttle_retries=2)
+        p = aws.provider(ec2_url, sleeps=sleeps, throttle_retries=2)
         hits = aws.inject(p.client, "DescribeInstances", "Throttling", lambda body: True)
         with pytest.raises(ProviderError, match="Throttling"):
             p.list()
         assert hits.count == 3
         assert sleeps == [0.5, 1.0]
 
-    def test_other_errors_are_not_retried(self, moto: str) -> None:
+    def test_other_errors_are_not_retried(self, ec2_url: str) -> None:
         sleeps: list[float] = []
-        p = aws.provider(moto, sleeps=sleeps)
+        p = aws.provider(ec2_url, sleeps=sleeps)
         aws.inject(p.client, "RunInstances", "UnauthorizedOperation", lambda body: True)
         with pytest.raises(ProviderError, match="UnauthorizedOperation"):
             p.launch("t3.small", 1, "req-u")
@@ -123,20 +124,20 @@ class TestThrottling:
 class TestListAndTerminate:
     """Only the pool's own instances are seen and touched; terminate is idempotent."""
 
-    def test_other_pools_and_untagged_instances_are_invisible(self, moto: str) -> None:
-        web, api = aws.provider(moto, pool="web"), aws.provider(moto, pool="api")
+    def test_other_pools_and_untagged_instances_are_invisible(self, ec2_url: str) -> None:
+        web, api = aws.provider(ec2_url, pool="web"), aws.provider(ec2_url, pool="api")
         mine = web.launch("t3.small", 1, "r1")
         theirs = api.launch("t3.small", 1, "r1")
-        raw = aws.client(moto)
-        untagged = raw.run_instances(ImageId=aws.ami(moto), MinCount=1, MaxCount=1)["Instances"][0]
+        raw = aws.client(ec2_url)
+        untagged = raw.run_instances(ImageId=aws.ami(ec2_url), MinCount=1, MaxCount=1)["Instances"][0]
         assert [i.id for i in web.list()] == [mine[0].id]
         web.terminate([theirs[0].id, untagged["InstanceId"]], "t1")  # foreign ids: untouched
         assert [i.id for i in api.list()] == [theirs[0].id]
         state = raw.describe_instances(InstanceIds=[untagged["InstanceId"]])
         assert state["Reservations"][0]["Instances"][0]["State"]["Name"] == "running"
 
-    def test_terminate_is_idempotent_and_tolerates_unknown_ids(self, moto: str) -> None:
-        p = aws.provider(moto)
+    def test_terminate_is_idempotent_and_tolerates_unknown_ids(self, ec2_url: str) -> None:
+        p = aws.provider(ec2_url)
         made = p.launch("t3.small", 2, "r2")
         p.terminate([made[0].id, "i-0123456789abcdef0"], "t2")
         p.terminate([made[0].id], "t2")

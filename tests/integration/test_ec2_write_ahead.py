@@ -1,4 +1,4 @@
-"""Write-ahead intents around the EC2 provider (moto) in SQLite and MariaDB journals:
+"""Write-ahead intents around the EC2 provider (ec2_url) in SQLite and MariaDB journals:
 whatever step a controller stopped at, recovery neither duplicates, forgets nor leaks."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from fleetscale.journal.write_ahead import WriteAhead
 from tests.contract import aws
 from tests.contract.drainers import RecordingDrainer
 
+pytest_plugins = ["tests.contract.moto_process"]
 pytestmark = pytest.mark.integration
 
 
@@ -26,9 +27,9 @@ def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         yield server.url(request.getfixturevalue("mysql_db"))
 
 
-def fresh(moto: str, url: str, drainer: RecordingDrainer | None = None) -> WriteAhead:
+def fresh(ec2_url: str, url: str, drainer: RecordingDrainer | None = None) -> WriteAhead:
     """A controller (re)started: new provider, new connection to the same journal."""
-    return WriteAhead("web", aws.provider(moto), drainer or RecordingDrainer(), IntentLog(url))
+    return WriteAhead("web", aws.provider(ec2_url), drainer or RecordingDrainer(), IntentLog(url))
 
 
 class TestIntentLog:
@@ -52,36 +53,36 @@ class TestIntentLog:
 class TestRecovery:
     """A restart replays pending intents idempotently."""
 
-    def test_launch_done_records_ids(self, moto: str, journal_url: str) -> None:
-        wa = fresh(moto, journal_url)
+    def test_launch_done_records_ids(self, ec2_url: str, journal_url: str) -> None:
+        wa = fresh(ec2_url, journal_url)
         made = wa.launch("t3.small", 2, "r1")
         assert wa.intents.known("web") == {i.id for i in made}
         assert wa.intents.pending("web") == []
 
-    def test_killed_after_launch_request_does_not_duplicate(self, moto: str, journal_url: str) -> None:
-        first = fresh(moto, journal_url)
+    def test_killed_after_launch_request_does_not_duplicate(self, ec2_url: str, journal_url: str) -> None:
+        first = fresh(ec2_url, journal_url)
         first.intents.begin("web", "r1", "launch", "t3.small", {"count": 2})
         made = first.provider.launch("t3.small", 2, "r1")  # ...and killed before marking it done
-        again = fresh(moto, journal_url)
+        again = fresh(ec2_url, journal_url)
         rec = again.recover()
         assert sorted(rec.launched) == sorted(i.id for i in made)
         assert len(again.provider.list()) == 2
         assert again.intents.known("web") == {i.id for i in made}
 
-    def test_killed_before_launch_request_launches_once(self, moto: str, journal_url: str) -> None:
-        fresh(moto, journal_url).intents.begin("web", "r1", "launch", "m5.large", {"count": 3})
-        again = fresh(moto, journal_url)
+    def test_killed_before_launch_request_launches_once(self, ec2_url: str, journal_url: str) -> None:
+        fresh(ec2_url, journal_url).intents.begin("web", "r1", "launch", "m5.large", {"count": 3})
+        again = fresh(ec2_url, journal_url)
         again.recover()
         again.recover()
         listed = again.provider.list()
         assert [i.type for i in listed] == ["m5.large"] * 3
 
-    def test_forgotten_drain_is_begun_again_then_closed(self, moto: str, journal_url: str) -> None:
-        wa = fresh(moto, journal_url)
+    def test_forgotten_drain_is_begun_again_then_closed(self, ec2_url: str, journal_url: str) -> None:
+        wa = fresh(ec2_url, journal_url)
         victim, other = wa.launch("t3.small", 2, "r1")
         wa.begin_drain(victim, "r2")
         drainer = RecordingDrainer()
-        again = fresh(moto, journal_url, drainer)
+        again = fresh(ec2_url, journal_url, drainer)
         rec = again.recover()
         assert rec.redrained == [victim.id] and drainer.begun == [victim.id]
         assert again.draining() == {victim.id}
@@ -90,39 +91,39 @@ class TestRecovery:
         assert again.draining() == set()
         assert [i.id for i in again.provider.list()] == [other.id]
 
-    def test_cancelled_drain_is_closed(self, moto: str, journal_url: str) -> None:
-        wa = fresh(moto, journal_url)
+    def test_cancelled_drain_is_closed(self, ec2_url: str, journal_url: str) -> None:
+        wa = fresh(ec2_url, journal_url)
         (inst,) = wa.launch("t3.small", 1, "r1")
         wa.begin_drain(inst, "r2")
         wa.intents.begin("web", "r3", "cancel", inst.id)  # killed before cancelling
         drainer = RecordingDrainer()
-        again = fresh(moto, journal_url, drainer)
+        again = fresh(ec2_url, journal_url, drainer)
         rec = again.recover()
         assert rec.cancelled == [inst.id] and drainer.cancelled == [inst.id] and drainer.begun == []
         assert again.draining() == set()
 
-    def test_killed_after_terminate_intent_terminates_on_restart(self, moto: str, journal_url: str) -> None:
-        wa = fresh(moto, journal_url)
+    def test_killed_after_terminate_intent_terminates(self, ec2_url: str, journal_url: str) -> None:
+        wa = fresh(ec2_url, journal_url)
         a, b = wa.launch("t3.small", 2, "r1")
         wa.begin_drain(a, "r2")
         wa.intents.begin("web", "r3", "terminate", a.id)  # killed before the request
-        again = fresh(moto, journal_url)
+        again = fresh(ec2_url, journal_url)
         assert again.recover().terminated == [a.id]
         assert [i.id for i in again.provider.list()] == [b.id]
         assert again.draining() == set()
         assert again.intents.pending("web") == []
 
-    def test_drain_of_a_vanished_instance_is_closed(self, moto: str, journal_url: str) -> None:
-        wa = fresh(moto, journal_url)
+    def test_drain_of_a_vanished_instance_is_closed(self, ec2_url: str, journal_url: str) -> None:
+        wa = fresh(ec2_url, journal_url)
         (inst,) = wa.launch("t3.small", 1, "r1")
         wa.begin_drain(inst, "r2")
         wa.provider.terminate([inst.id], "outside")
-        again = fresh(moto, journal_url)
+        again = fresh(ec2_url, journal_url)
         assert again.recover().redrained == []
         assert again.draining() == set()
 
-    def test_capacity_error_closes_the_launch_intent(self, moto: str, journal_url: str) -> None:
-        wa = fresh(moto, journal_url)
+    def test_capacity_error_closes_the_launch_intent(self, ec2_url: str, journal_url: str) -> None:
+        wa = fresh(ec2_url, journal_url)
         aws.inject(wa.provider.client, "RunInstances", "InsufficientInstanceCapacity", lambda body: True)
         with pytest.raises(CapacityError):
             wa.launch("t3.small", 1, "r1")

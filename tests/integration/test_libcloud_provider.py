@@ -1,4 +1,4 @@
-"""Libcloud provider through Libcloud's real EC2 driver against moto (server mode, loopback)."""
+"""Libcloud provider through Libcloud's real EC2 driver against ec2_url (server mode, loopback)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from fleetscale.providers import cloud
 from fleetscale.providers import libcloud as lc
 from tests.contract import aws, libcloud_moto
 
+pytest_plugins = ["tests.contract.moto_process"]
 pytestmark = pytest.mark.integration
 
 
 class TestLaunch:
     """Nodes are named and tagged for the pool and launched once per request id and type."""
 
-    def test_names_tags_and_weights(self, moto: str) -> None:
-        p = libcloud_moto.provider(moto)
+    def test_names_tags_and_weights(self, ec2_url: str) -> None:
+        p = libcloud_moto.provider(ec2_url)
         made = p.launch("t3.large", 2, "req-1")
         assert [i.type for i in made] == ["t3.large", "t3.large"] and {i.weight for i in made} == {4}
         key = lc.launch_key("req-1", "t3.large")
@@ -27,17 +28,17 @@ class TestLaunch:
         assert {i.tags[cloud.TAG_REQUEST] for i in made} == {"req-1"}
         # the same instances, seen by boto3: the tags are real EC2 tags
         pool_filter = [{"Name": "tag:fleetscale:pool", "Values": ["web"]}]
-        raw = aws.client(moto).describe_instances(Filters=pool_filter)
+        raw = aws.client(ec2_url).describe_instances(Filters=pool_filter)
         ids = {i["InstanceId"] for r in raw["Reservations"] for i in r["Instances"]}
         assert ids == {i.id for i in made}
         listed = p.list()
         assert {i.id for i in listed} == ids
         assert {i.state for i in listed} == {InstanceState.READY} and all(i.address for i in listed)
 
-    def test_retry_creates_only_missing_slots(self, moto: str) -> None:
-        p = libcloud_moto.provider(moto)
+    def test_retry_creates_only_missing_slots(self, ec2_url: str) -> None:
+        p = libcloud_moto.provider(ec2_url)
         faulty = libcloud_moto.FaultyDriver(p.driver, "Unavailable", times=None)
-        half = libcloud_moto.provider(moto, driver=faulty)
+        half = libcloud_moto.provider(ec2_url, driver=faulty)
         faulty.when = lambda kwargs: kwargs["name"].endswith("-2")  # dies on the third node
         with pytest.raises(ProviderError, match="Unavailable"):
             half.launch("t3.small", 4, "req-2")
@@ -46,11 +47,11 @@ class TestLaunch:
         assert len(again) == 4 and len(p.list()) == 4
         assert sorted(i.id for i in p.launch("t3.small", 4, "req-2")) == sorted(i.id for i in again)
 
-    def test_fallback_on_capacity(self, moto: str) -> None:
-        real = libcloud_moto.provider(moto)
+    def test_fallback_on_capacity(self, ec2_url: str) -> None:
+        real = libcloud_moto.provider(ec2_url)
         faulty = libcloud_moto.FaultyDriver(real.driver, "InsufficientInstanceCapacity",
                                             when=lambda kwargs: kwargs["size"].id == "m5.large")
-        p = libcloud_moto.provider(moto, driver=faulty)
+        p = libcloud_moto.provider(ec2_url, driver=faulty)
         made = p.launch("m5.large", 2, "req-3")  # 4 units: next cheapest per unit is t3.large
         assert [i.type for i in made] == ["t3.large"] and faulty.count == 1
         assert made[0].tags[cloud.TAG_LAUNCH_TYPE] == "m5.large"
@@ -59,19 +60,19 @@ class TestLaunch:
         with pytest.raises(CapacityError, match="no capacity"):
             p.launch("t3.large", 1, "req-4")
 
-    def test_throttling_backs_off(self, moto: str) -> None:
+    def test_throttling_backs_off(self, ec2_url: str) -> None:
         sleeps: list[float] = []
-        real = libcloud_moto.provider(moto)
+        real = libcloud_moto.provider(ec2_url)
         faulty = libcloud_moto.FaultyDriver(real.driver, "RequestLimitExceeded", op="list_nodes", times=2)
-        p = libcloud_moto.provider(moto, driver=faulty, sleeps=sleeps)
+        p = libcloud_moto.provider(ec2_url, driver=faulty, sleeps=sleeps)
         assert p.list() == [] and sleeps == [0.5, 1.0]
 
 
 class TestTerminate:
     """Terminate touches only the pool's nodes and is idempotent."""
 
-    def test_terminate(self, moto: str) -> None:
-        web, api = libcloud_moto.provider(moto), libcloud_moto.provider(moto, pool="api")
+    def test_terminate(self, ec2_url: str) -> None:
+        web, api = libcloud_moto.provider(ec2_url), libcloud_moto.provider(ec2_url, pool="api")
         a, b = web.launch("t3.small", 2, "r1")
         (other,) = api.launch("t3.small", 1, "r1")
         web.terminate([a.id, other.id, "i-0123456789abcdef0"], "t1")
@@ -79,9 +80,9 @@ class TestTerminate:
         assert [i.id for i in web.list()] == [b.id]
         assert [i.id for i in api.list()] == [other.id]
 
-    def test_pool_names_do_not_overlap(self, moto: str) -> None:
-        libcloud_moto.provider(moto, pool="web-2").launch("t3.small", 1, "r1")
-        assert libcloud_moto.provider(moto, pool="web").list() == []
+    def test_pool_names_do_not_overlap(self, ec2_url: str) -> None:
+        libcloud_moto.provider(ec2_url, pool="web-2").launch("t3.small", 1, "r1")
+        assert libcloud_moto.provider(ec2_url, pool="web").list() == []
 
 
 class TestSettings:

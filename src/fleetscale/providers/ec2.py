@@ -69,12 +69,14 @@ class Settings(BaseModel):
     read_timeout: PositiveFloat = 30.0
 
 
-def make_client(settings: Settings) -> Any:
+def make_client(settings: Settings, botocore_session: Any = None) -> Any:
+    """A boto3 EC2 client; ``botocore_session`` lets callers share loaded service models."""
     config = Config(retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
                     connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout)
     secret = settings.secret_access_key.get_secret_value() if settings.secret_access_key else None
     session = boto3.session.Session(aws_access_key_id=settings.access_key_id,
-                                    aws_secret_access_key=secret, region_name=settings.region)
+                                    aws_secret_access_key=secret, region_name=settings.region,
+                                    botocore_session=botocore_session)
     return session.client("ec2", endpoint_url=settings.endpoint_url, config=config)
 
 
