@@ -13,8 +13,10 @@ from fleetscale import registry
 from fleetscale.config import Loaded
 from fleetscale.controller import Controller, PoolRunner
 from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.log import LogJournal
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.write_ahead import crash_at_from_env
 from fleetscale.ports import Clock, Closeable, Journal
 from fleetscale.sim.clock import WallClock
 
@@ -38,7 +40,8 @@ def build_controller(
     clock = clock or WallClock()
     url = journal_url or cfg.journal.sql
     store = SqlJournal(url)
-    closers: list[Any] = [store.close]
+    intents = IntentLog(url, now=clock.now)  # write-ahead intents beside the journal
+    closers: list[Any] = [store.close, intents.close]
     sinks: list[Journal] = [store]
     if cfg.journal.log if log is None else log:
         sinks.append(LogJournal())
@@ -62,7 +65,8 @@ def build_controller(
         for part in (*sources, provider, drainer):
             closers += _closer(part)
         runners.append(PoolRunner(pool, sources=sources, provider=provider, drainer=drainer,
-                                  journals=sinks, store=store, clock=clock, dry_run=dry_run))
+                                  journals=sinks, store=store, clock=clock, dry_run=dry_run,
+                                  intents=intents, crash_at=crash_at_from_env()))
     return Controller(runners, clock, on_close=closers)
 
 
