@@ -146,6 +146,16 @@ class IntentLog:
                 ids.update(str(i) for i in intent.result.get("ids", []))
         return ids
 
+    def finished(self, pool: str, action: str) -> set[str]:
+        """Targets of this pool's done intents of ``action`` (e.g. terminated instance ids)."""
+        query = sa.select(intents.c.target).where(
+            (intents.c.pool == pool) & (intents.c.state == DONE) & (intents.c.action == action))
+        try:
+            with self.engine.connect() as conn:
+                return {str(r.target) for r in conn.execute(query)}
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot read: {exc}") from exc
+
     def history(self, pool: str) -> list[Intent]:
         return self._select(sa.select(intents).where(intents.c.pool == pool).order_by(intents.c.id))
 

@@ -60,6 +60,8 @@ class Recovery:
     terminated: list[str] = field(default_factory=list)
     redrained: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    #: instances whose record the controller's store lacked (killed after an intent was done)
+    resynced: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def lines(self) -> tuple[str, ...]:
@@ -67,6 +69,7 @@ class Recovery:
         out += [f"recovered terminate: {', '.join(self.terminated)}"] if self.terminated else []
         out += [f"recovered drain: {', '.join(self.redrained)}"] if self.redrained else []
         out += [f"recovered cancel: {', '.join(self.cancelled)}"] if self.cancelled else []
+        out += [f"resynced journal: {', '.join(self.resynced)}"] if self.resynced else []
         return tuple(out)
 
 
@@ -79,7 +82,7 @@ class WriteAhead:
         self.drainer = drainer
         self.intents = intents
         self.crash_at = crash_at
-        self._recovered_once = False
+        self.started = False
 
     # --- acting --------------------------------------------------------------------
 
@@ -133,7 +136,7 @@ class WriteAhead:
         done = Recovery()
         pending = self.intents.pending(self.pool)
         if not pending:
-            self._recovered_once = True
+            self.started = True
             return done
         for intent in (i for i in pending if i.action == "launch"):
             try:
@@ -171,7 +174,7 @@ class WriteAhead:
             self._close_drains([intent.target])
             self.intents.finish([intent.id])
             done.cancelled.append(intent.target)
-        first, self._recovered_once = not self._recovered_once, True
+        first, self.started = not self.started, True
         for target in sorted(self.intents.draining(self.pool)):
             inst = current.get(target)
             if inst is None or inst.state in (InstanceState.GONE, InstanceState.TERMINATING):
@@ -200,6 +203,7 @@ class DurableState(Protocol):
     """The part of the controller's durable state recovery keeps in line (``controller.Store``)."""
 
     def drains(self, pool: str) -> dict[str, datetime]: ...
+    def known(self, pool: str) -> set[str]: ...
     def add_drain(self, pool: str, instance_id: str, at: datetime) -> None: ...
     def remove_drains(self, pool: str, ids: Sequence[str]) -> None: ...
     def add_known(self, pool: str, ids: Sequence[str], how: str, at: datetime) -> None: ...
@@ -209,8 +213,26 @@ class DurableState(Protocol):
 def recover_into(wa: WriteAhead, store: DurableState, listed: list[Instance],
                  now: datetime) -> tuple[list[Instance], Recovery]:
     """Replay ``wa``'s pending intents, update ``store``, and return a fresh listing if the
-    replay launched or terminated anything (else ``listed``)."""
+    replay launched or terminated anything (else ``listed``).
+
+    On the first call after a start it also closes the gap between an intent marked done and
+    the controller's own record of it (killed in between): live instances the intents launched
+    become known, and instances the intents terminated are forgotten.
+    """
+    startup = not wa.started
     rec = wa.recover(listed)
+    if startup:
+        live = {i.id for i in listed}
+        known = store.known(wa.pool)
+        unrecorded = sorted((wa.intents.known(wa.pool) & live) - known - set(rec.launched))
+        if unrecorded:
+            store.add_known(wa.pool, unrecorded, "launched", now)
+            rec.resynced += unrecorded
+        gone = sorted(known & wa.intents.finished(wa.pool, "terminate") - live)
+        if gone:
+            store.remove_drains(wa.pool, gone)
+            store.forget(wa.pool, gone)
+            rec.resynced += gone
     if rec.launched:
         store.add_known(wa.pool, rec.launched, "launched", now)
     if rec.terminated:
