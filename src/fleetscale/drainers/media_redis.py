@@ -11,7 +11,7 @@ provider's list. Configuration::
       kind: media_redis
       url: redis://127.0.0.1:6379/0
       prefix: "fleetscale:media:{pool}:"
-      register: true            # register ready instances (false: gateways self-register)
+      register_instances: true  # register ready instances (false: gateways self-register)
       unknown_gateways: remove  # or keep
       unknown_grace: 120        # seconds an entry may match no instance before removal
 """
@@ -38,7 +38,7 @@ log = structlog.get_logger(__name__)
 
 
 class Settings(RedisMediaSettings):
-    register: bool = True
+    register_instances: bool = True
     unknown_gateways: Literal["remove", "keep"] = "remove"
     unknown_grace: NonNegativeFloat = 120.0
 
@@ -97,7 +97,7 @@ class MediaRedisDrainer:
 
 def build(settings: Settings, ctx: Any) -> MediaRedisDrainer:
     keys = KeySchema.for_pool(ctx.pool.name, settings.prefix)
-    options = ReconcileOptions(register=settings.register, unknown=settings.unknown_gateways,
+    options = ReconcileOptions(register=settings.register_instances, unknown=settings.unknown_gateways,
                                unknown_grace=settings.unknown_grace,
                                rooms_per_unit=default_capacity(settings, ctx))
     return MediaRedisDrainer(MediaRegistry(settings.client(), keys), ctx.clock, options)
