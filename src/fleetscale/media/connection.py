@@ -17,7 +17,7 @@ class RedisMediaSettings(BaseModel):
     #: redis:// or rediss:// URL; may hold a password, so it is never logged
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     #: key prefix template; ``{pool}`` becomes the pool name (see docs/media-gateways.md)
-    prefix: str = Field(default=DEFAULT_PREFIX, min_length=7)
+    prefix: str = Field(default=DEFAULT_PREFIX)
     #: rooms one gateway of weight 1 holds when its hash has no ``capacity``;
     #: None = the pool's ``unit_capacity``
     rooms_per_gateway: PositiveInt | None = None
