@@ -82,6 +82,14 @@ class RoomAllocator:
         self._default_capacity = default_capacity
         self._scripts = Scripts.on(client)
 
+    @classmethod
+    def from_url(cls, url: str, pool: str, default_capacity: int, prefix: str = DEFAULT_PREFIX,
+                 socket_timeout: float = 2.0) -> RoomAllocator:
+        """An allocator on its own client (``redis://host:port/db``)."""
+        client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
+                                      socket_connect_timeout=socket_timeout)
+        return cls(client, pool, default_capacity, prefix)
+
     @property
     def keys(self) -> KeySchema:
         return self._keys
