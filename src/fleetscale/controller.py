@@ -242,7 +242,8 @@ class PoolRunner:
             c.outcome.append(f"launched {len(made)} x {item.type}: {', '.join(m.id for m in made)}")
         for iid in plan.begin_drain:
             self._begin_drain(c, by_id.get(iid), iid, "")
-        safe, unsafe = [], []
+        safe: list[str] = []
+        unsafe: list[str] = []
         for iid in plan.terminate:
             inst = by_id.get(iid)
             idle = inst is None or inst.state in (InstanceState.PENDING, InstanceState.FAILED)

@@ -173,7 +173,7 @@ class SqlJournal:
     def drains(self, pool: str) -> dict[str, datetime]:
         q = sa.select(drains.c.instance_id, drains.c.started_at).where(drains.c.pool == pool)
         rows = self._run("read drains", lambda c: c.execute(q).all())
-        return {r.instance_id: _aware(r.started_at) for r in rows}
+        return {r.instance_id: r.started_at.replace(tzinfo=UTC) for r in rows}
 
     def add_drain(self, pool: str, instance_id: str, at: datetime) -> None:
         def go(c: sa.Connection) -> None:
