@@ -116,6 +116,12 @@ def _actions(rec: CycleRecord) -> str:
     return ", ".join(parts)
 
 
+def _span(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.4g} h"
+    return f"{seconds / 60:.4g} min"
+
+
 def timezone_edt() -> Any:
     from datetime import timezone
 
@@ -148,7 +154,7 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     tally = Tally()
     until = start + timedelta(seconds=args.duration)
     print(f"fleetscale demo: NASA web trace from {start.astimezone(timezone_edt()):%Y-%m-%d %H:%M} EDT, "
-          f"{args.duration / 3600:g} h at {args.speed:g}x; one instance serves {UNIT_CAPACITY} req/s, "
+          f"{_span(args.duration)} at {args.speed:g}x; one instance serves {UNIT_CAPACITY} req/s, "
           f"boots in {args.boot_delay:g} s, drains in {args.drain_time:g} s; policy: recommended", file=out)
 
     def show(rec: CycleRecord) -> None:
@@ -163,7 +169,7 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         controller.close()
     hours = provider.instance_seconds() / 3600.0
     share = tally.under / tally.cycles if tally.cycles else 0.0
-    print(f"summary: {tally.cycles} cycles over {args.duration / 3600:g} simulated hours; "
+    print(f"summary: {tally.cycles} cycles over {_span(args.duration)} simulated; "
           f"instance-hours {hours:.1f} (cost {provider.cost():.2f}); under-provisioned "
           f"{share:.0%} of the time; actions: {tally.launched} launched, {tally.drained} drained, "
           f"{tally.terminated} terminated; peak load {tally.peak_load:.2f} req/s, peak fleet "
