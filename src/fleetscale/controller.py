@@ -186,8 +186,8 @@ class PoolRunner:
         registered = {o.instance_id for o in obs
                       if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
         out = []
+        self.first_seen = {i.id: self.first_seen.get(i.id, self.clock.now()) for i in listed}
         for inst in listed:
-            self.first_seen.setdefault(inst.id, self.clock.now())
             if inst.id in drains and inst.state is InstanceState.READY:
                 inst = inst.moved_to(InstanceState.DRAINING)
             elif (self.pool.require_registration and inst.state is InstanceState.READY
