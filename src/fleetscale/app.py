@@ -46,6 +46,8 @@ def build_controller(
         sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
         sinks.append(sink)
         closers += _closer(sink)
+    # HOOK(metrics): the lead wires ``journal.metrics_port`` here once journal/metrics.py lands:
+    #     if cfg.journal.metrics_port: sink = metrics.serve(cfg.journal.metrics_port); sinks.append(sink)
     sinks.extend(extra_sinks)
     runners = []
     for i, pool in enumerate(cfg.pools):
