@@ -197,7 +197,8 @@ class PoolRunner:
         return tuple(out)
 
     def _sessions(self, c: _Cycle) -> dict[str, int | None]:
-        """Live sessions of draining instances: the drainer's count, else a source's."""
+        """Live sessions of draining instances: the drainer's count and a source's ``sessions``
+        reading, the larger when both are known; None (busy) when neither is."""
         from_sources = {o.instance_id: int(o.value) for o in c.observations
                         if o.metric == "sessions" and o.ok and o.instance_id and o.value is not None}
         out: dict[str, int | None] = {}
@@ -209,9 +210,12 @@ class PoolRunner:
             except Exception as exc:
                 c.errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
                 n = None
+            seen = from_sources.get(inst.id)
             if n is None:
-                n = from_sources.get(inst.id)
-            elif inst.id not in from_sources:
+                n = seen
+            elif seen is not None:
+                n = max(n, seen)  # two counts disagree: trust the busier one
+            else:
                 c.observations.append(
                     Observation("drainer", "sessions", float(n), c.now, instance_id=inst.id))
             out[inst.id] = n
