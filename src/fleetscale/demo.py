@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from fleetscale.config import PoolConfig
 from fleetscale.controller import Controller, PoolRunner
+from fleetscale.errors import ConfigError
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.model import InstanceState
@@ -116,6 +117,18 @@ def _actions(rec: CycleRecord) -> str:
     return ", ".join(parts)
 
 
+def _check(args: argparse.Namespace, covered: float) -> None:
+    problems = [f"--{name.replace('_', '-')}: must be positive (got {getattr(args, name):g})"
+                for name in ("speed", "interval") if not getattr(args, name) > 0]
+    problems += [f"--{name.replace('_', '-')}: must be 0 or more (got {getattr(args, name):g})"
+                 for name in ("boot_delay", "drain_time") if getattr(args, name) < 0]
+    if args.start + args.duration > covered:
+        problems.append(f"--duration: the bundled trace covers {_span(covered)}; --start {_span(args.start)} "
+                        f"+ --duration {_span(args.duration)} goes past its end (got {args.duration:g} s)")
+    if problems:
+        raise ConfigError(problems)
+
+
 def _span(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.4g} h"
@@ -134,6 +147,7 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     configure_logging("warning")
     trace = read_trace(resources.files("fleetscale.data").joinpath(TRACE))  # type: ignore[arg-type]
+    _check(args, trace.duration)
     start = TRACE_T0 + timedelta(seconds=args.start)
     clock = ScaledClock(start, args.speed)
     first_load = trace.at(args.start) or 0.0

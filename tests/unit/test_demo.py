@@ -24,3 +24,12 @@ def test_demo_short_run() -> None:
     summary = lines[-1]
     assert summary.startswith(f"summary: {len(cycles)} cycles over 30 min simulated; instance-hours ")
     assert "under-provisioned" in summary and "errors 0" in summary
+
+
+def test_demo_refuses_bad_arguments(capsys) -> None:  # type: ignore[no-untyped-def]
+    from fleetscale.cli import main
+
+    assert main(["demo", "--speed", "0", "--duration", "47h"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "--speed: must be positive (got 0)"
+    assert err[1].startswith("--duration: the bundled trace covers 48 h")
