@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
@@ -102,6 +103,8 @@ class PoolRunner:
                            pool.unknown_instances)
         self.first_seen: dict[str, datetime] = {}
         self.seq = 0
+        #: distinguishes this runner's cycle ids from those of an earlier process
+        self.run_id = uuid.uuid4().hex[:6]
         self.memory = self._load_memory()
 
     # --- the cycle --------------------------------------------------------------------
@@ -109,7 +112,7 @@ class PoolRunner:
     def cycle(self) -> CycleRecord:
         now = self.clock.now()
         self.seq += 1
-        c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S.%f}:{self.seq}")
+        c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}")
         log.debug("cycle start", pool=self.name, cycle_id=c.cycle_id)
         verdict = plan = None
         try:
