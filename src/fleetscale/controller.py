@@ -35,7 +35,6 @@ from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
 from fleetscale.reconciler import Repair, Rules, reconcile
 
 log = structlog.get_logger(__name__)
-Think = Callable[..., Any]
 
 
 class Store(Protocol):
@@ -85,7 +84,6 @@ class PoolRunner:
         clock: Clock,
         dry_run: bool = False,
         spec: DecisionSpec | None = None,
-        think: Think = core.think,
     ) -> None:
         self.pool = pool
         self.name = pool.name
@@ -98,7 +96,6 @@ class PoolRunner:
         self.dry_run = dry_run or pool.dry_run
         self.spec = spec or pool.decision_spec()
         self.types = pool.types()
-        self.think = think
         self.rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline,
                            pool.unknown_instances)
         self.first_seen: dict[str, datetime] = {}
@@ -152,7 +149,7 @@ class PoolRunner:
         if self.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
             visible = tuple(i for i in c.instances if i.id in known)
         snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations))
-        verdict, plan = self.think(snapshot, spec, self.memory, self.types, c.cycle_id)
+        verdict, plan = core.think(snapshot, spec, self.memory, self.types, c.cycle_id)
         self.memory = verdict.memory
         if self.dry_run:
             c.outcome.append("dry run: nothing acted")
