@@ -67,6 +67,7 @@ class _Cycle:
     outcome: list[str] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)
     launched: set[str] = dataclasses.field(default_factory=set)
+    terminated: set[str] = dataclasses.field(default_factory=set)
 
 
 class PoolRunner:
@@ -156,7 +157,8 @@ class PoolRunner:
         else:
             self._act(c, plan, sessions)
             drains = self.store.drains(self.name)
-        repair = reconcile(c.now, c.instances, drains, sessions, known | c.launched,
+        remaining = tuple(i for i in c.instances if i.id not in c.terminated)
+        repair = reconcile(c.now, remaining, drains, sessions, known | c.launched,
                            self.rules, self.first_seen)
         self._repair(c, repair, plan.request_id)
         self._checkpoint(c)
@@ -284,6 +286,7 @@ class PoolRunner:
             return
         self.store.remove_drains(self.name, ids)
         self.store.forget(self.name, ids)
+        c.terminated.update(ids)
         c.outcome.extend(f"terminated {i} ({why})" for i, why in items)
 
     # --- reconcile --------------------------------------------------------------------
