@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fleetscale.policy.context import PolicyContext, read_metric
 
 from fleetscale.decide import DecisionSpec, Memory, decide
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.model import Instance, InstanceState, Observation, Snapshot
 from fleetscale.policy.backlog import BacklogPolicy, RateState
+from fleetscale.policy.context import PolicyContext, read_metric
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
