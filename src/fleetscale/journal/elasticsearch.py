@@ -140,13 +140,14 @@ class ElasticsearchSink:
             err = failed.get(ident)
             if err is None:
                 continue
-            status = int(next(iter(err.values()), {}).get("status", 0) or 0)
+            item = _item(err)
+            status = int(item.get("status", 0) or 0)
             if status == 429 or status >= 500:
                 keep.append((ident, doc))
             else:
                 self.dropped += 1
                 log.warning("es_sink_rejected", id=ident, status=status,
-                            error=str(next(iter(err.values()), {}).get("error"))[:300])
+                            error=str(item.get("error"))[:300])
         return keep
 
     def close(self) -> None:
@@ -154,10 +155,18 @@ class ElasticsearchSink:
         self.client.close()
 
 
-def _item_id(error: Any) -> str | None:
+def _item(error: Any) -> dict[str, Any]:
+    """The inner object of a bulk error item (``{"index": {...}}`` -> ``{...}``)."""
     if isinstance(error, dict) and error:
-        return next(iter(error.values()), {}).get("_id")
-    return None
+        inner = next(iter(error.values()))
+        if isinstance(inner, dict):
+            return inner
+    return {}
+
+
+def _item_id(error: Any) -> str | None:
+    ident = _item(error).get("_id")
+    return str(ident) if ident is not None else None
 
 
 def _after(now: datetime, seconds: float) -> datetime:

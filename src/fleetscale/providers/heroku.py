@@ -23,6 +23,7 @@ and a 429 (or 5xx, or a transport error) is retried with exponential backoff, at
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from collections import OrderedDict
@@ -216,7 +217,7 @@ class HerokuProvider:
         quantity, size = self._current()
         return self._instances(quantity, size)
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         current, size = self._current()
         target = self._requests.get(request_id, current + count)
         resize = type if type not in ("default", size) else None
