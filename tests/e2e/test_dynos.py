@@ -107,7 +107,9 @@ def test_dynoscaler_parity_from_env(
     elasticsearch_fake: FakeElasticsearch,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """FLEETSCALE_POLICY=cycles: one dyno per step, up under load, down to min when drained."""
+    """FLEETSCALE_POLICY=cycles: one dyno per step, up under load, down to min when drained,
+    each decision the one the seed's counters give; Elasticsearch, down for the first cycles,
+    catches up."""
     monkeypatch.setenv("FLEETSCALE_POLICY", "cycles")
     monkeypatch.setenv("ELK_ELASTIC_URL", elasticsearch_fake.url)
     monkeypatch.setenv("ELK_INDEX_AS", "dynoscaler")
@@ -117,8 +119,11 @@ def test_dynoscaler_parity_from_env(
     controller = build_controller(loaded, clock, log=False)
     world.send(120)
     quantities, cycles = [], 0
+    elasticsearch_fake.stop()
     try:
-        for _ in range(40):  # bounded
+        for step in range(40):  # bounded
+            if step == 3:
+                elasticsearch_fake.start()
             controller.cycle()
             cycles += 1
             world.work()
@@ -142,7 +147,29 @@ def test_dynoscaler_parity_from_env(
     assert len(records) == cycles
     assert all(r["decision"] is not None and not r["errors"] for r in records)
     assert "per instance" in records[1]["decision"]["reason"]
-    assert elasticsearch_fake.count("dynoscaler") == cycles  # the ELK_* sink got every cycle too
+    assert elasticsearch_fake.count("dynoscaler") == cycles  # the ELK_* sink caught up on every cycle
+    assert [r["decision"]["desired"] for r in records] == seed_decisions(records, threshold=10, up=1, down=1)
+
+
+def seed_decisions(records: list[dict[str, Any]], threshold: float, up: int, down: int) -> list[int]:
+    """The seed DynoScaler's counters replayed on the recorded readings (pool min 1, max 5)."""
+    up_cnt = down_cnt = 0
+    out = []
+    for r in records:
+        messages = next(o["value"] for o in r["observations"] if o["metric"] == "backlog")
+        dynos = r["decision"]["current"]
+        desired = dynos
+        if messages / dynos >= threshold:
+            if up_cnt >= up:
+                desired, up_cnt, down_cnt = dynos + 1, 0, 0
+            else:
+                up_cnt, down_cnt = up_cnt + 1, max(0, down_cnt - 1)
+        elif down_cnt >= down:
+            desired, up_cnt, down_cnt = dynos - 1, 0, 0
+        else:
+            down_cnt, up_cnt = down_cnt + 1, max(0, up_cnt - 1)
+        out.append(min(5, max(1, desired)))
+    return out
 
 
 def test_latency_objective_scales_from_zero_and_back(
