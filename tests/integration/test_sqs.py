@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import UTC, datetime
 
 import boto3
@@ -110,6 +112,18 @@ class TestFailures:
         out = source.read("p", NOW)
         assert all(not o.ok for o in out)
         assert "sqs queue jobs" in (out[0].error or "") and "EndpointConnectionError" in (out[0].error or "")
+
+    def test_read_timeout(self) -> None:
+        with socket.socket() as silent:  # accepts connections, never answers
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(8)
+            endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+            source = _source(endpoint, queues=["jobs"], timeout=0.5, access_key_id="k", secret_access_key="s")
+            started = time.monotonic()
+            out = source.read("p", NOW)
+        assert time.monotonic() - started < 10
+        assert all(not o.ok for o in out)
+        assert "sqs queue jobs" in (out[0].error or "") and "ReadTimeoutError" in (out[0].error or "")
 
     def test_no_credentials(self, moto: str, monkeypatch: pytest.MonkeyPatch) -> None:
         for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
