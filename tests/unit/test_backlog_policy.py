@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleetscale.decide import DecisionSpec, Memory, decide
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
@@ -118,3 +120,26 @@ class TestThroughDecide:
         assert verdict.decision.desired == 0
         verdict = decide(snap(60, 1, 0), spec, verdict.memory)
         assert verdict.decision.desired == 1 and "latency" in verdict.decision.reason
+
+
+class TestLowerBound:
+    """Whatever the arrivals, the measured rate never exceeds the workers' true rate."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        rate=st.floats(0.01, 5.0),
+        dynos=st.lists(st.integers(0, 6), min_size=3, max_size=25),
+        arrivals=st.lists(st.integers(0, 500), min_size=25, max_size=25),
+        start=st.integers(0, 2000),
+    )
+    def test_estimate_is_a_lower_bound(
+        self, rate: float, dynos: list[int], arrivals: list[int], start: int
+    ) -> None:
+        policy = BacklogPolicy(latency=60)
+        state: object = None
+        backlog = float(start)
+        for i, n in enumerate(dynos):
+            _, _, state = propose(policy, snap(60 * i, backlog, n), state)
+            backlog = max(0.0, backlog - rate * 60 * n) + arrivals[i]
+        assert isinstance(state, RateState)
+        assert state.rate is None or state.rate <= rate * (1 + 1e-9)
