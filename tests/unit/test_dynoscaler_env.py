@@ -117,6 +117,10 @@ class TestDocument:
             }
         ]
 
+    def test_several_queues(self) -> None:
+        source = document_from_env(SEED | {"AWS_SQS_NAME": "jobs, jobs-priority"})["pools"][0]["sources"][0]
+        assert source["queues"] == ["jobs", "jobs-priority"]
+
     def test_without_aws_keys_boto3_finds_credentials(self) -> None:
         env = {k: v for k, v in SEED.items() if k not in ("AWS_KEY", "AWS_SECRET")}
         assert "access_key_env" not in document_from_env(env)["pools"][0]["sources"][0]

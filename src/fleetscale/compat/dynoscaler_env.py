@@ -150,7 +150,8 @@ def document_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if env.problems:
         raise ConfigError(env.problems)
 
-    source: dict[str, Any] = {"kind": "sqs", "queues": [queue], "region": region, "in_flight": in_flight}
+    queues = [q.strip() for q in str(queue).split(",") if q.strip()]  # "a,b": several queues
+    source: dict[str, Any] = {"kind": "sqs", "queues": queues, "region": region, "in_flight": in_flight}
     if key:
         source |= {"access_key_env": "AWS_KEY", "secret_key_env": "AWS_SECRET"}
     endpoint = env.text("FLEETSCALE_SQS_ENDPOINT_URL", required=False)
