@@ -134,7 +134,10 @@ class HerokuApi:
                 if remaining.isdigit():
                     self.remaining = int(remaining)
                 if response.is_success:
-                    return response.json()
+                    try:
+                        return response.json()
+                    except ValueError as exc:
+                        raise ProviderError(f"{what}: {response.status_code} with a body that is not JSON") from exc
                 if response.status_code != 429 and response.status_code < 500:
                     raise ProviderError(f"{what}: {_explain(response)}")
                 problem = _explain(response)
