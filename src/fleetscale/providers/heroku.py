@@ -137,7 +137,8 @@ class HerokuApi:
                     try:
                         return response.json()
                     except ValueError as exc:
-                        raise ProviderError(f"{what}: {response.status_code} with a body that is not JSON") from exc
+                        raise ProviderError(f"{what}: {response.status_code} with a body that is not "
+                                            "JSON") from exc
                 if response.status_code != 429 and response.status_code < 500:
                     raise ProviderError(f"{what}: {_explain(response)}")
                 problem = _explain(response)
