@@ -20,7 +20,7 @@ from fleetscale.journal.sql import SqlJournal
 from fleetscale.ports import Clock, Closeable, Journal
 from fleetscale.sim.clock import WallClock
 
-log = structlog.get_logger(__name__)
+logger = structlog.get_logger(__name__)
 
 
 def _closer(obj: Any) -> list[Any]:
@@ -52,8 +52,12 @@ def build_controller(
             sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
             sinks.append(sink)
             closers += _closer(sink)
-        # HOOK(metrics): the lead wires ``journal.metrics_port`` here once journal/metrics.py lands:
-        #   if cfg.journal.metrics_port: sink = metrics.serve(cfg.journal.metrics_port); sinks.append(sink)
+        if cfg.journal.metrics_port:
+            from fleetscale.journal import metrics
+
+            exporter = metrics.serve(cfg.journal.metrics_port)
+            sinks.append(exporter)
+            closers.append(exporter.close)
         sinks.extend(extra_sinks)
         for i, pool in enumerate(cfg.pools):
             runners.append(_runner(loaded, i, pool, clock, url, sinks, store, closers, dry_run))
@@ -62,7 +66,7 @@ def build_controller(
             try:
                 close()
             except Exception as exc:
-                log.warning("close after a failed start failed", error=str(exc))
+                logger.warning("close after a failed start failed", error=str(exc))
         raise
     return Controller(runners, clock, on_close=closers)
 
