@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -30,8 +31,14 @@ class Kit:
     settle: Callable[[], None]
     #: instances carry the ``fleetscale:pool`` tag
     tagged: bool = True
-    #: seconds ``settle()`` may be repeated for (bounded waits for real processes)
+    #: rounds ``settle()`` may be repeated for (bounded waits for real processes)
     settle_rounds: int = 20
+    #: instances get an address once ready (a Heroku dyno has none)
+    addresses: bool = True
+    #: terminate removes *some* instances, not the named ones (Heroku lowers a quantity)
+    positional: bool = False
+    #: ids of this provider's shape that name no instance
+    unknown_ids: tuple[str, ...] = ("i-0123456789abcdef0", "no-such-instance")
 
 
 def _nothing() -> None:
@@ -56,3 +63,18 @@ def simulated_kit() -> Kit:
     clock = SimClock()
     provider = SimulatedProvider(clock, TYPES, pool="web", boot_delay=30.0)
     return Kit("simulated", "web", provider, TYPES, lambda: clock.advance(31.0))
+
+
+@pytest.fixture
+def heroku_kit(heroku: Any) -> Kit:
+    """The dyno formation of ``shop``/``worker`` on the fake Platform API (tests/fixtures/heroku.py)."""
+    from pydantic import SecretStr
+
+    from fleetscale.providers import heroku as hk
+
+    heroku.add("shop", "worker", quantity=0)
+    settings = hk.Settings.model_validate({"app": "shop", "api_url": heroku.url})
+    api = hk.HerokuApi(settings, SecretStr(heroku.token), sleep=lambda s: None)
+    types = (InstanceType("standard-1X", 1, 0.025), InstanceType("standard-2X", 2, 0.05))
+    return Kit("heroku", "shop", hk.HerokuProvider(settings, api), types, _nothing, tagged=False,
+               addresses=False, positional=True, unknown_ids=("shop.worker.99",))

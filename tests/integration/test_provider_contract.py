@@ -16,7 +16,10 @@ from tests.contract.kits import Kit
 pytest_plugins = ["tests.contract.moto_process", "tests.contract.kits"]
 pytestmark = pytest.mark.integration
 
-#: the lead adds "heroku" and "local" (with their kits) after merging those branches
+#: "heroku" has its kit (tests/contract/kits.py) but fails two clauses, both in providers/heroku.py:
+#: every dyno has weight 1 whatever the pool's instance_types say, and a launch retried with the
+#: same request id returns [] instead of the dynos it made. Add it here once those are fixed.
+#: "local" (branch sip): add a ``local_kit`` fixture and its name here after merging.
 PROVIDERS = ("ec2", "libcloud", "simulated")
 
 
@@ -59,7 +62,7 @@ class TestLaunch:
     def test_pending_then_ready_with_address(self, kit: Kit) -> None:
         made = kit.provider.launch(kit.types[0].name, 1, "c-2")
         seen = settle_until_ready(kit, {made[0].id})
-        assert seen[made[0].id].address
+        assert bool(seen[made[0].id].address) is kit.addresses
 
     def test_same_request_id_launches_once(self, kit: Kit) -> None:
         t = kit.types[0].name
@@ -94,6 +97,10 @@ class TestTerminate:
         a, b = kit.provider.launch(kit.types[0].name, 2, "c-8")
         settle_until_ready(kit, {a.id, b.id})
         kit.provider.terminate([a.id], "t-1")
+        if kit.positional:  # a formation drops its highest-numbered dyno, whichever was named
+            kit.settle()
+            assert [i.state for i in live(kit).values()] == [InstanceState.READY]
+            return
         for _ in range(kit.settle_rounds):
             kit.settle()
             seen = live(kit)
@@ -106,7 +113,7 @@ class TestTerminate:
         (a,) = kit.provider.launch(kit.types[0].name, 1, "c-9")
         kit.provider.terminate([a.id], "t-2")
         kit.provider.terminate([a.id], "t-2")
-        kit.provider.terminate(["i-0123456789abcdef0", "no-such-instance"], "t-3")
+        kit.provider.terminate(list(kit.unknown_ids), "t-3")
         kit.provider.terminate([], "t-4")
         assert all(i.state is InstanceState.TERMINATING for i in live(kit).values())
 
