@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from fleetscale import registry
 from fleetscale.config import parse
 from fleetscale.errors import CapacityError, ConfigError, ProviderError
 from fleetscale.model import InstanceState
 from fleetscale.providers import cloud
 from fleetscale.providers import libcloud as lc
+from fleetscale.registry import BuildContext
+from fleetscale.sim.clock import WallClock
 from tests.contract import aws, libcloud_moto
 
 pytest_plugins = ["tests.contract.moto_process"]
@@ -94,6 +97,19 @@ class TestSettings:
                                        "colour": "red"}}]}
         with pytest.raises(ConfigError, match=r"pools\.0\.provider\.colour"):
             parse(doc)
+
+    def test_built_from_configuration(self, ec2_url: str) -> None:
+        s = libcloud_moto.settings(ec2_url)
+        doc = {"pools": [{"name": "web", "max": 3,
+                          "instance_types": [{"name": "t3.small", "weight": 1, "price": 0.02}],
+                          "provider": {"kind": "libcloud", **s.model_dump(mode="json"),
+                                       "secret": "testing"}}]}
+        loaded = parse(doc)
+        pool = loaded.config.pools[0]
+        ctx = BuildContext(pool=pool, clock=WallClock(), journal_url="sqlite://")
+        provider = registry.build("provider", "libcloud", loaded.provider_settings("web"), ctx)
+        (made,) = provider.launch("t3.small", 1, "cfg-1")
+        assert [i.id for i in provider.list()] == [made.id]
 
     def test_unknown_driver(self) -> None:
         with pytest.raises(ProviderError, match="nosuchcloud"):

@@ -28,6 +28,7 @@ step is reached the process kills itself with SIGKILL. Steps: ``after-launch-int
 
 from __future__ import annotations
 
+import builtins
 import os
 import signal
 from collections.abc import Iterable, Sequence
@@ -90,7 +91,7 @@ class WriteAhead:
         intent = self.intents.begin(self.pool, request_id, "launch", type, {"count": count})
         self._step("after-launch-intent")
         try:
-            made = self.provider.launch(type, count, request_id)
+            made: builtins.list[Instance] = list(self.provider.launch(type, count, request_id))
         except CapacityError as exc:  # nothing was launched: the intent is closed
             self.intents.fail([intent.id], str(exc))
             raise
@@ -140,8 +141,9 @@ class WriteAhead:
             return done
         for intent in (i for i in pending if i.action == "launch"):
             try:
-                made = self.provider.launch(intent.target, int(intent.args.get("count", 0)),
-                                            intent.request_id)
+                count = int(intent.args.get("count", 0))
+                again: builtins.list[Instance] = list(self.provider.launch(intent.target, count,
+                                                                           intent.request_id))
             except CapacityError as exc:
                 self.intents.fail([intent.id], str(exc))
                 done.errors.append(f"replay launch {intent.request_id}/{intent.target}: {exc}")
@@ -149,8 +151,8 @@ class WriteAhead:
             except Exception as exc:  # the cycle goes on; the intent stays pending for next time
                 done.errors.append(f"replay launch {intent.request_id}/{intent.target}: {exc}")
                 continue
-            self.intents.finish([intent.id], {"ids": [i.id for i in made]})
-            done.launched += [i.id for i in made]
+            self.intents.finish([intent.id], {"ids": [i.id for i in again]})
+            done.launched += [i.id for i in again]
         terms = [i for i in pending if i.action == "terminate"]
         if terms:
             by_request: dict[str, list[int]] = {}
@@ -255,10 +257,10 @@ class JournaledProvider:
     def __init__(self, wa: WriteAhead) -> None:
         self.wa = wa
 
-    def list(self) -> list[Instance]:
+    def list(self) -> builtins.list[Instance]:
         return self.wa.provider.list()
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         return self.wa.launch(type, count, request_id)
 
     def terminate(self, ids: Sequence[str], request_id: str) -> None:

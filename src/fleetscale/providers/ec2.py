@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -124,12 +125,12 @@ class EC2Provider:
 
     # --- the Provider port ---------------------------------------------------------
 
-    def list(self) -> list[Instance]:
+    def list(self) -> builtins.list[Instance]:
         raws = self._describe([{"Name": f"tag:{cloud.TAG_POOL}", "Values": [self.pool]},
                                {"Name": "instance-state-name", "Values": list(LIVE_STATES)}])
         return [self._typed(r) for r in raws]
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         if count <= 0:
             return []
         existing = self._describe([{"Name": f"tag:{cloud.TAG_POOL}", "Values": [self.pool]},
@@ -141,7 +142,7 @@ class EC2Provider:
             return [i for i in map(self._typed, existing) if i.state is not InstanceState.GONE]
         order = cloud.fallback_order(list(self.types.values()), type, self.settings.fallback)
         units = count * order[0].weight
-        refused: list[str] = []
+        refused: builtins.list[str] = []
         for candidate in order:
             n = count if candidate is order[0] else cloud.count_for(units, candidate.weight)
             try:
@@ -174,7 +175,7 @@ class EC2Provider:
     def _typed(self, raw: dict[str, Any]) -> Instance:
         return to_instance(raw, self.types, self.settings.address)
 
-    def _run(self, type_name: str, n: int, request_id: str, launch_type: str) -> list[Instance]:
+    def _run(self, type_name: str, n: int, request_id: str, launch_type: str) -> builtins.list[Instance]:
         tags = cloud.launch_tags(self.pool, request_id, launch_type, self.settings.name_prefix,
                                  self.settings.tags)
         params: dict[str, Any] = {
@@ -197,8 +198,8 @@ class EC2Provider:
                  ids=[i.id for i in made])
         return made
 
-    def _describe(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        raws: list[dict[str, Any]] = []
+    def _describe(self, filters: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+        raws: builtins.list[dict[str, Any]] = []
         token: str | None = None
         for _ in range(1000):  # bounded pagination
             kwargs: dict[str, Any] = {"Filters": filters, "MaxResults": 1000}

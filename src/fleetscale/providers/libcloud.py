@@ -20,6 +20,8 @@ Against moto (tests only) the EC2 driver needs ``driver_args: {signature_version
 
 from __future__ import annotations
 
+import builtins
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Sequence
@@ -96,10 +98,10 @@ class LibcloudProvider:
 
     # --- the Provider port ---------------------------------------------------------
 
-    def list(self) -> list[Instance]:
+    def list(self) -> builtins.list[Instance]:
         return [i for i in map(self.to_instance, self._ours()) if i.state is not InstanceState.GONE]
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         if count <= 0:
             return []
         key = launch_key(request_id, type)
@@ -108,8 +110,8 @@ class LibcloudProvider:
         wanted = count * order[0].weight
         covered = sum(self._weight(n) for n in existing)
         slot = max((self._slot(n)[1] for n in existing), default=-1) + 1
-        made: list[Node] = []
-        refused: list[str] = []
+        made: builtins.list[Node] = []
+        refused: builtins.list[str] = []
         for candidate in order:
             while covered < wanted:
                 try:
@@ -136,7 +138,7 @@ class LibcloudProvider:
             return
         found = [n for n in self._ours() if n.id in wanted and n.state != NodeState.TERMINATED]
         for node in found:
-            self._call("destroy_node", lambda n=node: self.driver.destroy_node(n))
+            self._call("destroy_node", functools.partial(self.driver.destroy_node, node))
         skipped = sorted(wanted - {n.id for n in found})
         if skipped:
             log.info("terminate: not ours or already gone", pool=self.pool, ids=skipped)
@@ -164,7 +166,7 @@ class LibcloudProvider:
 
     # --- internals -----------------------------------------------------------------
 
-    def _ours(self) -> list[Node]:
+    def _ours(self) -> builtins.list[Node]:
         nodes = self._call("list_nodes", self.driver.list_nodes)
         return [n for n in nodes if self._names.match(n.name or "")]
 
@@ -188,7 +190,7 @@ class LibcloudProvider:
         if self._sizes is None:
             self._sizes = {s.id: s for s in self._call("list_sizes", self.driver.list_sizes)}
         return self._sizes.get(name) or NodeSize(id=name, name=name, ram=0, disk=0, bandwidth=None,
-                                                 price=None, driver=self.driver)
+                                                 price=0.0, driver=self.driver)
 
     def _create(self, type_name: str, key: str, slot: int, request_id: str, launch_type: str) -> Node:
         s = self.settings
@@ -201,7 +203,7 @@ class LibcloudProvider:
             tags.pop(cloud.TAG_NAME)  # the node name is the Name
             kwargs[s.tags_kwarg] = tags
         name = f"{s.name_prefix}-{self.pool}-{key}-{slot}"
-        image = NodeImage(id=s.image_id, name=None, driver=self.driver)
+        image = NodeImage(id=s.image_id, name=s.image_id, driver=self.driver)
         node = self._call("create_node", lambda: self.driver.create_node(
             name=name, size=self._size(type_name), image=image, **kwargs))
         log.info("launched", pool=self.pool, request_id=request_id, type=type_name, id=node.id, name=name)
