@@ -10,7 +10,7 @@
   units; when every type is out, it raises ``CapacityError``. ``fallback: false`` turns that off
   (then ``CapacityError`` is raised for the type asked and the controller decides).
 - Throttling (``RequestLimitExceeded``, ``Throttling``): botocore's own retry mode
-  (``adaptive`` by default) first, then a bounded exponential backoff of our own.
+  (``standard`` by default, ``adaptive`` on request) first, then a bounded exponential backoff of our own.
 - An instance is ``pending`` until it runs *and* has its address; ``list()`` never returns
   terminated instances; ``terminate()`` of an unknown or foreign id is a no-op.
 """
@@ -59,7 +59,8 @@ class Settings(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     #: fall back to the pool's other instance types on InsufficientInstanceCapacity
     fallback: bool = True
-    retry_mode: Literal["standard", "adaptive"] = "adaptive"
+    #: botocore retry mode: "standard" (AWS recommended) or "adaptive" (adds client-side rate limiting)
+    retry_mode: Literal["standard", "adaptive"] = "standard"
     #: botocore's attempts per call (its own retry, before ours)
     max_attempts: PositiveInt = 4
     #: our bounded retries after botocore gave up on throttling
