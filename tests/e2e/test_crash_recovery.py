@@ -47,14 +47,14 @@ class World:
     def drain_file(self) -> Path:
         return self.tmp / "drains.json"
 
-    def config(self, units: int) -> Path:
+    def config(self, units: int, unknown: str = "terminate") -> Path:
         doc = {
             "pools": [{
                 "name": "web", "interval": 1, "min": 0, "max": 4,
                 "instance_types": [{"name": "t3.small", "weight": 1, "price": 0.02}],
                 "policies": [{"kind": "fixed", "units": units}],
                 "governor": {"down": {"stabilisation": 0}},
-                "unknown_instances": "terminate",
+                "unknown_instances": unknown,
                 "provider": {"kind": "ec2", "image_id": self.image, "endpoint_url": self.ec2_url,
                              "access_key_id": "testing", "secret_access_key": "testing",
                              "max_attempts": 1, "throttle_retries": 0},
@@ -66,13 +66,14 @@ class World:
         path.write_text(yaml.safe_dump(doc))
         return path
 
-    def run(self, units: int, cycles: int, crash_at: str | None = None) -> list[dict[str, Any]]:
+    def run(self, units: int, cycles: int, crash_at: str | None = None,
+            unknown: str = "terminate") -> list[dict[str, Any]]:
         env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
         env.pop("FLEETSCALE_CRASH_AT", None)
         if crash_at:
             env["FLEETSCALE_CRASH_AT"] = crash_at
         proc = subprocess.run([sys.executable, "-m", "tests.contract.crash_controller",
-                               str(self.config(units)), str(cycles)],
+                               str(self.config(units, unknown)), str(cycles)],
                               cwd=ROOT, env=env, capture_output=True, timeout=45, check=False)
         if crash_at:
             assert proc.returncode == -signal.SIGKILL, (crash_at, proc.returncode, proc.stderr[-2000:])
@@ -174,6 +175,34 @@ def test_killed_during_drain_then_scaled_up(world: World, step: str) -> None:
     state = read_state(world.drain_file)
     assert world.live() == first and world.terminated() == set()
     assert open_drains(state) == set(), state
+    world.check_consistent()
+
+
+def test_killed_while_cancelling_a_drain(world: World) -> None:
+    world.run(units=2, cycles=1)
+    first = world.live()
+    world.set_sessions({i: 3 for i in first})
+    world.run(units=1, cycles=1)  # a drain begins (and waits for 3 sessions)
+    world.run(units=2, cycles=1, crash_at="after-cancel-intent")  # load is back: cancel it
+    world.run(units=2, cycles=2)
+    state = read_state(world.drain_file)
+    assert world.live() == first and world.terminated() == set()
+    assert open_drains(state) == set() and state["cancelled"], state
+    world.check_consistent()
+
+
+@pytest.mark.parametrize("policy", ["adopt", "terminate"])
+def test_tagged_strangers_follow_the_unknown_instances_policy(world: World, policy: str) -> None:
+    stranger = aws.provider(world.ec2_url).launch("t3.small", 1, "launched-by-hand")[0].id
+    world.run(units=2, cycles=3, unknown=policy)
+    store = SqlJournal(world.journal)
+    known = store.known("web")
+    store.close()
+    if policy == "adopt":  # it counts toward the 2 units: one more is launched
+        assert stranger in world.live() and stranger in known and len(world.live()) == 2
+    else:  # never counted as ours: drained (0 sessions), then terminated; 2 of our own remain
+        assert world.terminated() == {stranger} and stranger in read_state(world.drain_file)["begun"]
+        assert len(world.live()) == 2 and stranger not in known
     world.check_consistent()
 
 
