@@ -10,7 +10,7 @@ import pytest
 
 from fleetscale.errors import CapacityError, JournalError
 from fleetscale.journal.intents import FAILED, PENDING, IntentLog
-from fleetscale.journal.write_ahead import WriteAhead
+from fleetscale.journal.write_ahead import JournaledDrainer, JournaledProvider, WriteAhead
 from tests.contract import aws
 from tests.contract.drainers import RecordingDrainer
 
@@ -129,3 +129,26 @@ class TestRecovery:
             wa.launch("t3.small", 1, "r1")
         (intent,) = wa.intents.history("web")
         assert intent.state == FAILED and "no capacity for t3.small" in (intent.error or "")
+
+
+class TestProxies:
+    """The journaled provider and drainer act with intents and forward everything else."""
+
+    def test_optional_hooks_reach_the_wrapped_adapters(self, ec2_url: str, tmp_path: Path) -> None:
+        class HookedDrainer(RecordingDrainer):
+            def reconcile(self, instances: object) -> tuple[str, ...]:
+                return ("repaired",)
+
+        wa = WriteAhead("web", aws.provider(ec2_url), HookedDrainer(), IntentLog(f"sqlite:///{tmp_path}/j.db"))
+        drainer, provider = JournaledDrainer(wa), JournaledProvider(wa)
+        assert drainer.reconcile([]) == ("repaired",)
+        plain = JournaledDrainer(fresh(ec2_url, f"sqlite:///{tmp_path}/k.db"))
+        assert getattr(plain, "reconcile", None) is None
+        assert provider.settings.image_id == wa.provider.settings.image_id  # type: ignore[attr-defined]
+        (inst,) = provider.launch("t3.small", 1, "p1")
+        drainer.begin(inst)
+        assert wa.draining() == {inst.id}
+        drainer.cancel(inst)
+        assert wa.draining() == set()
+        provider.terminate([inst.id], "p2")
+        assert provider.list() == [] and wa.intents.pending("web") == []

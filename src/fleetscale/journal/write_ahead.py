@@ -270,6 +270,11 @@ class JournaledProvider:
         close = getattr(self.wa.provider, "close", None)
         return close() if callable(close) else None
 
+    def __getattr__(self, name: str) -> Any:
+        """Anything else (optional hooks, e.g. the simulated provider's ``drainer()``) is the
+        wrapped provider's."""
+        return getattr(self.wa.provider, name)
+
 
 class JournaledDrainer:
     """The Drainer port over a WriteAhead: begin and cancel write intents first."""
@@ -290,6 +295,11 @@ class JournaledDrainer:
     def close(self) -> Any:
         close = getattr(self.wa.drainer, "close", None)
         return close() if callable(close) else None
+
+    def __getattr__(self, name: str) -> Any:
+        """Anything else (optional hooks, e.g. ``media_redis``'s ``reconcile``) is the wrapped
+        drainer's."""
+        return getattr(self.wa.drainer, name)
 
     def _request_id(self, what: str, instance: Instance) -> str:
         self._seq += 1
