@@ -83,3 +83,98 @@ def _no_stab():  # type: ignore[no-untyped-def]
     from fleetscale.governor.settings import DirectionRules, GovernorSettings
 
     return GovernorSettings(down=DirectionRules())
+
+
+T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+
+
+def at(now: datetime, n: int, obs: tuple[Observation, ...], pending: int = 0) -> Snapshot:
+    inst = tuple(Instance(f"i{k}", "default", InstanceState.READY) for k in range(n))
+    inst += tuple(Instance(f"p{k}", "default", InstanceState.PENDING) for k in range(pending))
+    inst += (Instance("d0", "default", InstanceState.DRAINING),)
+    return Snapshot("pool", now, inst, obs)
+
+
+class TestEndToEnd:
+    """decide() wiring: memory round trip, data rules, warm-up, operator controls."""
+
+    def test_cycles_state_lives_in_memory(self) -> None:
+        from fleetscale.policy.cycles import CyclesPolicy, CyclesState
+
+        spec = DecisionSpec(pool="q", min=0, max=10, policies=(CyclesPolicy(threshold=10, up_cycles=2),))
+        memory = Memory()
+        desired = []
+        for k in range(4):
+            now = T0 + timedelta(minutes=k)
+            v = decide(at(now, 2, (Observation("sqs", "backlog", 100, now),)), spec, memory)
+            memory = v.memory
+            desired.append(v.decision.desired)
+        assert desired == [2, 2, 3, 2]  # acts on the 3rd cycle; the 4th starts counting again
+        assert memory.policies["cycles"] == CyclesState(1, 0)
+
+    def test_draining_does_not_count_and_pending_does(self) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),))
+        v = decide(at(T0, 8, (Observation("s", "load", 110, T0),), pending=3), spec, Memory())
+        assert (v.decision.current, v.decision.desired) == (11, 11)
+        assert "warm-up: 3 booting units count as capacity (current 11)" in v.decision.reason
+
+    def test_stale_load_never_shrinks(self) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),), governor=_no_stab())
+        old = T0 - timedelta(seconds=412)
+        v = decide(at(T0, 8, (Observation("s", "load", 30, old),)), spec, Memory())
+        assert v.decision.desired == 8
+        assert v.decision.reason == (
+            "hold at 8: target: load 30 / (target 10 per unit) -> 3 units; "
+            "data: load: newest reading is 412 s old (stale after 300 s) -> no scale-down, hold at 8"
+        )
+
+    def test_failed_per_instance_read_blocks_shrink_but_not_growth(self) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(metric="sessions", target=10),))
+        obs = (
+            Observation("s", "sessions", 5, T0, instance_id="i0"),
+            Observation("s", "sessions", None, T0, instance_id="i1", error="connection refused"),
+        )
+        assert decide(at(T0, 4, obs), spec, Memory()).decision.desired == 4
+        obs_big = (obs[0], Observation("s", "sessions", 95, T0, instance_id="i2"), obs[1])
+        assert decide(at(T0, 4, obs_big), spec, Memory()).decision.desired == 10
+
+    def test_pause_down(self) -> None:
+        spec = DecisionSpec(
+            pool="p", min=0, max=40, policies=(FixedPolicy(units=2),), paused=frozenset({Direction.DOWN})
+        )
+        v = decide(at(T0, 5, ()), spec, Memory())
+        assert v.decision.desired == 5
+        assert "paused: scale-down is paused by the operator -> hold at 5" in v.decision.reason
+
+    def test_proposals_and_runner_up_are_reported(self) -> None:
+        spec = DecisionSpec(
+            pool="p",
+            min=0,
+            max=40,
+            policies=(FixedPolicy(units=2), TargetPolicy(target=10), FixedPolicy(units=9)),
+        )
+        v = decide(at(T0, 5, ()), spec, Memory())
+        assert [p.policy for p in v.proposals] == ["fixed#0", "target", "fixed#2"]
+        assert v.proposals[1].desired is None
+        assert v.decision.reason.startswith("up 5 -> 9: fixed#2: fixed at 9 units [over fixed#0 -> 2]")
+
+    def test_memory_stays_small_over_a_long_run(self) -> None:
+        from fleetscale.governor.settings import DirectionRules, GovernorSettings
+
+        gov = GovernorSettings(
+            up=DirectionRules(max_step_count=2, step_period=120), down=DirectionRules(stabilisation=300)
+        )
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),), governor=gov)
+        memory, units = Memory(), 5
+        for k in range(2000):
+            now = T0 + timedelta(minutes=k)
+            load = 100 + 90 * ((k // 7) % 3)
+            v = decide(at(now, units, (Observation("s", "load", load, now),)), spec, memory)
+            memory, units = v.memory, v.decision.desired
+        assert len(memory.governor.desires) <= 6
+        assert len(memory.governor.changes) <= 3
+
+    def test_same_inputs_same_verdict(self) -> None:
+        spec = DecisionSpec(pool="gw", min=1, max=40, policies=(seed_schedule(),), unit_capacity=50)
+        s = snap(10, 412, metric="calls")
+        assert decide(s, spec, Memory()) == decide(s, spec, Memory())
