@@ -73,8 +73,12 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
     current = ready + pending
     stale_after = spec.governor.stale_after
     obs = snapshot.observations
-    readings: dict[str, Reading] = {m: read_metric(obs, m, now, stale_after) for m in metrics}
-    problems = tuple(r.problem for r in readings.values() if r.problem is not None)
+    readings: dict[str, Reading] = {}
+    problems: tuple[str, ...] = ()
+    for m in metrics:
+        r = readings[m] = read_metric(obs, m, now, stale_after)
+        if r.problem is not None:
+            problems += (r.problem,)
     ctx = PolicyContext(now, current, spec.unit_capacity, spec.min, spec.max, readings, pending)
 
     states = memory.policies

@@ -168,4 +168,13 @@ def _after(
         changes = steplimit.record(changes, now, final - current, change_keep)
     elif changes:
         changes = ()
+    if (
+        desires is memory.desires
+        and changes is memory.changes
+        and up_streak == memory.up_streak
+        and down_streak == memory.down_streak
+        and last_up is memory.last_up_at
+        and last_down is memory.last_down_at
+    ):
+        return memory
     return GovernorMemory(up_streak, down_streak, desires, last_up, last_down, changes)

@@ -15,7 +15,9 @@ def record(
 ) -> tuple[tuple[datetime, int], ...]:
     """Append this cycle's desire; drop entries older than ``keep`` (and any from the future,
     should time go backwards, as when a simulation restarts)."""
-    if not keep or not desires:
+    if not keep:
+        return ()
+    if not desires:
         return ((now, desired),)
     if desires[-1][0] > now:
         desires = tuple(d for d in desires if d[0] <= now)
@@ -37,7 +39,7 @@ def stabilise(
 ) -> tuple[int, str | None]:
     if desired < current and down_window > 0:
         cutoff = now - timedelta(seconds=down_window)
-        highest = max(d for t, d in desires if t >= cutoff)
+        highest = max((d for t, d in desires if t >= cutoff), default=desired)
         if highest > desired:
             new = min(current, highest)
             verb = "hold" if new == current else f"down only to {new}"
@@ -46,7 +48,7 @@ def stabilise(
             )
     elif desired > current and up_window > 0:
         cutoff = now - timedelta(seconds=up_window)
-        lowest = min(d for t, d in desires if t >= cutoff)
+        lowest = min((d for t, d in desires if t >= cutoff), default=desired)
         if lowest < desired:
             new = max(current, lowest)
             verb = "hold" if new == current else f"up only to {new}"
