@@ -2,18 +2,20 @@
 
 ``decide`` runs every policy, combines their proposals (the safest wins: up beats hold
 beats down), then passes the winner through the governor (``governor/govern.py``).
-A policy is any spec with ``metrics`` (the metric names it reads) and
-``propose(snapshot, ctx, state, label) -> (Proposal, state)``; its state lives in
-``Memory.policies[label]`` (label = the policy's ``name``, else its ``kind``, with ``#i``
-appended when two share one). It never does I/O and never
+A policy is any spec with ``kind``, ``name``, ``metrics`` (the metric names it reads; their
+failures and staleness stop scale-down) and ``propose(snapshot, ctx, state) -> (Proposal,
+state)`` (or ``propose(snapshot, ctx, state, label)``, which names the proposal itself). Its
+state lives in ``Memory.policies[label]``; label = the policy's ``name``, else its ``kind``,
+with ``#i`` appended when two share one. It never does I/O and never
 reads a clock: time comes from ``snapshot.now``. The controller and the simulator both
 call exactly this function (one decision code path).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -79,14 +81,21 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
         r = readings[m] = read_metric(obs, m, now, stale_after)
         if r.problem is not None:
             problems += (r.problem,)
-    ctx = PolicyContext(now, current, spec.unit_capacity, spec.min, spec.max, readings, pending)
+    ctx = PolicyContext(
+        now, current, spec.unit_capacity, spec.min, spec.max, readings, pending, obs, stale_after
+    )
 
     states = memory.policies
     changed: dict[str, Any] | None = None
     proposals: list[Proposal] = []
-    for label, policy in pairs:
+    for label, policy, named in pairs:
         old = states.get(label)
-        proposal, new = policy.propose(snapshot, ctx, old, label)
+        if named:
+            proposal, new = policy.propose(snapshot, ctx, old, label)
+        else:
+            proposal, new = policy.propose(snapshot, ctx, old)
+            if proposal.policy != label:
+                proposal = replace(proposal, policy=label)
         proposals.append(proposal)
         if new is not old and new != old:
             if changed is None:
@@ -150,16 +159,25 @@ def _count(instances: tuple[Instance, ...]) -> tuple[int, int]:
     return ready, pending
 
 
-_CACHE: dict[int, tuple[DecisionSpec, tuple[tuple[str, Any], ...], tuple[str, ...]]] = {}
+_Pairs = tuple[tuple[str, Any, bool], ...]
+_CACHE: dict[int, tuple[DecisionSpec, _Pairs, tuple[str, ...]]] = {}
 
 
 def policy_labels(policies: tuple[Any, ...]) -> tuple[str, ...]:
     """Each policy's label: its ``name``, else its ``kind`` (``kind#i`` when two share one)."""
-    base = [p.name or p.kind for p in policies]
+    base = [getattr(p, "name", None) or p.kind for p in policies]
     return tuple(b if base.count(b) == 1 else f"{b}#{i}" for i, b in enumerate(base))
 
 
-def _compiled(spec: DecisionSpec) -> tuple[tuple[tuple[str, Any], ...], tuple[str, ...]]:
+def _takes_label(policy: Any) -> bool:
+    try:
+        params = inspect.signature(policy.propose).parameters
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 4 or "label" in params
+
+
+def _compiled(spec: DecisionSpec) -> tuple[_Pairs, tuple[str, ...]]:
     """Per-spec constants (labels, metrics to read), computed once per spec object."""
     hit = _CACHE.get(id(spec))
     if hit is not None and hit[0] is spec:
@@ -169,9 +187,9 @@ def _compiled(spec: DecisionSpec) -> tuple[tuple[tuple[str, Any], ...], tuple[st
     labels = policy_labels(spec.policies)
     metrics: list[str] = []
     for p in spec.policies:
-        for m in p.metrics:
+        for m in getattr(p, "metrics", ()):
             if m not in metrics:
                 metrics.append(m)
-    pairs = tuple(zip(labels, spec.policies, strict=True))
+    pairs = tuple((label, p, _takes_label(p)) for label, p in zip(labels, spec.policies, strict=True))
     _CACHE[id(spec)] = (spec, pairs, tuple(metrics))
     return pairs, tuple(metrics)

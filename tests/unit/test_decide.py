@@ -178,3 +178,32 @@ class TestEndToEnd:
         spec = DecisionSpec(pool="gw", min=1, max=40, policies=(seed_schedule(),), unit_capacity=50)
         s = snap(10, 412, metric="calls")
         assert decide(s, spec, Memory()) == decide(s, spec, Memory())
+
+
+class TestPolicyProtocol:
+    """Any spec with kind/name/propose(snapshot, ctx, state) works (e.g. the predictive one)."""
+
+    def test_three_argument_policy(self) -> None:
+        from dataclasses import dataclass
+        from typing import Any
+
+        from fleetscale.model import Proposal
+        from fleetscale.policy.context import PolicyContext
+
+        @dataclass(frozen=True)
+        class Doubler:
+            kind: str = "doubler"
+            name: str | None = None
+
+            def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any) -> tuple[Proposal, Any]:
+                load = ctx.reading("load").total  # not declared in `metrics`: read on demand
+                seen = (state or 0) + 1
+                return Proposal("whatever", int(2 * (load or 0)), f"twice the load (call {seen})"), seen
+
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(Doubler(), Doubler()))
+        v = decide(at(T0, 3, (Observation("s", "load", 4, T0),)), spec, Memory())
+        v = decide(at(T0 + timedelta(minutes=1), 3, (Observation("s", "load", 4, T0),)), spec, v.memory)
+        assert [p.policy for p in v.proposals] == ["doubler#0", "doubler#1"]
+        assert v.decision.desired == 8
+        assert dict(v.memory.policies) == {"doubler#0": 2, "doubler#1": 2}
+        assert "twice the load (call 2)" in v.decision.reason

@@ -47,10 +47,16 @@ class PolicyContext(NamedTuple):
     max: int
     readings: Mapping[str, Reading]
     pending: int = 0
+    observations: tuple[Observation, ...] = ()
+    stale_after: float = 300.0
 
     def reading(self, metric: str) -> Reading:
+        """The reading of ``metric``: precomputed for the metrics policies declare (their
+        ``metrics``, whose problems also stop scale-down), else read now."""
         found = self.readings.get(metric)
-        return found if found is not None else Reading(metric, None, None, None, "no reading")
+        if found is not None:
+            return found
+        return read_metric(self.observations, metric, self.now, self.stale_after)
 
 
 def read_metric(
