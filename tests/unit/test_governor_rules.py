@@ -335,3 +335,13 @@ class TestWarmUp:
         out = run(12, 12, pending=2)
         assert out.desired == 12
         assert out.steps == ("warm-up: 2 booting units count as capacity (current 12)",)
+
+
+class TestStaleDataIsNotRemembered:
+    """A low desire computed from bad data is neither counted nor kept in the window."""
+
+    def test_window_and_streak(self) -> None:
+        settings = GovernorSettings(up=DirectionRules(stabilisation=120), down=DirectionRules(hysteresis=2))
+        out = run(2, 10, settings=settings, problems=("load: read failed (timeout)",))
+        assert out.memory.desires == ((NOW, 10),)
+        assert out.memory.down_streak == 0

@@ -3,9 +3,9 @@
 Order of the rules (each appends a readable step when it acts):
 
 1. manual override (hold at N until a time; only the pool's min/max still apply)
-2. bounds: min/max and the schedule's floor/ceiling -> the bounded desire, recorded in the
-   stabilisation window and counted by hysteresis
-3. stale or failed data -> no scale-down
+2. bounds: min/max and the schedule's floor/ceiling -> the bounded desire
+3. stale or failed data -> no scale-down; the result is what the stabilisation window records
+   and hysteresis counts (a desire the data cannot be trusted for is not remembered)
 4. stabilisation windows, 5. hysteresis, 6. cooldown, 7. step limits, 8. pause
 9. bounds again, absolutely (a floor raised at 08:00 applies at once, whatever 4-8 said)
 """
@@ -94,14 +94,14 @@ def govern(
     wanted, step = bounds.clamp(raw, lo, hi, lo_text, hi_text)
     if step:
         steps.append(step)
-    up_streak, down_streak = hysteresis.streaks(wanted, current, memory.up_streak, memory.down_streak)
-    desires = stabilisation.record(memory.desires, now, wanted, window_keep)
-
     desired = wanted
-    if desired != current:
+    if problems and desired < current:
         desired, step = stale.no_shrink(desired, current, problems)
         if step:
             steps.append(step)
+    # what the window and the streaks remember is the desire the data can be trusted for
+    up_streak, down_streak = hysteresis.streaks(desired, current, memory.up_streak, memory.down_streak)
+    desires = stabilisation.record(memory.desires, now, desired, window_keep)
     if desired != current:
         desired, step = stabilisation.stabilise(
             desired, current, desires, now, settings.up.stabilisation, settings.down.stabilisation
