@@ -139,13 +139,14 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
 _READY = InstanceState.READY
 _PENDING = InstanceState.PENDING
 #: one-entry memo of the last instances tuple counted (the simulator passes the same tuple
-#: while the fleet does not change); a value cache only, it never changes an answer
-_LAST_COUNT: list[Any] = [None, 0, 0]
+#: while the fleet does not change). A value cache only: it never changes an answer, holds a
+#: strong reference (so the id cannot be reused) and is replaced as one tuple (thread-safe).
+_LAST_COUNT: list[tuple[Any, int, int]] = [((), 0, 0)]
 
 
 def _count(instances: tuple[Instance, ...]) -> tuple[int, int]:
     """Units (ready, pending) of the pool."""
-    last = _LAST_COUNT
+    last = _LAST_COUNT[0]
     if last[0] is instances:
         return last[1], last[2]
     ready = pending = 0
@@ -155,7 +156,7 @@ def _count(instances: tuple[Instance, ...]) -> tuple[int, int]:
             ready += inst.weight
         elif state is _PENDING:
             pending += inst.weight
-    _LAST_COUNT[:] = [instances, ready, pending]
+    _LAST_COUNT[0] = (instances, ready, pending)
     return ready, pending
 
 
