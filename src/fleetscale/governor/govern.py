@@ -82,18 +82,11 @@ def govern(
         return Outcome(desired, desired, mem, tuple(steps))
 
     lo, hi = bounds.effective(pool_min, pool_max, combined.floor, combined.ceiling)
-    lo_text = (
-        combined.floor_reason if combined.floor is not None and combined.floor >= pool_min else "pool min"
-    )
-    hi_text = (
-        combined.ceiling_reason
-        if combined.ceiling is not None and combined.ceiling <= pool_max
-        else "pool max"
-    )
     raw = combined.desired if combined.desired is not None else current
-    wanted, step = bounds.clamp(raw, lo, hi, lo_text, hi_text)
-    if step:
-        steps.append(step)
+    wanted = raw
+    if not lo <= raw <= hi:
+        wanted, step = bounds.clamp(raw, lo, hi, *_bound_texts(combined, pool_min, pool_max))
+        steps.append(step)  # type: ignore[arg-type]
     desired = wanted
     if problems and desired < current:
         desired, step = stale.no_shrink(desired, current, problems)
@@ -132,16 +125,26 @@ def govern(
         if hold:
             steps.append(hold)
             desired = current
-    final, step = bounds.clamp(desired, lo, hi, lo_text, hi_text)
-    if step:
-        steps.append(step)
-    note = warmup.note(final, current, pending) if pending else None
-    if note:
-        steps.append(note)
+    final = desired
+    if not lo <= desired <= hi:
+        final, step = bounds.clamp(desired, lo, hi, *_bound_texts(combined, pool_min, pool_max))
+        steps.append(step)  # type: ignore[arg-type]
+    if pending:
+        note = warmup.note(final, current, pending)
+        if note:
+            steps.append(note)
     mem = _after(
         memory, now, current, final, wanted, up_streak, down_streak, window_keep, change_keep, desires
     )
     return Outcome(final, wanted, mem, tuple(steps))
+
+
+def _bound_texts(combined: Combined, pool_min: int, pool_max: int) -> tuple[str, str]:
+    """Where the effective minimum and maximum come from, for the step text."""
+    floor, ceiling = combined.floor, combined.ceiling
+    lo_text = combined.floor_reason if floor is not None and floor >= pool_min else "pool min"
+    hi_text = combined.ceiling_reason if ceiling is not None and ceiling <= pool_max else "pool max"
+    return lo_text, hi_text
 
 
 def _after(
