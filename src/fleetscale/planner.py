@@ -82,10 +82,10 @@ def cheapest_mix(types: tuple[InstanceType, ...], gap: int) -> tuple[tuple[tuple
                 prev = best[total - t.weight]
                 if prev is inf:
                     continue
-                cand = (prev[0] + t.price, prev[1] + 1)
+                cand = (round(prev[0] + t.price, 9), prev[1] + 1)  # round: 0.1 + 0.2 ties 0.3
                 if cand < best[total]:
                     best[total], pick[total] = cand, k
-    chosen = min(range(gap, top + 1), key=lambda c: (round(best[c][0], 9), best[c][1], c))
+    chosen = min(range(gap, top + 1), key=lambda c: (best[c][0], best[c][1], c))
     counts = [0] * len(usable)
     c = chosen
     while c > 0:
