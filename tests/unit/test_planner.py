@@ -134,13 +134,15 @@ class TestScaleUp:
         assert p.reason == "hold at 3 units: nothing to do"
 
 
-def brute_force(types: tuple[InstanceType, ...], gap: int) -> float:
-    best = float("inf")
+def brute_force(types: tuple[InstanceType, ...], gap: int) -> tuple[float, int]:
+    """(lowest cost, fewest instances at that cost) over every covering mix."""
+    best = (float("inf"), 0)
     limits = [range(0, -(-gap // t.weight) + 1) for t in types]
     for counts in itertools.product(*limits):
         units = sum(c * t.weight for c, t in zip(counts, types, strict=True))
         if units >= gap:
-            best = min(best, sum(c * t.price for c, t in zip(counts, types, strict=True)))
+            cost = round(sum(c * t.price for c, t in zip(counts, types, strict=True)), 9)
+            best = min(best, (cost, sum(counts)))
     return best
 
 
@@ -167,7 +169,10 @@ class TestProperties:
         weights = {t.name: t for t in types}
         assert units == sum(weights[n].weight * c for n, c in mix) >= gap
         assert cost == pytest.approx(sum(weights[n].price * c for n, c in mix))
-        assert cost <= brute_force(tuple(types), gap) + 1e-9
+        cheapest, fewest = brute_force(tuple(types), gap)
+        assert cost <= cheapest + 1e-9
+        if cost == pytest.approx(cheapest):
+            assert sum(c for _, c in mix) <= fewest
 
     @settings(max_examples=200, deadline=None)
     @given(
