@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleetscale.core import think
 from fleetscale.decide import DecisionSpec, Memory, Override, decide
@@ -207,3 +209,108 @@ class TestPolicyProtocol:
         assert v.decision.desired == 8
         assert dict(v.memory.policies) == {"doubler#0": 2, "doubler#1": 2}
         assert "twice the load (call 2)" in v.decision.reason
+
+
+class TestGarbage:
+    """A source returning garbage makes the pool hold, never shrink, never crash."""
+
+    @pytest.mark.parametrize("value", [float("nan"), float("inf"), -5.0], ids=["nan", "inf", "negative"])
+    @pytest.mark.parametrize("per_instance", [False, True], ids=["pool-wide", "per-instance"])
+    def test_holds(self, value: float, per_instance: bool) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),), governor=_no_stab())
+        iid = "i0" if per_instance else None
+        obs = (Observation("s", "load", value, T0, instance_id=iid),)
+        v = decide(at(T0, 6, obs), spec, Memory())
+        assert v.decision.desired == 6
+        assert "not a finite number >= 0" in v.decision.reason or "no policy proposed" in v.decision.reason
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["load", "backlog", "calls"]),
+                st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+                st.one_of(st.none(), st.sampled_from(["i0", "i1", "x"])),
+                st.one_of(st.none(), st.just("boom")),
+                st.integers(-900, 900),
+            ),
+            max_size=8,
+        ),
+        st.integers(0, 30),
+    )
+    def test_never_raises_and_never_shrinks_on_bad_data(
+        self, rows: list[tuple[str, float | None, str | None, str | None, int]], units: int
+    ) -> None:
+        from fleetscale.policy.cycles import CyclesPolicy
+        from fleetscale.policy.schedule import SchedulePolicy, Window
+        from fleetscale.policy.step import Step, StepPolicy
+
+        policies = (
+            TargetPolicy(target=10),
+            CyclesPolicy(threshold=5, up_cycles=0, down_cycles=0),
+            SchedulePolicy(metric="calls", windows=(Window(start="00:00", utilisation=0.5),)),
+            StepPolicy(steps=(Step(below=1, remove=3),)),
+        )
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=policies, governor=_no_stab(), unit_capacity=4)
+        obs = tuple(
+            Observation("s", m, v, T0 + timedelta(seconds=dt), instance_id=i, error=e)
+            for m, v, i, e, dt in rows
+        )
+        v = decide(at(T0, units, obs), spec, Memory())
+        assert 0 <= v.decision.desired <= 40
+        bad = [o for o in obs if not o.ok or not 0 <= (o.value or 0) < float("inf")]
+        if bad and v.decision.current <= 40:
+            assert v.decision.desired >= v.decision.current, v.decision.reason
+
+
+class TestReadings:
+    """How observations of one metric become one reading."""
+
+    @pytest.mark.parametrize(
+        ("rows", "total", "problem"),
+        [
+            ([(None, 40.0, None, 0)], 40.0, None),
+            ([(None, 40.0, None, 0), (None, 50.0, None, -10)], 40.0, None),
+            ([("i0", 10.0, None, 0), ("i1", 5.0, None, 0)], 15.0, None),
+            (
+                [(None, 40.0, None, 0), ("i0", None, "timeout", 0)],
+                40.0,
+                "load: 1 of 2 reads failed (timeout)",
+            ),
+            (
+                [(None, None, "refused", 0), (None, 30.0, None, -5)],
+                30.0,
+                "load: 1 of 2 reads failed (refused)",
+            ),
+            ([(None, None, "refused", 0)], None, "load: read failed (refused)"),
+            ([(None, 40.0, None, -301)], 40.0, "load: newest reading is 301 s old (stale after 300 s)"),
+            ([("i0", 10.0, None, 0), ("i1", 5.0, None, -400)], 15.0, "load: newest reading is 400 s old"),
+            ([], None, "load: no reading"),
+        ],
+        ids=[
+            "pool-wide",
+            "newest-pool-wide-wins",
+            "per-instance-sum",
+            "failed-per-instance-is-a-problem",
+            "failed-pool-read-falls-back-with-problem",
+            "only-failures",
+            "stale",
+            "oldest-per-instance-decides-staleness",
+            "missing",
+        ],
+    )
+    def test_read(
+        self,
+        rows: list[tuple[str | None, float | None, str | None, int]],
+        total: float | None,
+        problem: str | None,
+    ) -> None:
+        from fleetscale.policy.context import read_metric
+
+        obs = tuple(
+            Observation("s", "load", v, T0 + timedelta(seconds=dt), iid, err) for iid, v, err, dt in rows
+        )
+        r = read_metric(obs, "load", T0, 300.0)
+        assert r.total == total
+        assert (r.problem or "").startswith(problem or "")
+        assert (r.problem is None) == (problem is None)
