@@ -127,10 +127,13 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
     reason = f"{word}: {combined.reason}"
     if outcome.steps:
         reason = f"{reason}; {'; '.join(outcome.steps)}"
-    policies = states if changed is None else MappingProxyType(changed)
+    if changed is None and outcome.memory is memory.governor:
+        new_memory = memory
+    else:
+        new_memory = Memory(outcome.memory, states if changed is None else MappingProxyType(changed))
     return Verdict(
         Decision(spec.pool, now, current, desired, reason),
-        Memory(outcome.memory, policies),
+        new_memory,
         tuple(proposals),
         outcome.steps,
     )
