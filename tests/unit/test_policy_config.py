@@ -117,3 +117,17 @@ class TestMistakes:
     def test_governor(self, governor: dict[str, Any], message: str) -> None:
         with pytest.raises(ValidationError, match=message):
             PoolConfig.model_validate(pool(governor=governor))
+
+
+def test_the_documented_example_is_valid() -> None:
+    """docs/decisions.md's configuration example validates as written."""
+    from pathlib import Path
+
+    from fleetscale.config import Config
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "decisions.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = Config.model_validate(yaml.safe_load(block))
+    spec = config.pools[0].decision_spec()
+    assert [p.kind for p in spec.policies] == ["schedule", "target"]
+    assert spec.override is not None and spec.override.hold == 12

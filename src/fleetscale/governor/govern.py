@@ -8,6 +8,7 @@ Order of the rules (each appends a readable step when it acts):
    and hysteresis counts (a desire the data cannot be trusted for is not remembered)
 4. stabilisation windows, 5. hysteresis, 6. cooldown, 7. step limits, 8. pause
 9. bounds again, absolutely (a floor raised at 08:00 applies at once, whatever 4-8 said)
+10. warm-up: a note when booting units count as capacity (they are already in ``current``)
 """
 
 from __future__ import annotations
