@@ -314,3 +314,12 @@ class TestReadings:
         assert r.total == total
         assert (r.problem or "").startswith(problem or "")
         assert (r.problem is None) == (problem is None)
+
+    def test_naive_timestamp_is_a_failed_read(self) -> None:
+        from fleetscale.policy.context import read_metric
+
+        naive = datetime(2026, 1, 5, 0, 0)
+        obs = (Observation("s", "load", 5.0, naive), Observation("s", "load", 7.0, T0))
+        r = read_metric(obs, "load", T0, 300.0)
+        assert r.total is None
+        assert r.problem is not None and r.problem.startswith("load: unusable timestamps")

@@ -62,6 +62,17 @@ class PolicyContext(NamedTuple):
 def read_metric(
     observations: tuple[Observation, ...], metric: str, now: datetime, stale_after: float
 ) -> Reading:
+    """See ``_read``; a reading whose timestamps cannot be compared (a naive datetime from a
+    faulty source) is a failed read, never an exception."""
+    try:
+        return _read(observations, metric, now, stale_after)
+    except TypeError as exc:
+        return Reading(metric, None, None, None, f"{metric}: unusable timestamps ({exc})")
+
+
+def _read(
+    observations: tuple[Observation, ...], metric: str, now: datetime, stale_after: float
+) -> Reading:
     """Aggregate the observations of ``metric``.
 
     The value is the newest good pool-wide reading; without one, the sum (and mean) of the good
