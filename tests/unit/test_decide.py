@@ -323,3 +323,24 @@ class TestReadings:
         r = read_metric(obs, "load", T0, 300.0)
         assert r.total is None
         assert r.problem is not None and r.problem.startswith("load: unusable timestamps")
+
+
+def test_public_api_is_pinned() -> None:
+    """The names other parts import (controller, simulator, config, journal)."""
+    import inspect
+
+    from fleetscale import core, planner
+    from fleetscale import decide as decide_module
+
+    for name in ("DecisionSpec", "Override", "Memory", "Verdict", "decide"):
+        assert hasattr(decide_module, name), name
+    assert list(inspect.signature(decide_module.decide).parameters) == ["snapshot", "spec", "memory"]
+    assert list(inspect.signature(planner.plan).parameters) == ["decision", "snapshot", "types", "request_id"]
+    assert list(inspect.signature(core.think).parameters) == [
+        "snapshot",
+        "spec",
+        "memory",
+        "types",
+        "request_id",
+    ]
+    assert [f for f in Memory.__dataclass_fields__] == ["governor", "policies"]
