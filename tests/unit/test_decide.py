@@ -142,7 +142,12 @@ class TestEndToEnd:
 
     def test_pause_down(self) -> None:
         spec = DecisionSpec(
-            pool="p", min=0, max=40, policies=(FixedPolicy(units=2),), paused=frozenset({Direction.DOWN})
+            pool="p",
+            min=0,
+            max=40,
+            policies=(FixedPolicy(units=2),),
+            paused=frozenset({Direction.DOWN}),
+            governor=_no_stab(),
         )
         v = decide(at(T0, 5, ()), spec, Memory())
         assert v.decision.desired == 5

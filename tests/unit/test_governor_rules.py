@@ -149,7 +149,7 @@ class TestStabilisation:
         current: int,
         expected: int,
     ) -> None:
-        memory = GovernorMemory(desires=tuple((ago(s), d) for s, d in history))
+        memory = GovernorMemory(desires=tuple((ago(s), d) for s, d in history), since=ago(3600))
         assert run(desired, current, settings=settings, memory=memory).desired == expected
 
     def test_memory_keeps_only_the_window(self) -> None:
@@ -158,8 +158,24 @@ class TestStabilisation:
         assert out.memory.desires == ((ago(299), 5), (NOW, 6))
 
     def test_step(self) -> None:
-        out = run(6, 10, settings=DOWN300, memory=GovernorMemory(desires=((ago(100), 10),)))
+        memory = GovernorMemory(desires=((ago(100), 10),), since=ago(3600))
+        out = run(6, 10, settings=DOWN300, memory=memory)
         assert out.steps == ("stabilisation: highest desire in the last 300 s is 10 -> hold",)
+
+    @pytest.mark.parametrize(
+        ("since", "desired", "expected"),
+        [(None, 6, 10), (120, 6, 10), (300, 6, 6), (None, 14, 14)],
+        ids=["fresh-memory-holds", "short-history-holds", "full-window-shrinks", "fresh-memory-may-grow"],
+    )
+    def test_fresh_memory_waits_one_down_window(self, since: int | None, desired: int, expected: int) -> None:
+        memory = GovernorMemory(since=None if since is None else ago(since))
+        out = run(desired, 10, settings=DOWN300, memory=memory)
+        assert out.desired == expected
+        assert out.memory.since == (NOW if since is None else ago(since))
+
+    def test_fresh_memory_step(self) -> None:
+        out = run(6, 10, settings=DOWN300, memory=GovernorMemory(since=ago(120)))
+        assert out.steps == ("stabilisation: only 120 s of history (< 300 s window) -> hold at 10",)
 
 
 H3 = GovernorSettings(up=DirectionRules(hysteresis=3), down=DirectionRules(hysteresis=2))

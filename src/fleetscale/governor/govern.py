@@ -6,7 +6,8 @@ Order of the rules (each appends a readable step when it acts):
 2. bounds: min/max and the schedule's floor/ceiling -> the bounded desire
 3. stale or failed data -> no scale-down; the result is what the stabilisation window records
    and hysteresis counts (a desire the data cannot be trusted for is not remembered)
-4. stabilisation windows, 5. hysteresis, 6. cooldown, 7. step limits, 8. pause
+4. stabilisation windows (a fresh memory waits one down window before shrinking),
+5. hysteresis, 6. cooldown, 7. step limits, 8. pause
 9. bounds again, absolutely (a floor raised at 08:00 applies at once, whatever 4-8 said)
 10. warm-up: a note when booting units count as capacity (they are already in ``current``)
 """
@@ -98,7 +99,13 @@ def govern(
     desires = stabilisation.record(memory.desires, now, desired, window_keep)
     if desired != current:
         desired, step = stabilisation.stabilise(
-            desired, current, desires, now, settings.up.stabilisation, settings.down.stabilisation
+            desired,
+            current,
+            desires,
+            now,
+            settings.up.stabilisation,
+            settings.down.stabilisation,
+            memory.since or now,
         )
         if step:
             steps.append(step)
@@ -172,6 +179,9 @@ def _after(
         changes = steplimit.record(changes, now, final - current, change_keep)
     elif changes:
         changes = ()
+    since = memory.since
+    if since is None or since > now:
+        since = now
     if (
         desires is memory.desires
         and changes is memory.changes
@@ -179,6 +189,7 @@ def _after(
         and down_streak == memory.down_streak
         and last_up is memory.last_up_at
         and last_down is memory.last_down_at
+        and since is memory.since
     ):
         return memory
-    return GovernorMemory(up_streak, down_streak, desires, last_up, last_down, changes)
+    return GovernorMemory(up_streak, down_streak, desires, last_up, last_down, changes, since)

@@ -36,9 +36,19 @@ def stabilise(
     now: datetime,
     up_window: float,
     down_window: float,
+    since: datetime | None = None,
 ) -> tuple[int, str | None]:
+    """``since``: when this memory started (None = long ago). Until a whole down window has
+    been seen, there is no evidence the desire stayed low: scale-down waits (a restart
+    without a checkpoint must not shrink the pool on its first reading)."""
     if desired < current and down_window > 0:
         cutoff = now - timedelta(seconds=down_window)
+        if since is not None and since > cutoff:
+            seen = (now - since).total_seconds()
+            return current, (
+                f"stabilisation: only {seen:.0f} s of history (< {down_window:.0f} s window) "
+                f"-> hold at {current}"
+            )
         highest = max((d for t, d in desires if t >= cutoff), default=desired)
         if highest > desired:
             new = min(current, highest)
