@@ -4,6 +4,7 @@ whatever step a controller stopped at, recovery neither duplicates, forgets nor 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,17 @@ class TestIntentLog:
         assert log.pending("web") == []
         assert log.known("web") == {"i-1", "i-2"}
         assert log.known("api") == set()
+
+    def test_prune_keeps_pending_and_recent(self, journal_url: str) -> None:
+        times = iter([datetime(2026, 1, 1, tzinfo=UTC)] * 4 + [datetime(2026, 1, 20, tzinfo=UTC)] * 4)
+        log = IntentLog(journal_url, now=lambda: next(times))
+        old = log.begin("web", "r1", "launch", "t3.small")
+        log.finish([old.id], {"ids": ["i-old"]})
+        stuck = log.begin("web", "r2", "drain", "i-1")
+        new = log.begin("web", "r3", "launch", "t3.small")
+        log.finish([new.id])
+        assert log.prune("web", datetime(2026, 1, 10, tzinfo=UTC)) == 1
+        assert [i.id for i in log.history("web")] == [stuck.id, new.id]
 
     def test_unknown_action_is_refused(self, journal_url: str) -> None:
         with pytest.raises(JournalError, match="unknown action"):

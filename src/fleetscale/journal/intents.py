@@ -20,6 +20,7 @@ adopt     instance id  written ``done``: an unknown tagged instance taken into t
 
 Table ``fleetscale_intents`` (SQLAlchemy Core; SQLite, MariaDB, PostgreSQL), unique on
 ``(pool, request_id, action, target)``, so writing the same intent twice returns the first.
+Finished intents are pruned after ``RETENTION`` (at each start, ``write_ahead.recover_into``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +38,8 @@ from fleetscale.errors import JournalError
 
 ACTIONS = ("launch", "drain", "cancel", "terminate", "adopt")
 PENDING, DONE, FAILED = "pending", "done", "failed"
+#: finished intents older than this are deleted (a restart only needs the recent ones)
+RETENTION = timedelta(days=7)
 
 metadata = sa.MetaData()
 intents = sa.Table(
@@ -155,6 +158,17 @@ class IntentLog:
                 return {str(r.target) for r in conn.execute(query)}
         except SQLAlchemyError as exc:
             raise JournalError(f"intents: cannot read: {exc}") from exc
+
+    def prune(self, pool: str, before: datetime) -> int:
+        """Delete this pool's finished (done or failed) intents last updated before ``before``;
+        pending ones are kept whatever their age. Returns how many were deleted."""
+        query = intents.delete().where(
+            (intents.c.pool == pool) & intents.c.state.in_((DONE, FAILED)) & (intents.c.updated_at < before))
+        try:
+            with self.engine.begin() as conn:
+                return int(conn.execute(query).rowcount or 0)
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot prune: {exc}") from exc
 
     def history(self, pool: str) -> list[Intent]:
         return self._select(sa.select(intents).where(intents.c.pool == pool).order_by(intents.c.id))

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import structlog
 
 from fleetscale.errors import CapacityError
-from fleetscale.journal.intents import IntentLog
+from fleetscale.journal.intents import RETENTION, IntentLog
 from fleetscale.model import Instance, InstanceState
 from fleetscale.ports import Clock, Drainer, Provider
 
@@ -235,6 +235,7 @@ def recover_into(wa: WriteAhead, store: DurableState, listed: list[Instance],
             store.remove_drains(wa.pool, gone)
             store.forget(wa.pool, gone)
             rec.resynced += gone
+        wa.intents.prune(wa.pool, now - RETENTION)
     if rec.launched:
         store.add_known(wa.pool, rec.launched, "launched", now)
     if rec.terminated:
