@@ -9,7 +9,7 @@ module the contract test imports) and add ``"<name>"`` to ``PROVIDERS`` in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,3 +78,18 @@ def heroku_kit(heroku: Any) -> Kit:
     types = (InstanceType("standard-1X", 1, 0.025), InstanceType("standard-2X", 2, 0.05))
     return Kit("heroku", "shop", hk.HerokuProvider(settings, api), types, _nothing, tagged=False,
                addresses=False, positional=True, unknown_ids=("shop.worker.99",))
+
+
+@pytest.fixture
+def local_kit(tmp_path: Any) -> Iterator[Kit]:
+    """Local processes (branch sip): each instance a bounded ``sleep`` on loopback, stopped by pid."""
+    from fleetscale.providers import local
+    from fleetscale.sim.clock import WallClock
+
+    settings = local.Settings(command=["sleep", "{lifetime}"], lifetime=120, stop_grace=1.0,
+                              state_dir=tmp_path / "local")
+    provider = local.LocalProvider(settings, "web", WallClock(), weights={t.name: t.weight for t in TYPES})
+    try:
+        yield Kit("local", "web", provider, TYPES, _nothing)
+    finally:
+        provider.terminate([i.id for i in provider.list()], "contract-teardown")
