@@ -76,7 +76,8 @@ def heroku_kit(heroku: Any) -> Kit:
     settings = hk.Settings.model_validate({"app": "shop", "api_url": heroku.url})
     api = hk.HerokuApi(settings, SecretStr(heroku.token), sleep=lambda s: None)
     types = (InstanceType("standard-1X", 1, 0.025), InstanceType("standard-2X", 2, 0.05))
-    return Kit("heroku", "shop", hk.HerokuProvider(settings, api), types, _nothing, tagged=False,
+    weights = {t.name: t.weight for t in types}
+    return Kit("heroku", "shop", hk.HerokuProvider(settings, api, weights), types, _nothing, tagged=False,
                addresses=False, positional=True, unknown_ids=("shop.worker.99",))
 
 

@@ -16,12 +16,8 @@ from tests.contract.kits import Kit
 pytest_plugins = ["tests.contract.moto_process", "tests.contract.kits"]
 pytestmark = pytest.mark.integration
 
-#: "heroku" has its kit (tests/contract/kits.py) but fails two clauses, both in providers/heroku.py:
-#: every dyno has weight 1 whatever the pool's instance_types say, and a launch retried with the
-#: same request id returns [] instead of the dynos it made. Add it here once those are fixed.
-#: "local" (branch sip): its kit is ready and passed all ten checks against sip's local.py
-#: (commit 3112031, copied in temporarily); add "local" here once sip is merged.
-PROVIDERS = ("ec2", "libcloud", "simulated")
+#: "local" (branch sip) joins once merged: its kit is in tests/contract/kits.py.
+PROVIDERS = ("ec2", "libcloud", "simulated", "heroku")
 
 
 @pytest.fixture(params=PROVIDERS)

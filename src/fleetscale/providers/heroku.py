@@ -27,7 +27,7 @@ import builtins
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +188,14 @@ def _size(formation: dict[str, Any]) -> str:
 class HerokuProvider:
     """A formation's dynos as instances ``{app}.{type}.{n}``; quantity is all Heroku lets us set."""
 
-    def __init__(self, settings: Settings, api: HerokuApi) -> None:
+    def __init__(self, settings: Settings, api: HerokuApi, weights: Mapping[str, int] | None = None) -> None:
         self.settings = settings
         self.api = api
-        #: request_id -> the absolute quantity it asked for (a retried plan PATCHes the same)
-        self._requests: OrderedDict[str, int] = OrderedDict()
+        #: capacity units per dyno, by dyno size (the pool's instance_types); 1 when not named
+        self.weights = dict(weights or {})
+        #: request_id -> (quantity before, absolute quantity asked for): a retried plan PATCHes
+        #: the same quantity and a retried launch answers with the same dynos
+        self._requests: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
     @property
     def prefix(self) -> str:
@@ -201,7 +204,8 @@ class HerokuProvider:
     def _instances(self, quantity: int, size: str, first: int = 1,
                    state: InstanceState = InstanceState.READY) -> list[Instance]:
         tags = {"app": self.settings.app, "process_type": self.settings.process_type}
-        return [Instance(id=f"{self.prefix}{n}", type=size, state=state, tags=tags)
+        weight = self.weights.get(size, 1)
+        return [Instance(id=f"{self.prefix}{n}", type=size, state=state, weight=weight, tags=tags)
                 for n in range(first, quantity + 1)]
 
     def _current(self) -> tuple[int, str]:
@@ -212,8 +216,8 @@ class HerokuProvider:
             raise ProviderError(f"heroku formation {self.settings.process_type}: "
                                 f"no readable quantity in {formation!r}") from exc
 
-    def _remember(self, request_id: str, quantity: int) -> None:
-        self._requests[request_id] = quantity
+    def _remember(self, request_id: str, before: int, quantity: int) -> None:
+        self._requests[request_id] = (before, quantity)
         while len(self._requests) > 256:
             self._requests.popitem(last=False)
 
@@ -223,15 +227,16 @@ class HerokuProvider:
 
     def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         current, size = self._current()
-        target = self._requests.get(request_id, current + count)
+        before, target = self._requests.get(request_id, (current, current + count))
         resize = type if type not in ("default", size) else None
-        if target == current and resize is None:
-            return []
-        self.api.update(self.settings.app, self.settings.process_type, quantity=target, size=resize)
-        self._remember(request_id, target)
-        log.info("heroku_scaled", app=self.settings.app, process_type=self.settings.process_type,
-                 quantity_from=current, quantity_to=target, request_id=request_id)
-        return self._instances(target, resize or size, first=current + 1, state=InstanceState.PENDING)
+        if target > current or resize is not None:
+            self.api.update(self.settings.app, self.settings.process_type,
+                            quantity=max(target, current), size=resize)
+            log.info("heroku_scaled", app=self.settings.app, process_type=self.settings.process_type,
+                     quantity_from=current, quantity_to=max(target, current), request_id=request_id)
+        self._remember(request_id, before, target)
+        # a retry answers with the dynos this request made, not an empty list
+        return self._instances(target, resize or size, first=before + 1, state=InstanceState.PENDING)
 
     def terminate(self, ids: Sequence[str], request_id: str) -> None:
         foreign = [i for i in ids if not i.startswith(self.prefix) or not i[len(self.prefix):].isdigit()]
@@ -239,11 +244,11 @@ class HerokuProvider:
             raise ProviderError(f"heroku: not dynos of {self.prefix}N: {sorted(foreign)}")
         current, _ = self._current()
         live = {i for i in ids if int(i[len(self.prefix):]) <= current}
-        target = self._requests.get(request_id, max(0, current - len(live)))
+        before, target = self._requests.get(request_id, (current, max(0, current - len(live))))
         if target >= current:
             return
         self.api.update(self.settings.app, self.settings.process_type, quantity=target)
-        self._remember(request_id, target)
+        self._remember(request_id, before, target)
         log.info("heroku_scaled", app=self.settings.app, process_type=self.settings.process_type,
                  quantity_from=current, quantity_to=target, request_id=request_id)
 
@@ -257,4 +262,5 @@ class HerokuProvider:
 
 def build(settings: Settings, ctx: Any) -> HerokuProvider:
     sleep = ctx.clock.sleep if ctx is not None else time.sleep
-    return HerokuProvider(settings, HerokuApi(settings, read_token(settings), sleep=sleep))
+    weights = {t.name: t.weight for t in ctx.pool.instance_types} if ctx is not None else None
+    return HerokuProvider(settings, HerokuApi(settings, read_token(settings), sleep=sleep), weights)
