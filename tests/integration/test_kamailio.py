@@ -17,7 +17,8 @@ from fleetscale.model import Instance, Observation
 from fleetscale.providers import local
 from fleetscale.registry import BuildContext
 from fleetscale.sources import kamailio as ksource
-from tests.fixtures.kamailio import Kamailio, start_caller
+from tests.fixtures.kamailio import Kamailio, running_kamailio, start_caller
+from tests.fixtures.mysql import MySQL
 
 pytestmark = pytest.mark.integration
 
@@ -223,3 +224,23 @@ def _dispatcher(k: Kamailio) -> dict[tuple[int, str], str]:
         return rpc.dispatcher_states()
     finally:
         rpc.close()
+
+
+class TestReloadRateLimit:
+    """Kamailio refuses a dispatcher reload within reload_delta ("Ongoing reload"); the client
+    retries within its budget, and gives up with the error when the budget is too short."""
+
+    def test_retry_then_give_up(self, mysql_server: MySQL) -> None:
+        from fleetscale.kamailio.rpc import ONGOING_RELOAD, KamailioRpc, RpcError
+
+        with running_kamailio(mysql_server, reload_delta=2) as k:
+            rpc = KamailioRpc(k.rpc_url)
+            try:
+                rpc.reload_dispatcher()
+                with pytest.raises(RpcError, match=ONGOING_RELOAD):
+                    rpc.reload_dispatcher(budget=0)
+                started = time.monotonic()
+                rpc.reload_dispatcher(budget=5, pause=0.2)
+                assert 0.2 <= time.monotonic() - started < 5
+            finally:
+                rpc.close()
