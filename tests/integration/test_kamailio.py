@@ -107,7 +107,7 @@ class TestRegistrationAndCalls:
         assert by_metric(obs, "capacity")[None] == 20.0
         assert by_metric(obs, "load") == {None: 0.0}
         rows = kamailio.query("SELECT destination, flags, description FROM dispatcher ORDER BY destination")
-        assert sorted(rows) == sorted((f"sip:{g.address}", 0, "fleetscale") for g in gws)
+        assert sorted(rows) == sorted((f"sip:{g.address}", 0, f"fs:{POOL}") for g in gws)
         states = {uri: flags for (_, uri), flags in _dispatcher(kamailio).items()}
         assert states == {f"sip:{g.address}": "AX" for g in gws}
 
@@ -190,6 +190,25 @@ class TestDrain:
             assert kamailio.query("SELECT COUNT(*) FROM dispatcher") == [(0,)]
         finally:
             fast.close()
+
+
+class TestDispatcherMembership:
+    """The source adds and removes only its own pool's dispatcher rows."""
+
+    def test_other_rows_are_left_alone(self, kamailio: Kamailio) -> None:
+        kamailio.query("INSERT INTO dispatcher (setid, destination, flags, description) VALUES "
+                       "(1, 'sip:127.0.0.1:7001', 0, 'operator'), (1, 'sip:127.0.0.1:7002', 0, 'fs:other'),"
+                       "(1, 'sip:127.0.0.1:7003', 0, %s)", (f"fs:{POOL}",))
+        src = ksource.build(ksource.Settings(db=db_settings(kamailio), rpc_url=kamailio.rpc_url,
+                                             unregistered_grace=0), context())
+        try:
+            obs = read(src)
+            assert not [o for o in obs if o.error]
+        finally:
+            src.close()
+        rows = kamailio.query("SELECT destination FROM dispatcher ORDER BY destination")
+        assert rows == [("sip:127.0.0.1:7001",), ("sip:127.0.0.1:7002",)], "only this pool's stale row goes"
+        assert set(_dispatcher(kamailio)) == {(1, "sip:127.0.0.1:7001"), (1, "sip:127.0.0.1:7002")}
 
 
 class TestFailedReads:

@@ -5,7 +5,7 @@ Every statement is built with SQLAlchemy Core (parameterised). Times come from t
 ``NOW()``, the clock Kamailio's ``expires`` column is written against, never from this host.
 
 Dispatcher membership: a registered gateway whose username has the pool's prefix is a
-destination of the pool's dispatcher set (a row marked ``description='fleetscale'``). Its
+destination of the pool's dispatcher set (a row marked ``description='fs:<pool>'``). Its
 ``flags`` carry the inactive bit (1) while the gateway is locked, so a ``dispatcher.reload``
 keeps it out of rotation. A managed row is removed once its gateway has been unregistered
 for ``grace`` seconds (a registration refresh that comes late does not empty the set).
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection
 
 from fleetscale.kamailio.address import address_of, contact_address, destination
-from fleetscale.kamailio.tables import DS_INACTIVE, MANAGED, dispatcher, gateway, location, owned_metadata
+from fleetscale.kamailio.tables import DS_INACTIVE, dispatcher, gateway, location, managed_mark, owned_metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +164,8 @@ class GatewayStore:
             if address is None:
                 continue
             present.add(address)
-            if str(description) != MANAGED:
-                continue  # an operator's destination: fleetscale only locks/unlocks it
+            if str(description) != managed_mark(self.pool):
+                continue  # an operator's or another pool's destination: fleetscale only locks it
             if address not in addresses and (address in stale or address not in locked):
                 conn.execute(delete(dispatcher).where(dispatcher.c.id == row_id))
                 changed = True
@@ -180,7 +180,7 @@ class GatewayStore:
                 conn.execute(dispatcher.insert().values(
                     setid=self.setid, destination=destination(address),
                     flags=DS_INACTIVE if locked.get(address, False) else 0,
-                    priority=0, attrs="", description=MANAGED))
+                    priority=0, attrs="", description=managed_mark(self.pool)))
                 changed = True
         return changed
 

@@ -33,8 +33,13 @@ dispatcher = Table(
 
 #: dispatcher ``flags`` bit: destination inactive (not selected for new calls)
 DS_INACTIVE = 1
-#: ``description`` of the dispatcher rows fleetscale adds; it never touches other rows' membership
-MANAGED = "fleetscale"
+#: ``description`` of the dispatcher rows fleetscale adds for a pool (``fs:<pool>``, at most 64
+#: characters); it never touches the membership of other rows (an operator's, another pool's)
+MANAGED_PREFIX = "fs:"
+
+
+def managed_mark(pool: str) -> str:
+    return (MANAGED_PREFIX + pool)[:64]
 
 gateway = Table(
     "fleetscale_gateway", owned_metadata,
