@@ -199,9 +199,9 @@ def _path(loc: tuple[Any, ...], data: Any) -> str:
     parts: list[str] = []
     node = data
     for item in loc:
-        if isinstance(node, Mapping) and isinstance(item, str) and item not in node:
-            if node.get("kind") == item or item.startswith("function-"):
-                continue
+        if (isinstance(node, Mapping) and isinstance(item, str) and item not in node
+                and (node.get("kind") == item or item.startswith("function-"))):
+            continue
         parts.append(str(item))
         try:
             node = node[item]  # type: ignore[index]
@@ -220,7 +220,7 @@ def format_errors(exc: ValidationError, data: Any, prefix: str = "") -> list[str
             continue  # a list that lost its invalid items; the items' own errors say why
         path = _path(tuple(err["loc"]), data)
         path = f"{prefix}.{path}" if prefix and path else (prefix or path or "(document)")
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             lines.append(f"{path}: {msg} (got nothing)")
         else:
@@ -231,24 +231,32 @@ def format_errors(exc: ValidationError, data: Any, prefix: str = "") -> list[str
 # --- loading -------------------------------------------------------------------------
 
 
+def _check_one(role: str, kind: str, options: Mapping[str, Any], where: str, problems: list[str]) -> Any:
+    """Validate one adapter's options with its module's Settings; None (and problems) if bad."""
+    try:
+        module = registry.module_for(role, kind)
+    except ConfigError:
+        known = ", ".join(sorted(registry.KINDS[role]))
+        problems.append(f"{where}.kind: unknown {role} kind; known: {known} (got {kind})")
+        return None
+    except ImportError as exc:
+        problems.append(f"{where}.kind: {role} {kind!r} is not available: {exc} (got {kind})")
+        return None
+    try:
+        return module.Settings.model_validate(dict(options))
+    except ValidationError as exc:
+        problems.extend(format_errors(exc, options, where))
+        return None
+
+
 def _check_adapters(config: Config) -> tuple[list[str], dict[tuple[str, int | None, str], Any]]:
     problems: list[str] = []
     settings: dict[tuple[str, int | None, str], Any] = {}
 
     def check(role: str, spec: AdapterSpec, where: str, key: tuple[str, int | None, str]) -> None:
-        try:
-            module = registry.module_for(role, spec.kind)
-        except ConfigError:
-            known = ", ".join(sorted(registry.KINDS[role]))
-            problems.append(f"{where}.kind: unknown {role} kind; known: {known} (got {spec.kind})")
-            return
-        except ImportError as exc:
-            problems.append(f"{where}.kind: {role} {spec.kind!r} is not available: {exc} (got {spec.kind})")
-            return
-        try:
-            settings[key] = module.Settings.model_validate(spec.options)
-        except ValidationError as exc:
-            problems.extend(format_errors(exc, spec.options, where))
+        got = _check_one(role, spec.kind, spec.options, where, problems)
+        if got is not None:
+            settings[key] = got
 
     for i, pool in enumerate(config.pools):
         for j, src in enumerate(pool.sources):
@@ -258,6 +266,30 @@ def _check_adapters(config: Config) -> tuple[list[str], dict[tuple[str, int | No
     for j, sink in enumerate(config.journal.sinks):
         check("sink", sink, f"journal.sinks.{j}", ("", j, "sink"))
     return problems, settings
+
+
+def _raw_adapter_problems(data: Mapping[str, Any]) -> list[str]:
+    """Adapter problems of a document that failed validation elsewhere, so that ``check``
+    reports them all at once (best effort on the raw mappings)."""
+    found: list[tuple[str, Any, str]] = []
+    pools = data.get("pools")
+    for i, pool in enumerate(pools if isinstance(pools, list) else []):
+        if not isinstance(pool, Mapping):
+            continue
+        sources = pool.get("sources")
+        for j, src in enumerate(sources if isinstance(sources, list) else []):
+            found.append(("source", src, f"pools.{i}.sources.{j}"))
+        found.append(("provider", pool.get("provider"), f"pools.{i}.provider"))
+        found.append(("drainer", pool.get("drainer"), f"pools.{i}.drainer"))
+    journal = data.get("journal")
+    sinks = journal.get("sinks") if isinstance(journal, Mapping) else None
+    for j, sink in enumerate(sinks if isinstance(sinks, list) else []):
+        found.append(("sink", sink, f"journal.sinks.{j}"))
+    problems: list[str] = []
+    for role, spec, where in found:
+        if isinstance(spec, Mapping) and isinstance(spec.get("kind"), str):
+            _check_one(role, spec["kind"], {k: v for k, v in spec.items() if k != "kind"}, where, problems)
+    return problems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,7 +323,9 @@ def parse(data: Any) -> Loaded:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, data)) from None
+        lines = format_errors(exc, data)
+        lines += [p for p in _raw_adapter_problems(data) if p not in lines]
+        raise ConfigError(lines) from None
     problems, settings = _check_adapters(config)
     if problems:
         raise ConfigError(problems)

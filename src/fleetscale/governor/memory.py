@@ -1,4 +1,8 @@
-"""The governor's memory: a value passed in and out of every decision."""
+"""The governor's memory: a value passed in and out of every decision.
+
+Windows are pruned each cycle to what the settings need (the longest stabilisation window,
+the longest step period), so the tuples stay a few entries long.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class GovernorMemory:
+    #: consecutive cycles (up to now) whose policies wanted up / down
     up_streak: int = 0
     down_streak: int = 0
-    #: recent (time, desired) pairs for the stabilisation windows
+    #: recent (time, desired after bounds) pairs for the stabilisation windows, oldest first
     desires: tuple[tuple[datetime, int], ...] = ()
     last_up_at: datetime | None = None
     last_down_at: datetime | None = None
-    #: recent (time, signed change in units) for the step limits
+    #: recent (time, signed change in units) for the step limits, oldest first
     changes: tuple[tuple[datetime, int], ...] = ()

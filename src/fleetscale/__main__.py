@@ -1,0 +1,7 @@
+"""``python -m fleetscale``."""
+
+import sys
+
+from fleetscale.cli import main
+
+sys.exit(main())

@@ -1,0 +1,74 @@
+"""Wiring: builds a Controller from a validated configuration (``config.Loaded``).
+
+Adapters come from ``registry.build(role, kind, settings, ctx)``; the SQL journal is both a
+sink and the controller's durable state; the structured log is a sink unless
+``journal.log: false``; further sinks come from ``journal.sinks``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetscale import registry
+from fleetscale.config import Loaded
+from fleetscale.controller import Controller, PoolRunner
+from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.journal.log import LogJournal
+from fleetscale.journal.sql import SqlJournal
+from fleetscale.ports import Clock, Closeable, Journal
+from fleetscale.sim.clock import WallClock
+
+
+def _closer(obj: Any) -> list[Any]:
+    return [obj.close] if isinstance(obj, Closeable) else []
+
+
+def build_controller(
+    loaded: Loaded,
+    clock: Clock | None = None,
+    *,
+    dry_run: bool = False,
+    journal_url: str | None = None,
+    log: bool | None = None,
+    extra_sinks: tuple[Journal, ...] = (),
+) -> Controller:
+    """Build every pool's adapters and the journal. Raises FleetscaleError (one line) if an
+    adapter cannot be built (a missing trace file, an unreachable journal, ...)."""
+    cfg = loaded.config
+    clock = clock or WallClock()
+    url = journal_url or cfg.journal.sql
+    store = SqlJournal(url)
+    closers: list[Any] = [store.close]
+    sinks: list[Journal] = [store]
+    if cfg.journal.log if log is None else log:
+        sinks.append(LogJournal())
+    for j, spec in enumerate(cfg.journal.sinks):
+        sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
+        sinks.append(sink)
+        closers += _closer(sink)
+    sinks.extend(extra_sinks)
+    runners = []
+    for i, pool in enumerate(cfg.pools):
+        where = f"pools.{i}"
+        sources = [
+            _build("source", s.kind, loaded.source_settings(pool.name, j), pool, f"{where}.sources.{j}",
+                   clock, url)
+            for j, s in enumerate(pool.sources)
+        ]
+        provider = _build("provider", pool.provider.kind, loaded.provider_settings(pool.name), pool,
+                          f"{where}.provider", clock, url)
+        drainer = _build("drainer", pool.drainer.kind, loaded.drainer_settings(pool.name), pool,
+                         f"{where}.drainer", clock, url)
+        for part in (*sources, provider, drainer):
+            closers += _closer(part)
+        runners.append(PoolRunner(pool, sources=sources, provider=provider, drainer=drainer,
+                                  journals=sinks, store=store, clock=clock, dry_run=dry_run))
+    return Controller(runners, clock, on_close=closers)
+
+
+def _build(role: str, kind: str, settings: Any, pool: Any, where: str, clock: Clock, url: str) -> Any:
+    ctx = registry.BuildContext(pool=pool, clock=clock, journal_url=url)
+    try:
+        return registry.build(role, kind, settings, ctx)
+    except FleetscaleError as exc:
+        raise ConfigError(f"{where}: cannot build {role} {kind!r}: {exc} (got {kind})") from exc

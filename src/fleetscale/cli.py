@@ -1,0 +1,231 @@
+"""The command line: ``fleetscale run | check | explain | pause | resume | hold | demo``.
+
+Every error is one clear line on stderr, never a traceback. Exit codes: 0 ok, 2 invalid
+configuration or usage, 1 any other failure (an unreachable journal, an adapter that cannot
+start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fleetscale import config
+from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.model import Direction
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """``90``, ``90s``, ``15m``, ``6h``, ``2d`` -> seconds."""
+    m = _DURATION.match(text.strip().lower())
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration like 90s, 15m, 6h (got {text!r})")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def moment(text: str, now: datetime | None = None) -> datetime:
+    """An ISO 8601 time with its zone (``2026-01-05T18:00:00Z``) or ``+DURATION`` from now."""
+    now = now or datetime.now(UTC)
+    if text.startswith("+"):
+        return now + timedelta(seconds=duration(text[1:]))
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time with zone or +DURATION (got {text!r})") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"the time needs a zone, e.g. {text}Z (got {text!r})")
+    return when
+
+
+def say(text: str, err: bool = False) -> None:
+    """CLI output (the one place the CLI writes to the terminal)."""
+    (sys.stderr if err else sys.stdout).write(text + "\n")
+
+
+def _journal_opts(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--config", metavar="FILE", help="read the journal URL from this configuration")
+    g.add_argument("--journal", metavar="URL", help="SQLAlchemy URL of the journal (default: "
+                                                    "the configuration's, else sqlite:///fleetscale.db)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="fleetscale", description="Autoscaler for fleets outside Kubernetes.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the controller until SIGINT/SIGTERM")
+    p.add_argument("file", nargs="?", metavar="FILE", help="configuration (YAML or JSON)")
+    p.add_argument("--dry-run", action="store_true", help="decide and journal, act on nothing")
+    p.add_argument("--from-env", action="store_true", help="configure from DynoScaler environment variables")
+    p.add_argument("--once", action="store_true", help="run one cycle of every pool, then exit")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    p = sub.add_parser("check", help="validate a configuration file")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("explain", help="why recent decisions were made")
+    p.add_argument("pool", metavar="POOL")
+    p.add_argument("--last", type=int, default=5, metavar="N", help="how many cycles (default 5)")
+    _journal_opts(p)
+
+    p = sub.add_parser("pause", help="pause a pool's scaling (both directions unless --direction)")
+    p.add_argument("pool", metavar="POOL")
+    p.add_argument("--direction", choices=["up", "down"])
+    _journal_opts(p)
+
+    p = sub.add_parser("resume", help="remove a pool's pauses and hold")
+    p.add_argument("pool", metavar="POOL")
+    _journal_opts(p)
+
+    p = sub.add_parser("hold", help="hold a pool at N units until a time")
+    p.add_argument("pool", metavar="POOL")
+    p.add_argument("units", type=int, metavar="N")
+    p.add_argument("--until", required=True, metavar="TIME", help="ISO 8601 with zone, or +DURATION")
+    _journal_opts(p)
+
+    from fleetscale import demo
+
+    demo.add_parser(sub)
+    # HOOK(simulate): the lead wires the simulator's subcommand here:
+    #     from fleetscale.sim import cli as sim_cli
+    #     sim_cli.add_parser(sub)      # sets its own handler via set_defaults(handler=...)
+    return ap
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def _summary(loaded: config.Loaded) -> str:
+    pools = loaded.config.pools
+    parts = [f"{p.name} ({p.min}-{p.max} units every {p.interval:g} s, provider {p.provider.kind}"
+             f"{', dry run' if p.dry_run else ''})" for p in pools]
+    return f"ok: {len(pools)} pool{'s' if len(pools) != 1 else ''}: {'; '.join(parts)}"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    say(_summary(config.load(args.file)))
+    return 0
+
+
+def _load_for_run(args: argparse.Namespace) -> config.Loaded:
+    if args.from_env:
+        if args.file:
+            raise ConfigError("(arguments): give FILE or --from-env, not both (got both)")
+        from fleetscale.compat.dynoscaler_env import document_from_env
+
+        return config.parse(document_from_env(dict(os.environ)))
+    if not args.file:
+        raise ConfigError("(arguments): run needs FILE or --from-env (got neither)")
+    return config.load(args.file)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from fleetscale.app import build_controller
+    from fleetscale.journal.log import configure_logging
+
+    loaded = _load_for_run(args)  # nothing starts with an invalid file
+    configure_logging(args.log_level)
+    controller = build_controller(loaded, dry_run=args.dry_run)
+    try:
+        if args.once:
+            controller.cycle()
+        else:
+            controller.run()
+    finally:
+        controller.close()
+    return 0
+
+
+def _store(args: argparse.Namespace) -> tuple[Any, config.Loaded | None]:
+    from fleetscale.journal.sql import SqlJournal
+
+    loaded = config.load(args.config) if args.config else None
+    if loaded is not None:
+        loaded.config.pool(args.pool)  # the pool must exist
+    url = args.journal or (loaded.config.journal.sql if loaded else config.JournalConfig().sql)
+    return SqlJournal(url), loaded
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from fleetscale.journal.explain import explain
+
+    if args.last < 1:
+        raise ConfigError(f"--last: must be at least 1 (got {args.last})")
+    store, _ = _store(args)
+    records = store.cycles(args.pool, args.last)
+    if not records:
+        known = store.pools()
+        say(f"fleetscale: no cycles journaled for pool {args.pool!r} (journal has: "
+            f"{', '.join(known) or 'none'})", err=True)
+        return 1
+    say(explain(records))
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    store, _ = _store(args)
+    direction = Direction(args.direction) if args.direction else None
+    store.pause(args.pool, datetime.now(UTC), direction)
+    say(f"paused {args.pool} ({args.direction or 'up and down'}); the controller applies it next cycle")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    store, _ = _store(args)
+    n = store.resume(args.pool)
+    say(f"resumed {args.pool} ({n} pause/hold removed)")
+    return 0
+
+
+def cmd_hold(args: argparse.Namespace) -> int:
+    try:
+        until = moment(args.until)
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"--until: {exc}") from None
+    if args.units < 0:
+        raise ConfigError(f"N: must be 0 or more (got {args.units})")
+    store, loaded = _store(args)
+    if loaded is not None:
+        pool = loaded.config.pool(args.pool)
+        if not pool.min <= args.units <= pool.max:
+            raise ConfigError(f"N: must be within the pool's min..max {pool.min}..{pool.max} "
+                              f"(got {args.units})")
+    store.hold(args.pool, args.units, until, datetime.now(UTC))
+    say(f"holding {args.pool} at {args.units} units until {until.isoformat()}")
+    return 0
+
+
+HANDLERS = {"run": cmd_run, "check": cmd_check, "explain": cmd_explain, "pause": cmd_pause,
+            "resume": cmd_resume, "hold": cmd_hold}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    handler = getattr(args, "handler", None) or HANDLERS[args.command]
+    try:
+        return int(handler(args) or 0)
+    except ConfigError as exc:
+        for line in exc.problems:
+            say(line, err=True)
+        return 2
+    except FleetscaleError as exc:
+        say(f"fleetscale: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: still one line, no traceback
+        say(f"fleetscale: internal error: {type(exc).__name__}: {exc}", err=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The governor (pure): from the policies' combined desire to the decided capacity.
+
+Order of the rules (each appends a readable step when it acts):
+
+1. manual override (hold at N until a time; only the pool's min/max still apply)
+2. bounds: min/max and the schedule's floor/ceiling -> the bounded desire, recorded in the
+   stabilisation window and counted by hysteresis
+3. stale or failed data -> no scale-down
+4. stabilisation windows, 5. hysteresis, 6. cooldown, 7. step limits, 8. pause
+9. bounds again, absolutely (a floor raised at 08:00 applies at once, whatever 4-8 said)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from fleetscale.governor import bounds, cooldown, hysteresis, manual, stabilisation, stale, steplimit, warmup
+from fleetscale.governor.memory import GovernorMemory
+from fleetscale.governor.settings import GovernorSettings
+from fleetscale.policy.combine import Combined
+
+
+class Outcome(NamedTuple):
+    desired: int
+    #: the desire after bounds, before the dynamic rules
+    wanted: int
+    memory: GovernorMemory
+    steps: tuple[str, ...]
+
+
+_KEEPS: dict[int, tuple[GovernorSettings, timedelta, timedelta]] = {}
+
+
+def _keeps(settings: GovernorSettings) -> tuple[timedelta, timedelta]:
+    """How much history the settings need: (stabilisation window, step period), cached per
+    settings object."""
+    hit = _KEEPS.get(id(settings))
+    if hit is not None and hit[0] is settings:
+        return hit[1], hit[2]
+    window = max(settings.up.stabilisation, settings.down.stabilisation)
+    period = 0.0
+    if steplimit.limited(settings.up):
+        period = settings.up.step_period
+    if steplimit.limited(settings.down):
+        period = max(period, settings.down.step_period)
+    if len(_KEEPS) > 256:
+        _KEEPS.clear()
+    keeps = timedelta(seconds=window), timedelta(seconds=period)
+    _KEEPS[id(settings)] = (settings, *keeps)
+    return keeps
+
+
+def govern(
+    now: datetime,
+    current: int,
+    pending: int,
+    combined: Combined,
+    pool_min: int,
+    pool_max: int,
+    settings: GovernorSettings,
+    memory: GovernorMemory,
+    problems: tuple[str, ...],
+    paused: frozenset[str],
+    override_hold: int | None,
+    override_until: datetime | None,
+) -> Outcome:
+    steps: list[str] = []
+    window_keep, change_keep = _keeps(settings)
+
+    if (
+        override_until is not None
+        and override_hold is not None
+        and manual.override_active(override_until, now)
+    ):
+        desired, step = bounds.clamp(override_hold, pool_min, pool_max, "pool min", "pool max")
+        until = f"{override_until:%Y-%m-%d %H:%M %Z}"
+        steps.append(f"override: the operator holds the pool at {override_hold} units until {until}")
+        if step:
+            steps.append(step)
+        mem = _after(memory, now, current, desired, desired, 0, 0, window_keep, change_keep)
+        return Outcome(desired, desired, mem, tuple(steps))
+
+    lo, hi = bounds.effective(pool_min, pool_max, combined.floor, combined.ceiling)
+    lo_text = (
+        combined.floor_reason if combined.floor is not None and combined.floor >= pool_min else "pool min"
+    )
+    hi_text = (
+        combined.ceiling_reason
+        if combined.ceiling is not None and combined.ceiling <= pool_max
+        else "pool max"
+    )
+    raw = combined.desired if combined.desired is not None else current
+    wanted, step = bounds.clamp(raw, lo, hi, lo_text, hi_text)
+    if step:
+        steps.append(step)
+    up_streak, down_streak = hysteresis.streaks(wanted, current, memory.up_streak, memory.down_streak)
+    desires = stabilisation.record(memory.desires, now, wanted, window_keep)
+
+    desired = wanted
+    if desired != current:
+        desired, step = stale.no_shrink(desired, current, problems)
+        if step:
+            steps.append(step)
+    if desired != current:
+        desired, step = stabilisation.stabilise(
+            desired, current, desires, now, settings.up.stabilisation, settings.down.stabilisation
+        )
+        if step:
+            steps.append(step)
+    if desired != current:
+        hold = hysteresis.wait(
+            desired, current, up_streak, down_streak, settings.up.hysteresis, settings.down.hysteresis
+        ) or cooldown.cooling(
+            desired,
+            current,
+            now,
+            memory.last_up_at,
+            memory.last_down_at,
+            settings.up.cooldown,
+            settings.down.cooldown,
+        )
+        if hold:
+            steps.append(hold)
+            desired = current
+    if desired != current:
+        desired, step = steplimit.limit(desired, current, memory.changes, now, settings.up, settings.down)
+        if step:
+            steps.append(step)
+    if desired != current:
+        hold = manual.paused(desired, current, paused)
+        if hold:
+            steps.append(hold)
+            desired = current
+    final, step = bounds.clamp(desired, lo, hi, lo_text, hi_text)
+    if step:
+        steps.append(step)
+    note = warmup.note(final, current, pending) if pending else None
+    if note:
+        steps.append(note)
+    mem = _after(
+        memory, now, current, final, wanted, up_streak, down_streak, window_keep, change_keep, desires
+    )
+    return Outcome(final, wanted, mem, tuple(steps))
+
+
+def _after(
+    memory: GovernorMemory,
+    now: datetime,
+    current: int,
+    final: int,
+    wanted: int,
+    up_streak: int,
+    down_streak: int,
+    window_keep: timedelta,
+    change_keep: timedelta,
+    desires: tuple[tuple[datetime, int], ...] | None = None,
+) -> GovernorMemory:
+    if desires is None:
+        desires = stabilisation.record(memory.desires, now, wanted, window_keep)
+    last_up, last_down = memory.last_up_at, memory.last_down_at
+    if final > current:
+        last_up, up_streak = now, 0
+    elif final < current:
+        last_down, down_streak = now, 0
+    changes = memory.changes
+    if change_keep:
+        changes = steplimit.record(changes, now, final - current, change_keep)
+    elif changes:
+        changes = ()
+    return GovernorMemory(up_streak, down_streak, desires, last_up, last_down, changes)

@@ -1,0 +1,54 @@
+"""Rule: stabilisation windows (as Kubernetes HPA's behavior.stabilizationWindowSeconds).
+
+Scale-down goes only as low as the HIGHEST desire seen in the down window; scale-up only as
+high as the LOWEST desire in the up window. The window holds the desires after bounds,
+this cycle's included.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def record(
+    desires: tuple[tuple[datetime, int], ...], now: datetime, desired: int, keep: timedelta
+) -> tuple[tuple[datetime, int], ...]:
+    """Append this cycle's desire; drop entries older than ``keep`` (and any from the future,
+    should time go backwards, as when a simulation restarts)."""
+    if not keep or not desires:
+        return ((now, desired),)
+    if desires[-1][0] > now:
+        desires = tuple(d for d in desires if d[0] <= now)
+    cutoff = now - keep
+    i = 0
+    n = len(desires)
+    while i < n and desires[i][0] < cutoff:
+        i += 1
+    return (*desires[i:], (now, desired))
+
+
+def stabilise(
+    desired: int,
+    current: int,
+    desires: tuple[tuple[datetime, int], ...],
+    now: datetime,
+    up_window: float,
+    down_window: float,
+) -> tuple[int, str | None]:
+    if desired < current and down_window > 0:
+        cutoff = now - timedelta(seconds=down_window)
+        highest = max(d for t, d in desires if t >= cutoff)
+        if highest > desired:
+            new = min(current, highest)
+            verb = "hold" if new == current else f"down only to {new}"
+            return new, (
+                f"stabilisation: highest desire in the last {down_window:.0f} s is {highest} -> {verb}"
+            )
+    elif desired > current and up_window > 0:
+        cutoff = now - timedelta(seconds=up_window)
+        lowest = min(d for t, d in desires if t >= cutoff)
+        if lowest < desired:
+            new = max(current, lowest)
+            verb = "hold" if new == current else f"up only to {new}"
+            return new, f"stabilisation: lowest desire in the last {up_window:.0f} s is {lowest} -> {verb}"
+    return desired, None

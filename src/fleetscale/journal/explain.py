@@ -1,0 +1,80 @@
+"""``fleetscale explain``: recent decisions of a pool, told for a person on call.
+
+It reads the CycleRecord dicts the SQL journal stored and prints, for each cycle: when,
+what was decided (current -> desired, direction) and why (the winning rule), each policy's
+proposal, the governor's steps, what the pool looked like (load and other readings,
+instances by state), the plan, what happened, and what went wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+
+def _when(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    except (TypeError, ValueError):
+        return str(text)
+
+
+def _readings(observations: Sequence[dict[str, Any]]) -> str:
+    pool_wide = [f"{o['metric']}={o['value']:g} ({o['source']})" for o in observations
+                 if o.get("instance_id") is None and o.get("error") is None and o.get("value") is not None]
+    per: Counter[str] = Counter(o["metric"] for o in observations if o.get("instance_id") is not None)
+    per_text = [f"{m} for {n} instances" for m, n in sorted(per.items())]
+    return "; ".join(pool_wide + per_text) or "none"
+
+
+def _instances(instances: Sequence[dict[str, Any]]) -> str:
+    states = Counter(i["state"] for i in instances)
+    units = sum(i.get("weight", 1) for i in instances if i["state"] == "ready")
+    if not instances:
+        return "none"
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+    return f"{parts} ({units} units ready)"
+
+
+def _plan(plan: dict[str, Any] | None) -> str:
+    if not plan:
+        return "none"
+    parts = [f"launch {x['count']} x {x['type']}" for x in plan.get("launch", [])]
+    labels = (("cancel_drain", "cancel drain"), ("begin_drain", "drain"), ("terminate", "terminate"))
+    for key, label in labels:
+        if plan.get(key):
+            parts.append(f"{label} {', '.join(plan[key])}")
+    return "; ".join(parts) or "nothing to do"
+
+
+def explain_cycle(rec: dict[str, Any]) -> list[str]:
+    d = rec.get("decision")
+    head = f"{_when(rec['started_at'])}  {rec['pool']}"
+    if rec.get("dry_run"):
+        head += "  [dry run]"
+    if d:
+        lines = [f"{head}  {d['direction'].upper()} {d['current']} -> {d['desired']} units",
+                 f"  why:       {d['reason']}"]
+    else:
+        lines = [f"{head}  NO DECISION (the pool held)"]
+    for p in rec.get("proposals", []):
+        want = "abstains" if p.get("desired") is None else f"wants {p['desired']}"
+        bounds = "".join(f", {k} {p[k]}" for k in ("floor", "ceiling") if p.get(k) is not None)
+        lines.append(f"  policy    {p['policy']}: {want}{bounds} - {p['reason']}")
+    if rec.get("steps"):
+        lines.append(f"  governor: {'; '.join(rec['steps'])}")
+    lines.append(f"  saw:       {_readings(rec.get('observations', []))}")
+    lines.append(f"  fleet:     {_instances(rec.get('instances', []))}")
+    lines.append(f"  plan:      {_plan(rec.get('plan'))}")
+    for line in rec.get("outcome", []):
+        lines.append(f"  done:      {line}")
+    for line in rec.get("errors", []):
+        lines.append(f"  ERROR:     {line}")
+    return lines
+
+
+def explain(records: Sequence[dict[str, Any]]) -> str:
+    """Text for the given cycles (oldest first), separated by blank lines."""
+    return "\n\n".join("\n".join(explain_cycle(r)) for r in records)

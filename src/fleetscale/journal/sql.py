@@ -1,0 +1,247 @@
+"""Journal sink ``sql`` and the controller's durable state, in SQL (SQLAlchemy Core).
+
+SQLite by default (``sqlite:///fleetscale.db``); a MariaDB/MySQL URL
+(``mysql+pymysql://user@127.0.0.1/db``) works too. Tables (created if missing):
+
+- ``fs_cycles``: one row per pool per cycle: the decision's columns plus the whole
+  CycleRecord as JSON (inputs, proposals, governor steps, plan, outcome, errors).
+- ``fs_drains``: instances this controller is draining, with the drain's start, so a restart
+  does not forget a drain (nor its deadline).
+- ``fs_known``: instances the controller launched or adopted (anything else found tagged is
+  unknown: adopted or terminated per ``unknown_instances``).
+- ``fs_operator``: runtime operator controls written by ``fleetscale pause|resume|hold`` and
+  read by the controller every cycle: kinds ``pause_up``, ``pause_down``, ``hold`` (with
+  ``hold`` units and ``until``).
+- ``fs_memory``: a checkpoint of each pool's decision memory (JSON).
+
+Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from fleetscale.decide import Override
+from fleetscale.errors import JournalError
+from fleetscale.journal.record import CycleRecord
+from fleetscale.model import Direction
+
+_TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+_LONG = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+metadata = sa.MetaData()
+cycles = sa.Table(
+    "fs_cycles", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pool", sa.String(64), nullable=False),
+    sa.Column("cycle_id", sa.String(191), nullable=False, unique=True),
+    sa.Column("started_at", _TIME, nullable=False),
+    sa.Column("finished_at", _TIME, nullable=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False),
+    sa.Column("current", sa.Integer),
+    sa.Column("desired", sa.Integer),
+    sa.Column("direction", sa.String(8)),
+    sa.Column("reason", sa.Text),
+    sa.Column("n_errors", sa.Integer, nullable=False),
+    sa.Column("record", _LONG, nullable=False),
+    sa.Index("ix_fs_cycles_pool_id", "pool", "id"),
+)
+drains = sa.Table(
+    "fs_drains", metadata,
+    sa.Column("pool", sa.String(64), primary_key=True),
+    sa.Column("instance_id", sa.String(191), primary_key=True),
+    sa.Column("started_at", _TIME, nullable=False),
+)
+known = sa.Table(
+    "fs_known", metadata,
+    sa.Column("pool", sa.String(64), primary_key=True),
+    sa.Column("instance_id", sa.String(191), primary_key=True),
+    sa.Column("since", _TIME, nullable=False),
+    sa.Column("how", sa.String(16), nullable=False),
+)
+operator = sa.Table(
+    "fs_operator", metadata,
+    sa.Column("pool", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("hold", sa.Integer),
+    sa.Column("until", _TIME),
+    sa.Column("set_at", _TIME, nullable=False),
+)
+memory = sa.Table(
+    "fs_memory", metadata,
+    sa.Column("pool", sa.String(64), primary_key=True),
+    sa.Column("at", _TIME, nullable=False),
+    sa.Column("memory", _LONG, nullable=False),
+)
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return None if dt is None else dt.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorState:
+    """What an operator set at runtime for one pool."""
+
+    paused: frozenset[Direction] = frozenset()
+    override: Override | None = None
+
+
+class SqlJournal:
+    """The SQL sink (``record``) plus the controller's durable state."""
+
+    def __init__(self, url: str, create: bool = True) -> None:
+        self.url = url
+        try:
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                self.engine = sa.create_engine(url, poolclass=StaticPool,
+                                               connect_args={"check_same_thread": False})
+            else:
+                self.engine = sa.create_engine(url, pool_pre_ping=True)
+            if create:
+                metadata.create_all(self.engine)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise JournalError(f"journal {self._safe_url()}: cannot open: {exc}") from exc
+
+    def _safe_url(self) -> str:
+        try:
+            return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        except Exception:
+            return "(unparseable URL)"
+
+    def _run(self, what: str, fn: Any) -> Any:
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise JournalError(f"journal {self._safe_url()}: {what} failed: {exc}") from exc
+
+    # --- the sink ---------------------------------------------------------------------
+
+    def record(self, cycle: CycleRecord) -> None:
+        d = cycle.decision
+        row = {
+            "pool": cycle.pool, "cycle_id": cycle.cycle_id,
+            "started_at": _utc(cycle.started_at), "finished_at": _utc(cycle.finished_at),
+            "dry_run": cycle.dry_run,
+            "current": d.current if d else None, "desired": d.desired if d else None,
+            "direction": d.direction.value if d else None, "reason": d.reason if d else None,
+            "n_errors": len(cycle.errors),
+            "record": json.dumps(cycle.to_dict(), default=str),
+        }
+        self._run("record", lambda c: c.execute(cycles.insert(), row))
+
+    def cycles(self, pool: str, last: int = 10) -> list[dict[str, Any]]:
+        """The last ``last`` cycles of ``pool`` as CycleRecord dicts, oldest first."""
+        q = (sa.select(cycles.c.record).where(cycles.c.pool == pool)
+             .order_by(cycles.c.id.desc()).limit(last))
+        rows = self._run("read cycles", lambda c: c.execute(q).scalars().all())
+        return [json.loads(r) for r in reversed(rows)]
+
+    def pools(self) -> list[str]:
+        q = sa.select(cycles.c.pool).distinct().order_by(cycles.c.pool)
+        return list(self._run("read pools", lambda c: c.execute(q).scalars().all()))
+
+    # --- drains -----------------------------------------------------------------------
+
+    def drains(self, pool: str) -> dict[str, datetime]:
+        q = sa.select(drains.c.instance_id, drains.c.started_at).where(drains.c.pool == pool)
+        rows = self._run("read drains", lambda c: c.execute(q).all())
+        return {r.instance_id: _aware(r.started_at) for r in rows}
+
+    def add_drain(self, pool: str, instance_id: str, at: datetime) -> None:
+        def go(c: sa.Connection) -> None:
+            c.execute(drains.delete().where(drains.c.pool == pool, drains.c.instance_id == instance_id))
+            c.execute(drains.insert(), {"pool": pool, "instance_id": instance_id, "started_at": _utc(at)})
+        self._run("add drain", go)
+
+    def remove_drains(self, pool: str, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        if ids:
+            self._run("remove drains", lambda c: c.execute(
+                drains.delete().where(drains.c.pool == pool, drains.c.instance_id.in_(ids))))
+
+    # --- known instances --------------------------------------------------------------
+
+    def known(self, pool: str) -> set[str]:
+        q = sa.select(known.c.instance_id).where(known.c.pool == pool)
+        return set(self._run("read known", lambda c: c.execute(q).scalars().all()))
+
+    def add_known(self, pool: str, ids: Iterable[str], how: str, at: datetime) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+
+        def go(c: sa.Connection) -> None:
+            c.execute(known.delete().where(known.c.pool == pool, known.c.instance_id.in_(ids)))
+            c.execute(known.insert(), [{"pool": pool, "instance_id": i, "since": _utc(at), "how": how}
+                                       for i in ids])
+        self._run("add known", go)
+
+    def forget(self, pool: str, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        if ids:
+            self._run("forget", lambda c: c.execute(
+                known.delete().where(known.c.pool == pool, known.c.instance_id.in_(ids))))
+
+    # --- operator controls ------------------------------------------------------------
+
+    def _put(self, pool: str, kind: str, at: datetime, hold: int | None = None,
+             until: datetime | None = None) -> None:
+        def go(c: sa.Connection) -> None:
+            c.execute(operator.delete().where(operator.c.pool == pool, operator.c.kind == kind))
+            c.execute(operator.insert(), {"pool": pool, "kind": kind, "hold": hold,
+                                          "until": _utc(until) if until else None, "set_at": _utc(at)})
+        self._run(f"set {kind}", go)
+
+    def pause(self, pool: str, at: datetime, direction: Direction | None = None) -> None:
+        for d in [direction] if direction else [Direction.UP, Direction.DOWN]:
+            self._put(pool, f"pause_{d.value}", at)
+
+    def hold(self, pool: str, units: int, until: datetime, at: datetime) -> None:
+        self._put(pool, "hold", at, hold=units, until=until)
+
+    def resume(self, pool: str) -> int:
+        """Remove every pause and hold of ``pool``; returns how many were removed."""
+        q = operator.delete().where(operator.c.pool == pool)
+        return int(self._run("resume", lambda c: c.execute(q).rowcount))
+
+    def operator(self, pool: str, now: datetime) -> OperatorState:
+        q = sa.select(operator).where(operator.c.pool == pool)
+        rows = self._run("read operator", lambda c: c.execute(q).all())
+        paused = frozenset(Direction(r.kind.removeprefix("pause_")) for r in rows
+                           if r.kind.startswith("pause_"))
+        override = None
+        for r in rows:
+            until = _aware(r.until)
+            if r.kind == "hold" and r.hold is not None and until is not None and until > now:
+                override = Override(hold=r.hold, until=until)
+        return OperatorState(paused=paused, override=override)
+
+    # --- decision memory checkpoint ---------------------------------------------------
+
+    def save_memory(self, pool: str, text: str, at: datetime) -> None:
+        def go(c: sa.Connection) -> None:
+            c.execute(memory.delete().where(memory.c.pool == pool))
+            c.execute(memory.insert(), {"pool": pool, "at": _utc(at), "memory": text})
+        self._run("save memory", go)
+
+    def load_memory(self, pool: str) -> str | None:
+        q = sa.select(memory.c.memory).where(memory.c.pool == pool)
+        return self._run("load memory", lambda c: c.execute(q).scalar_one_or_none())
+
+    def close(self) -> None:
+        self.engine.dispose()

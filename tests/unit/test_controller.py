@@ -1,0 +1,261 @@
+"""The controller's cycle with the real decision code, a simulated provider and an SQLite journal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from fleetscale.controller import Controller
+from fleetscale.errors import ProviderError, SourceError
+from fleetscale.journal.record import CycleRecord
+from fleetscale.journal.sql import SqlJournal
+from fleetscale.model import Direction, Instance, InstanceState, Observation
+from fleetscale.sources.fixed import FixedSource
+from tests.unit.controller_kit import kit, pool_config
+
+
+class TestScaleUp:
+    """Load above capacity launches instances; booting ones count, so nothing launches twice."""
+
+    def test_scale_up_and_boot(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=4)
+        (first,) = k.step()
+        assert first.decision is not None and first.decision.direction is Direction.UP
+        assert first.decision.desired == 4
+        assert [(x.type, x.count) for x in first.plan.launch] == [("default", 4)]  # type: ignore[union-attr]
+        assert first.outcome[0].startswith("launched 4 x default: sim-00001")
+        second, third = k.step(2)
+        assert second.plan is not None and second.plan.empty  # pending instances count
+        assert k.ready() == 4
+        assert third.decision is not None and third.decision.current == 4
+        assert k.journal.known("web") == k.live()
+
+
+class TestDrain:
+    """Scale-down drains; an instance is terminated only once its sessions reached zero."""
+
+    def test_drain_then_terminate(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=1, initial=4, drain_time=150)
+        (rec,) = k.step()
+        drained = set(rec.plan.begin_drain)  # type: ignore[union-attr]
+        assert len(drained) == 3 and rec.decision.desired == 1  # type: ignore[union-attr]
+        assert set(k.journal.drains("web")) == drained
+        sessions_seen: dict[str, list[float | None]] = {i: [] for i in drained}
+        terminated_at: dict[str, datetime] = {}
+        for _ in range(5):
+            (rec,) = k.step()
+            for o in rec.observations:
+                if o.metric == "sessions" and o.instance_id in drained:
+                    sessions_seen[o.instance_id].append(o.value)
+            for line in rec.outcome:
+                if line.startswith("terminated "):
+                    terminated_at[line.split()[1]] = rec.started_at
+                    assert "0 sessions" in line
+            assert {i.state for i in rec.instances if i.id in drained} <= {InstanceState.DRAINING}
+        assert set(terminated_at) == drained
+        for iid in drained:
+            assert sessions_seen[iid][-1] == 0 and sessions_seen[iid][0] > 0
+        assert k.live().isdisjoint(drained) and k.ready() == 1
+        assert k.journal.drains("web") == {}
+
+    def test_restart_does_not_forget_a_drain(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=2, initial=3, drain_time=200)
+        (rec,) = k.step()
+        (victim,) = rec.plan.begin_drain  # type: ignore[union-attr]
+        # a new controller process: new journal connection, new runner, same world
+        fresh = SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}")
+        k2 = kit(tmp_path, load=2, clock=k.clock, provider=k.provider, journal=fresh)
+        (rec,) = k2.step()
+        assert {i.id: i.state for i in rec.instances}[victim] is InstanceState.DRAINING
+        assert rec.decision is not None and rec.decision.current == 2  # the draining one excluded
+        assert rec.plan is not None and rec.plan.empty
+        recs = k2.step(4)
+        assert any(line.startswith(f"terminated {victim} (drained") for r in recs for line in r.outcome)
+        assert victim not in k.live()
+
+    def test_deadline_wait_never_cuts(self, tmp_path: Path) -> None:
+        pool = pool_config(drain={"deadline": 60})
+        k = kit(tmp_path, load=1, pool=pool, initial=2, drain_time=10_000)
+        k.step()
+        recs = k.step(5)
+        assert not any(line.startswith("terminated") for r in recs for line in r.outcome)
+        assert any("waiting for" in line for line in recs[-1].outcome)
+
+    def test_deadline_terminate(self, tmp_path: Path) -> None:
+        pool = pool_config(drain={"deadline": 60, "on_deadline": "terminate"})
+        k = kit(tmp_path, load=1, pool=pool, initial=2, drain_time=10_000)
+        k.step()
+        recs = k.step(2)
+        assert any("on_deadline: terminate" in line for r in recs for line in r.outcome)
+        assert len(k.live()) == 1
+
+
+class BrokenProvider:
+    def list(self) -> list[Instance]:
+        raise ProviderError("cloud API unreachable")
+
+    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+        raise ProviderError("cloud API unreachable")
+
+    def terminate(self, ids: Sequence[str], request_id: str) -> None:
+        raise ProviderError("cloud API unreachable")
+
+
+class BrokenSource:
+    metric = "load"
+
+    def read(self, pool: str, now: datetime) -> list[Observation]:
+        raise SourceError("redis timeout")
+
+
+class BrokenSink:
+    def record(self, cycle: CycleRecord) -> None:
+        raise RuntimeError("elasticsearch down")
+
+
+class TestIsolation:
+    """A failing pool, source or sink is journaled as an error; nothing else stops."""
+
+    def test_failing_pool_does_not_stop_another(self, tmp_path: Path) -> None:
+        good = kit(tmp_path, load=3)
+        bad = kit(tmp_path, load=3, pool=pool_config(name="bad"), journal=good.journal)
+        bad.runner.provider = BrokenProvider()
+        controller = Controller([bad.runner, good.runner], good.clock)
+        bad_rec, good_rec = controller.cycle()
+        assert bad_rec.errors == ("provider list failed: ProviderError: cloud API unreachable; holding",)
+        assert bad_rec.decision is None
+        assert good_rec.outcome[0].startswith("launched 3")
+        assert [r["pool"] for r in good.journal.cycles("bad", 5)] == ["bad"]
+
+    def test_failing_launch_is_an_error_not_an_exception(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=3, max_instances=1)
+        (rec,) = k.step()
+        assert rec.errors and "no capacity" in rec.errors[0]
+        assert k.journal.cycles("web", 1)[0]["errors"] == list(rec.errors)
+
+    def test_failing_source_holds(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, initial=3, sources=[BrokenSource()])
+        (rec,) = k.step()
+        assert rec.errors == ("source BrokenSource load: SourceError: redis timeout",)
+        assert rec.decision is not None and rec.decision.desired == 3
+        assert rec.plan is not None and rec.plan.empty
+
+    def test_failing_sink_does_not_fail_the_cycle(self, tmp_path: Path) -> None:
+        journal = SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}")
+        k = kit(tmp_path, load=2, journals=[BrokenSink(), journal], journal=journal)
+        (rec,) = k.step()
+        assert rec.outcome[0].startswith("launched 2")
+        assert len(journal.cycles("web")) == 1
+
+
+class TestOperator:
+    """Dry run acts on nothing; pauses and holds (config or runtime) steer the decision."""
+
+    def test_dry_run_journals_but_acts_on_nothing(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=5, dry_run=True)
+        recs = k.step(3)
+        assert k.live() == set()
+        assert all(r.plan is not None and r.plan.launch for r in recs)
+        stored = k.journal.cycles("web", 3)
+        assert all(r["dry_run"] and "dry run: nothing acted" in r["outcome"] for r in stored)
+
+    def test_dry_run_from_config(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=1, initial=3, pool=pool_config(dry_run=True))
+        (rec,) = k.step()
+        assert rec.plan is not None and len(rec.plan.begin_drain) == 2
+        assert k.journal.drains("web") == {} and len(k.live()) == 3
+
+    def test_runtime_pause_and_resume(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=4)
+        k.journal.pause("web", k.clock.now(), Direction.UP)
+        (rec,) = k.step()
+        assert rec.decision is not None and rec.decision.desired == 0 and "pause" in rec.decision.reason
+        assert k.live() == set()
+        k.journal.resume("web")
+        (rec,) = k.step()
+        assert len(k.live()) == 4
+
+    def test_config_pause_down(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=1, initial=3, pool=pool_config(paused=["down"]))
+        (rec,) = k.step()
+        assert rec.decision is not None and rec.decision.desired == 3
+        assert k.journal.drains("web") == {}
+
+    def test_runtime_hold_until(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=8)
+        k.journal.hold("web", 2, k.clock.now() + timedelta(minutes=2), k.clock.now())
+        (rec,) = k.step()
+        assert rec.decision is not None and rec.decision.desired == 2
+        k.step(2)  # the hold expires
+        assert len(k.live()) == 8
+
+    def test_config_override(self, tmp_path: Path) -> None:
+        until = (k_now := kit(tmp_path).clock.now()) + timedelta(hours=1)
+        pool = pool_config(override={"hold": 5, "until": until.isoformat()})
+        k = kit(tmp_path, load=1, pool=pool)
+        assert k.clock.now() == k_now
+        (rec,) = k.step()
+        assert rec.decision is not None and rec.decision.desired == 5
+
+
+class TestReconcile:
+    """Registration, boot timeouts and unknown instances, as the controller acts on them."""
+
+    def test_require_registration_by_address(self, tmp_path: Path) -> None:
+        pool = pool_config(require_registration=True)
+        k = kit(tmp_path, load=2, pool=pool, initial=2)
+        (rec,) = k.step()
+        assert {i.state for i in rec.instances} == {InstanceState.PENDING}
+        addresses = {i.address: 1.0 for i in k.provider.list()}
+        reg = FixedSource(None, metric="registered", per_instance=addresses)
+        k.runner.sources = (k.source, reg)
+        (rec,) = k.step()
+        assert {i.state for i in rec.instances} == {InstanceState.READY}
+        assert {o.instance_id for o in rec.observations if o.metric == "registered"} == k.live()
+
+    def test_boot_timeout_replaces_instance(self, tmp_path: Path) -> None:
+        pool = pool_config(boot_timeout=120)
+        k = kit(tmp_path, load=1, pool=pool, boot_failure_rate=1.0)
+        k.step()
+        (stuck,) = k.live()
+        recs = k.step(3)
+        lines = [line for r in recs for line in r.outcome]
+        assert any(line.startswith(f"terminated {stuck} (not ready after") for line in lines)
+        assert stuck not in k.live()
+
+    def test_unknown_adopted(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=2, initial=2)
+        (rec,) = k.step()
+        assert rec.outcome == ("adopted sim-00001, sim-00002",)
+        assert k.journal.known("web") == {"sim-00001", "sim-00002"}
+
+    def test_unknown_terminated_after_drain(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=2, initial=2, pool=pool_config(unknown_instances="terminate"))
+        recs = k.step(4)
+        assert "drain begun on sim-00001 (unknown instance" in " ".join(recs[0].outcome)
+        assert not {"sim-00001", "sim-00002"} & k.live()
+
+
+class TestMemory:
+    """The governor's memory is kept per pool and checkpointed in the journal."""
+
+    def test_checkpoint_restored(self, tmp_path: Path) -> None:
+        pool = pool_config(governor={"down": {"stabilisation": 0, "hysteresis": 3}})
+        k = kit(tmp_path, load=1, initial=4, pool=pool)
+        k.step(2)
+        assert k.runner.memory.governor.down_streak == 2
+        k2 = kit(tmp_path, load=1, pool=pool, clock=k.clock, provider=k.provider,
+                 journal=SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}"))
+        assert k2.runner.memory.governor == k.runner.memory.governor
+        (rec,) = k2.step()
+        assert rec.plan is not None and len(rec.plan.begin_drain) == 3  # third agreeing cycle
+
+
+def test_run_paced_each_pool_on_its_interval(tmp_path: Path) -> None:
+    a = kit(tmp_path, load=1, pool=pool_config(name="a", interval=30))
+    b = kit(tmp_path, load=1, pool=pool_config(name="b", interval=90), clock=a.clock, journal=a.journal)
+    seen: list[str] = []
+    Controller([a.runner, b.runner], a.clock).run_paced(a.clock.now() + timedelta(seconds=180),
+                                                        on_cycle=lambda r: seen.append(r.pool))
+    assert seen.count("a") == 6 and seen.count("b") == 2
