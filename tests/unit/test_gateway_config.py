@@ -117,3 +117,38 @@ def test_received_wins_over_contact() -> None:
     assert contact_address("sip:gw1@10.0.0.5:5060", "sip:203.0.113.7:40000") == "203.0.113.7:40000"
     assert contact_address("sip:gw1@10.0.0.5:5060", None) == "10.0.0.5:5060"
     assert destination("127.0.0.1:5071") == "sip:127.0.0.1:5071"
+
+
+class TestThroughTheConfigBoundary:
+    """config.parse recognises the seed and the decision reads like the seed's rules."""
+
+    def test_parse_and_decide(self) -> None:
+        from datetime import UTC, datetime
+
+        from fleetscale.config import parse
+        from fleetscale.decide import Memory, decide
+        from fleetscale.model import Instance, InstanceState, Observation, Snapshot
+
+        loaded = parse(SEED)
+        pool = loaded.config.pool("sip-gateways")
+        assert pool.require_registration and pool.drainer.kind == "kamailio"
+        assert loaded.source_settings(pool.name, 0).gateway_capacity == 40.0
+        now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        gws = tuple(Instance(f"gw-{i}", "gateway", InstanceState.READY) for i in range(3))
+        snap = Snapshot(pool.name, now, gws, (Observation("kamailio", "load", 100.0, now),))
+        verdict = decide(snap, pool.decision_spec(), Memory())
+        assert verdict.decision.desired == 10
+        assert "unlockedMin 10" in verdict.decision.reason and "08:00" in verdict.decision.reason
+        night = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+        snap = Snapshot(pool.name, night, gws, (Observation("kamailio", "load", 100.0, night),))
+        verdict = decide(snap, pool.decision_spec(), Memory())
+        assert verdict.decision.desired == 4, verdict.decision.reason  # ceil(100 / (0.7 x 40))
+
+    def test_bad_threshold_names_its_path(self) -> None:
+        from fleetscale.config import parse
+
+        seed = SEED | {"auto_scale_threshold": {"08:00:00": {"unlockedMin": 1, "loadMax": 50}}}
+        with pytest.raises(ConfigError) as info:
+            parse(seed)
+        assert any("auto_scale_threshold" in line and "loadMax" in line for line in info.value.problems), \
+            info.value.problems
