@@ -10,7 +10,8 @@ specified, so this adapter accepts the usual ones:
   address (``public_ip``/``ip``/``private_ip``), or a list of IP strings;
 - ``createInstance``: the created instance in the same shapes, or None.
 
-Identity: the instance name when there is one, else its IP. Only instances whose name starts
+Identity: the instance name when there is one, else its IP. Address: ``ip:sip_port`` (an IP
+already given as ``host:port`` is kept). Only instances whose name starts
 with the pool's prefix belong to the pool. An instance without an IP yet is listed ``pending``
 with no address (the reconciler removes it after ``boot_timeout``, as the seed's ``cleanup()``).
 The seed destroys by IP; an instance with no IP is destroyed through ``destroyInstancesByName``
@@ -20,6 +21,7 @@ when the CSP object has it, else the error says so.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +37,7 @@ _NAME_KEYS = ("name", "Name", "id", "instance_id", "InstanceId")
 _IP_KEYS = ("public_ip", "publicIp", "PublicIpAddress", "ip", "address", "private_ip", "PrivateIpAddress")
 _CPU_KEYS = ("cpu", "cpus", "vcpu", "vcpus", "numCPU")
 _TYPE_KEYS = ("type", "instType", "InstanceType", "size")
+_HOST_PORT = re.compile(r"^[^:\[\]]+:\d+$")
 _TIME_KEYS = ("launched_at", "launch_time", "LaunchTime", "created_at", "created")
 
 
@@ -73,6 +76,8 @@ class CspProvider:
         self.clock = clock
         self._requests: dict[str, list[str]] = {}
         self._first_seen: dict[str, datetime] = {}
+        #: the IP exactly as the CSP reported it: destroyInstances gets it back unchanged
+        self._raw_ip: dict[str, str] = {}
 
     def list(self) -> list[Instance]:
         try:
@@ -107,7 +112,7 @@ class CspProvider:
     def terminate(self, ids: Sequence[str], request_id: str) -> None:
         wanted = set(ids)
         found = [i for i in self.list() if i.id in wanted]
-        ips = [i.address.rsplit(":", 1)[0] for i in found if i.address]
+        ips = [self._raw_ip.get(i.id) or (i.address or "").rsplit(":", 1)[0] for i in found if i.address]
         nameless = [i.id for i in found if not i.address]
         try:
             if ips:
@@ -141,7 +146,13 @@ class CspProvider:
         address = None
         if ip:
             ip = str(ip)
-            address = f"[{ip}]:{self.sip_port}" if ip.count(":") > 1 else f"{ip}:{self.sip_port}"
+            self._raw_ip[name] = ip
+            if _HOST_PORT.match(ip) or ip.startswith("["):
+                address = ip  # already host:port
+            elif ip.count(":") > 1:
+                address = f"[{ip}]:{self.sip_port}"
+            else:
+                address = f"{ip}:{self.sip_port}"
         state = InstanceState.READY if address else InstanceState.PENDING
         return Instance(id=name, type=str(itype), state=state, launched_at=launched, address=address,
                         tags={"fleetscale:csp": "seed"})
