@@ -186,18 +186,21 @@ class Scaler:
     def scale(self, scaleTime: datetime | str | None = None,
               incallsNum: float | None = None) -> CycleRecord:
         """One cycle of the engine: decide (at ``scaleTime``, for ``incallsNum`` calls when
-        given), act, clean up. Returns the cycle's record (decision, reason, plan, outcome)."""
+        given), act, then ``cleanup()`` (gateways locked by this cycle that carry no call are
+        destroyed at once). Returns the cycle's record (decision, reason, plan, outcome)."""
         runner = self._ready()
         self._external.value = incallsNum
         tz = str(self.config.get("timezone", "UTC"))
         self.clock.pinned = _instant(scaleTime, self.clock.base.now(), tz) if scaleTime is not None else None
         try:
             record = runner.cycle()
+            destroyed = self.cleanup()  # as the seed: gateways locked now and already idle go at once
         finally:
             self._external.value = None
             self.clock.pinned = None
         reason = record.decision.reason if record.decision else "no decision"
-        log.info("scale", reason=reason, outcome=list(record.outcome), errors=list(record.errors))
+        log.info("scale", reason=reason, outcome=list(record.outcome), errors=list(record.errors),
+                 destroyed=destroyed)
         return record
 
     def close(self) -> None:
