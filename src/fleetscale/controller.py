@@ -142,6 +142,7 @@ class PoolRunner:
         known = self.store.known(self.name)
         c.observations = self._map_addresses(c.observations, listed)
         c.instances = self._view(listed, drains, c.observations)
+        self._reconcile_drainer(c)
         sessions = self._sessions(c)
         op = self.store.operator(self.name, c.now)
         spec = self._spec(op, c.now)
@@ -222,6 +223,19 @@ class PoolRunner:
         if override is not None and override.until <= now:
             override = None
         return dataclasses.replace(self.spec, paused=self.spec.paused | op.paused, override=override)
+
+    def _reconcile_drainer(self, c: _Cycle) -> None:
+        """A drainer that keeps its own registry (``media_redis``) may offer
+        ``reconcile(instances) -> lines``: called once per cycle, only after a successful
+        ``provider.list()``, with the instances as the controller sees them (drains overlaid).
+        Its lines go to the cycle's outcome; a failure is a cycle error, never an exception."""
+        hook = getattr(self.drainer, "reconcile", None)
+        if not callable(hook) or self.dry_run:
+            return
+        try:
+            c.outcome.extend(hook(c.instances))
+        except Exception as exc:
+            c.errors.append(f"drainer reconcile failed: {_err(exc)}")
 
     # --- act --------------------------------------------------------------------------
 
