@@ -88,6 +88,19 @@ class TestLocalProvider:
         assert not _running(pid)
         assert second.list() == []
 
+    def test_a_reused_pid_is_never_taken_for_an_instance(self, tmp_path: Path) -> None:
+        """A state file naming a pid that now belongs to another process (here: this test's own
+        pid, with another start time) lists nothing and stops nothing."""
+        import json
+
+        record = {"id": "gw-old", "type": "default", "pid": os.getpid(), "port": 5999, "request_id": "r",
+                  "launched_at": "2026-01-01T00:00:00+00:00", "start_ticks": 1}
+        (tmp_path / "pool-a.json").write_text(json.dumps({"pool": "pool-a", "instances": [record]}))
+        p = provider(tmp_path)
+        assert p.list() == []
+        p.terminate(["gw-old"], "t")  # must not signal this process
+        assert _running(os.getpid())
+
     def test_bad_placeholder(self, tmp_path: Path) -> None:
         settings = Settings(command=["sh", "-c", "sleep 1", "{nope}"], state_dir=tmp_path)
         p = LocalProvider(settings, "pool-a", Clock())

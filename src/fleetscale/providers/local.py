@@ -10,8 +10,9 @@ Every process is bounded in time: it runs under ``timeout -k 5 <lifetime>`` (and
 ``stop_grace`` seconds), never by name. The instance address is ``host:port``.
 
 Instances are recorded in ``<state_dir>/<pool>.json`` (id, pid, port, type, request id,
-launch time), so a restarted fleetscale lists, adopts and stops the processes it started; a
-recorded pid is trusted only while ``/proc/<pid>/cmdline`` still names the instance id.
+launch time, process start time), so a restarted fleetscale lists, adopts and stops the
+processes it started; a recorded pid is trusted only while the process with that pid has the
+recorded start time (a reused pid is not mistaken for the instance).
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class Record:
     port: int
     request_id: str
     launched_at: str
+    #: the process's start time (clock ticks after boot, /proc/<pid>/stat field 22): a recorded
+    #: pid is trusted only while a process with that pid and that start time exists
+    start_ticks: int | None = None
 
 
 class LocalProvider:
@@ -149,19 +153,22 @@ class LocalProvider:
         self._children[proc.pid] = proc
         (workdir / "argv.json").write_text(json.dumps(argv), encoding="utf-8")
         log.info("local instance started", instance=instance_id, pid=proc.pid, port=port, type=type)
-        return Record(instance_id, type, proc.pid, port, request_id, self.clock.now().isoformat())
+        return Record(instance_id, type, proc.pid, port, request_id, self.clock.now().isoformat(),
+                      _start_ticks(proc.pid))
 
     def _alive(self, record: Record) -> bool:
         child = self._children.get(record.pid)
         if child is not None:
             return child.poll() is None
-        try:
-            cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
-            stat = Path(f"/proc/{record.pid}/stat").read_text()
+        fields = _stat(record.pid)
+        if fields is None or fields[0] in ("Z", "X"):
+            return False
+        if record.start_ticks is not None:
+            return int(fields[19]) == record.start_ticks
+        try:  # a record written without a start time: the command line must name the instance
+            return record.id.encode() in Path(f"/proc/{record.pid}/cmdline").read_bytes()
         except OSError:
             return False
-        state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
-        return record.id.encode() in cmdline and state not in ("Z", "X")
 
     def _stop(self, record: Record) -> None:
         if not self._alive(record):
@@ -213,6 +220,20 @@ class LocalProvider:
             address=f"{self.settings.host}:{record.port}",
             tags={POOL_TAG: self.pool, REQUEST_TAG: record.request_id},
         )
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[-1].split() if ")" in text else None
+
+
+def _start_ticks(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[19]) if fields and len(fields) > 19 else None
 
 
 def _free_udp_port(host: str, taken: set[int], attempts: int = 50) -> int:
