@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
@@ -34,7 +35,6 @@ from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
 from fleetscale.reconciler import Repair, Rules, reconcile
 
 log = structlog.get_logger(__name__)
-Think = Callable[..., Any]
 
 
 class Store(Protocol):
@@ -67,6 +67,7 @@ class _Cycle:
     outcome: list[str] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)
     launched: set[str] = dataclasses.field(default_factory=set)
+    terminated: set[str] = dataclasses.field(default_factory=set)
 
 
 class PoolRunner:
@@ -84,7 +85,6 @@ class PoolRunner:
         clock: Clock,
         dry_run: bool = False,
         spec: DecisionSpec | None = None,
-        think: Think = core.think,
     ) -> None:
         self.pool = pool
         self.name = pool.name
@@ -97,11 +97,12 @@ class PoolRunner:
         self.dry_run = dry_run or pool.dry_run
         self.spec = spec or pool.decision_spec()
         self.types = pool.types()
-        self.think = think
         self.rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline,
                            pool.unknown_instances)
         self.first_seen: dict[str, datetime] = {}
         self.seq = 0
+        #: distinguishes this runner's cycle ids from those of an earlier process
+        self.run_id = uuid.uuid4().hex[:6]
         self.memory = self._load_memory()
 
     # --- the cycle --------------------------------------------------------------------
@@ -109,7 +110,7 @@ class PoolRunner:
     def cycle(self) -> CycleRecord:
         now = self.clock.now()
         self.seq += 1
-        c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S.%f}:{self.seq}")
+        c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}")
         log.debug("cycle start", pool=self.name, cycle_id=c.cycle_id)
         verdict = plan = None
         try:
@@ -150,14 +151,15 @@ class PoolRunner:
         if self.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
             visible = tuple(i for i in c.instances if i.id in known)
         snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations))
-        verdict, plan = self.think(snapshot, spec, self.memory, self.types, c.cycle_id)
+        verdict, plan = core.think(snapshot, spec, self.memory, self.types, c.cycle_id)
         self.memory = verdict.memory
         if self.dry_run:
             c.outcome.append("dry run: nothing acted")
         else:
             self._act(c, plan, sessions)
             drains = self.store.drains(self.name)
-        repair = reconcile(c.now, c.instances, drains, sessions, known | c.launched,
+        remaining = tuple(i for i in c.instances if i.id not in c.terminated)
+        repair = reconcile(c.now, remaining, drains, sessions, known | c.launched,
                            self.rules, self.first_seen)
         self._repair(c, repair, plan.request_id)
         self._checkpoint(c)
@@ -187,8 +189,8 @@ class PoolRunner:
         registered = {o.instance_id for o in obs
                       if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
         out = []
+        self.first_seen = {i.id: self.first_seen.get(i.id, self.clock.now()) for i in listed}
         for inst in listed:
-            self.first_seen.setdefault(inst.id, self.clock.now())
             if inst.id in drains and inst.state is InstanceState.READY:
                 inst = inst.moved_to(InstanceState.DRAINING)
             elif (self.pool.require_registration and inst.state is InstanceState.READY
@@ -198,7 +200,8 @@ class PoolRunner:
         return tuple(out)
 
     def _sessions(self, c: _Cycle) -> dict[str, int | None]:
-        """Live sessions of draining instances: the drainer's count, else a source's."""
+        """Live sessions of draining instances: the drainer's count and a source's ``sessions``
+        reading, the larger when both are known; None (busy) when neither is."""
         from_sources = {o.instance_id: int(o.value) for o in c.observations
                         if o.metric == "sessions" and o.ok and o.instance_id and o.value is not None}
         out: dict[str, int | None] = {}
@@ -210,9 +213,12 @@ class PoolRunner:
             except Exception as exc:
                 c.errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
                 n = None
+            seen = from_sources.get(inst.id)
             if n is None:
-                n = from_sources.get(inst.id)
-            elif inst.id not in from_sources:
+                n = seen
+            elif seen is not None:
+                n = max(n, seen)  # two counts disagree: trust the busier one
+            else:
                 c.observations.append(
                     Observation("drainer", "sessions", float(n), c.now, instance_id=inst.id))
             out[inst.id] = n
@@ -256,7 +262,8 @@ class PoolRunner:
             c.outcome.append(f"launched {len(made)} x {item.type}: {', '.join(m.id for m in made)}")
         for iid in plan.begin_drain:
             self._begin_drain(c, by_id.get(iid), iid, "")
-        safe, unsafe = [], []
+        safe: list[str] = []
+        unsafe: list[str] = []
         for iid in plan.terminate:
             inst = by_id.get(iid)
             idle = inst is None or inst.state in (InstanceState.PENDING, InstanceState.FAILED)
@@ -293,6 +300,7 @@ class PoolRunner:
             return
         self.store.remove_drains(self.name, ids)
         self.store.forget(self.name, ids)
+        c.terminated.update(ids)
         c.outcome.extend(f"terminated {i} ({why})" for i, why in items)
 
     # --- reconcile --------------------------------------------------------------------
