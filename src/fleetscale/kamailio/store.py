@@ -22,7 +22,14 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection
 
 from fleetscale.kamailio.address import address_of, contact_address, destination
-from fleetscale.kamailio.tables import DS_INACTIVE, dispatcher, gateway, location, managed_mark, owned_metadata
+from fleetscale.kamailio.tables import (
+    DS_INACTIVE,
+    dispatcher,
+    gateway,
+    location,
+    managed_mark,
+    owned_metadata,
+)
 
 
 @dataclass(frozen=True, slots=True)
