@@ -194,7 +194,11 @@ class Scaler:
         self.clock.pinned = _instant(scaleTime, self.clock.base.now(), tz) if scaleTime is not None else None
         try:
             record = runner.cycle()
-            destroyed = self.cleanup()  # as the seed: gateways locked now and already idle go at once
+            try:  # as the seed: gateways locked now and already idle go at once
+                destroyed = self.cleanup()
+            except FleetscaleError as exc:
+                log.warning("scale: cleanup failed; the next cycle retries", error=str(exc))
+                destroyed = []
         finally:
             self._external.value = None
             self.clock.pinned = None
