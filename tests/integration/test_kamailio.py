@@ -218,7 +218,7 @@ class TestFailedReads:
         bad = ksource.build(ksource.Settings(db=DbSettings(host="127.0.0.1", port=1, connect_timeout=1),
                                              rpc_url=kamailio.rpc_url), context())
         obs = bad.read(POOL, datetime.now(UTC))
-        assert {o.metric for o in obs} >= {"load", "calls"}
+        assert {o.metric for o in obs} >= {"load", "calls", "registered"}
         assert all(o.error and not o.ok for o in obs)
 
     def test_rpc_down(self, kamailio: Kamailio, provider: local.LocalProvider) -> None:

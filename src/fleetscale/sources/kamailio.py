@@ -112,7 +112,9 @@ class KamailioSource:
             registered = self.store.registrations()
             marks = self.store.marks()
         except SQLAlchemyError as exc:
-            for metric in ("gateways_registered", "gateways_unlocked", "load", "calls"):
+            # a pool-wide ``registered`` error tells the controller the registrations are unknown
+            # (not absent): it must not take the gateways for unregistered
+            for metric in ("registered", "gateways_registered", "gateways_unlocked", "load", "calls"):
                 failed(metric, exc)
             return out
         unlocked = [r for r in registered if not (marks.get(r.address) and marks[r.address].locked)]
