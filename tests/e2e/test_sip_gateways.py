@@ -56,7 +56,7 @@ def test_gateways_follow_the_calls(kamailio: Kamailio, tmp_path: Path, silent_re
 
     try:
         # 0. min 1: one gateway is launched and counts as ready only once it has registered
-        first = loop.until(lambda r: launched(r), 5, "first gateway launched")
+        first = loop.until(lambda r: launched(r), 10, "first gateway launched")
         (gw_a,) = launched(first)
         loop.until(lambda r: ready(r) == [gw_a], 10, "first gateway registered")
         usernames = {u for (u,) in kamailio.query("SELECT username FROM location")}
@@ -65,7 +65,7 @@ def test_gateways_follow_the_calls(kamailio: Kamailio, tmp_path: Path, silent_re
         # 1. rising calls: 5 calls (all on A) -> ceil(5/2) = 3 gateways; B and C launch and register
         long_calls = call("long", 5, 14)
         calls.wait_total(5)
-        up = loop.until(lambda r: launched(r), 5, "scale up")
+        up = loop.until(lambda r: launched(r), 10, "scale up")
         new = launched(up)
         assert len(new) == 2, up.outcome
         assert up.decision is not None and up.decision.desired == 3, up.decision
@@ -96,12 +96,12 @@ def test_gateways_follow_the_calls(kamailio: Kamailio, tmp_path: Path, silent_re
         burst = call("burst", 3, 6)
         calls.wait_total(6)
         assert calls.on(addresses[victim]) == 1, "a locked gateway gets no new call"
-        back = loop.until(lambda r: outcome_ids(r, "drain cancelled on "), 5, "drain cancelled")
+        back = loop.until(lambda r: outcome_ids(r, "drain cancelled on "), 10, "drain cancelled")
         assert outcome_ids(back, "drain cancelled on ") == [victim]
         assert not launched(back), back.outcome
         assert kamailio.query("SELECT flags FROM dispatcher WHERE destination=%s",
                               (f"sip:{addresses[victim]}",)) == [(0,)]
-        loop.until(lambda r: len(ready(r)) == 3, 5, "the cancelled drain's gateway ready again")
+        loop.until(lambda r: len(ready(r)) == 3, 10, "the cancelled drain's gateway ready again")
 
         # 4. calls fall again: the burst ends -> drain; one more call arrives during the drain and
         #    avoids it; the drained gateway is terminated only once its last call has ended

@@ -54,7 +54,7 @@ def test_registration_read_failure_holds_the_pool(kamailio: Kamailio, tmp_path: 
             assert ready(rec) == gateways, [e[:150] for e in rec.errors]
             assert not launched(rec) and not outcome_ids(rec, "terminated "), rec.outcome
         assert caller.wait(20) == 0 and caller.counts() == (2, 0), caller.output()[-1500:]
-        after = loop.until(lambda r: not r.errors, 5, "reads recover")
+        after = loop.until(lambda r: not r.errors, 10, "reads recover")
         assert ready(after) == gateways
         assert all(i.state is InstanceState.READY for i in after.instances)
 

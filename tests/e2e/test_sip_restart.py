@@ -45,7 +45,7 @@ def test_drain_survives_a_restart_and_a_fresh_journal_adopts(kamailio: Kamailio,
         now = datetime.now(UTC)
         store.hold("sip", 1, now + timedelta(minutes=5), now)
         store.close()
-        drained = first.until(lambda r: outcome_ids(r, "drain begun on "), 5, "drain begun")
+        drained = first.until(lambda r: outcome_ids(r, "drain begun on "), 10, "drain begun")
         (victim,) = outcome_ids(drained, "drain begun on ")
         first.controller.close()
 
@@ -68,9 +68,9 @@ def test_drain_survives_a_restart_and_a_fresh_journal_adopts(kamailio: Kamailio,
         store = SqlJournal(f"sqlite:///{tmp_path / 'fresh.db'}")
         store.hold("sip", 1, now + timedelta(minutes=5), now)
         store.close()
-        rec = third.until(lambda r: any(line.startswith("adopted") for line in r.outcome), 5, "adopted")
+        rec = third.until(lambda r: any(line.startswith("adopted") for line in r.outcome), 10, "adopted")
         assert any(kept in line for line in rec.outcome if line.startswith("adopted"))
-        rec = third.until(lambda r: ready(r) == [kept], 5, "the adopted gateway is ready")
+        rec = third.until(lambda r: ready(r) == [kept], 10, "the adopted gateway is ready")
         assert not [r for r in third.records if launched(r) or outcome_ids(r, "terminated ")]
         third.controller.close()
     finally:

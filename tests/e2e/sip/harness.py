@@ -105,7 +105,7 @@ class Calls:
     def total(self) -> int:
         return self.rpc.profile_size("gw")
 
-    def wait_total(self, n: int, timeout: float = 5) -> None:
+    def wait_total(self, n: int, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.total() == n:
