@@ -158,6 +158,7 @@ class TestDrain:
         assert _dispatcher(kamailio)[(1, f"sip:{victim.address}")] == "IX", "a reload keeps the lock"
         obs = read(source)
         assert by_metric(obs, "unlocked") == {victim.address: 0.0, other.address: 1.0}
+        assert by_metric(obs, "to_stop") == {victim.address: 1.0, other.address: 0.0}
         assert by_metric(obs, "capacity")[None] == 10.0
 
         second = start_caller(kamailio, tmp_path / "second", calls=4, hold_ms=2000, rate=20)
@@ -172,6 +173,7 @@ class TestDrain:
         assert kamailio.query("SELECT flags FROM dispatcher WHERE destination=%s",
                               (f"sip:{victim.address}",)) == [(0,)]
         assert by_metric(read(source), "unlocked")[victim.address] == 1.0
+        assert by_metric(read(source), "to_stop")[victim.address] == 0.0
 
     def test_terminated_gateway_leaves_the_dispatcher_after_its_registration_expires(
             self, kamailio: Kamailio, provider: local.LocalProvider,

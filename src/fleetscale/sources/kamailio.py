@@ -2,7 +2,8 @@
 registrar.
 
 Per gateway (``instance_id`` = its address ``host:port`` from the registration's Contact):
-``registered`` = 1, ``unlocked`` = 1/0 (lock marks in ``fleetscale_gateway``), ``sessions`` =
+``registered`` = 1, ``unlocked`` = 1/0 and ``to_stop`` = 1/0 (the marks in
+``fleetscale_gateway``: a drain in progress is ``unlocked`` 0 and ``to_stop`` 1), ``sessions`` =
 its active calls (dialog profile ``gw`` keyed ``sip:host:port``), ``capacity`` if configured.
 Pool-wide: ``load`` and ``calls`` (active calls in total), ``gateways_registered``,
 ``gateways_unlocked``, ``capacity`` (unlocked gateways x calls per gateway).
@@ -121,7 +122,9 @@ class KamailioSource:
         per_gw = self.settings.gateway_capacity
         for r in registered:
             ok("registered", 1, r.address)
+            mark = marks.get(r.address)
             ok("unlocked", 0 if r not in unlocked else 1, r.address)
+            ok("to_stop", 1 if mark and mark.to_stop else 0, r.address)
             if per_gw is not None:
                 ok("capacity", per_gw, r.address)
         ok("gateways_registered", len(registered))
