@@ -15,8 +15,10 @@ from fleetscale import registry
 from fleetscale.config import Loaded
 from fleetscale.controller import Controller, PoolRunner
 from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.log import LogJournal
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.write_ahead import crash_at_from_env
 from fleetscale.ports import Clock, Closeable, Journal
 from fleetscale.sim.clock import WallClock
 
@@ -42,7 +44,8 @@ def build_controller(
     clock = clock or WallClock()
     url = journal_url or cfg.journal.sql
     store = SqlJournal(url)
-    closers: list[Any] = [store.close]
+    intents = IntentLog(url, now=clock.now)  # write-ahead intents beside the journal
+    closers: list[Any] = [store.close, intents.close]
     sinks: list[Journal] = [store]
     if cfg.journal.log if log is None else log:
         sinks.append(LogJournal())
@@ -60,7 +63,7 @@ def build_controller(
             closers.append(exporter.close)
         sinks.extend(extra_sinks)
         for i, pool in enumerate(cfg.pools):
-            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, closers, dry_run))
+            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, closers, dry_run, intents))
     except BaseException:
         for close in closers:  # do not leak what was already built
             try:
@@ -72,7 +75,8 @@ def build_controller(
 
 
 def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: list[Journal],
-            store: SqlJournal, closers: list[Any], dry_run: bool) -> PoolRunner:
+            store: SqlJournal, closers: list[Any], dry_run: bool,
+            intents: IntentLog | None = None) -> PoolRunner:
     where = f"pools.{i}"
     sources = [
         _build("source", s.kind, loaded.source_settings(pool.name, j), pool, f"{where}.sources.{j}",
@@ -88,7 +92,8 @@ def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: li
                      f"{where}.drainer", clock, url)
     closers += _closer(drainer)
     return PoolRunner(pool, sources=sources, provider=provider, drainer=drainer,
-                      journals=sinks, store=store, clock=clock, dry_run=dry_run)
+                      journals=sinks, store=store, clock=clock, dry_run=dry_run,
+                      intents=intents, crash_at=crash_at_from_env())  # write-ahead intents
 
 
 def _build(role: str, kind: str, settings: Any, pool: Any, where: str, clock: Clock, url: str) -> Any:

@@ -28,8 +28,10 @@ from fleetscale import core
 from fleetscale.config import PoolConfig
 from fleetscale.decide import DecisionSpec, Memory
 from fleetscale.journal.checkpoint import memory_from_json, memory_to_json
+from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
+from fleetscale.journal.write_ahead import JournaledDrainer, JournaledProvider, WriteAhead, recover_into
 from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot
 from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
 from fleetscale.reconciler import Repair, Rules, reconcile
@@ -85,6 +87,8 @@ class PoolRunner:
         clock: Clock,
         dry_run: bool = False,
         spec: DecisionSpec | None = None,
+        intents: IntentLog | None = None,
+        crash_at: str | None = None,
     ) -> None:
         self.pool = pool
         self.name = pool.name
@@ -106,6 +110,11 @@ class PoolRunner:
         #: distinguishes this runner's cycle ids from those of an earlier process
         self.run_id = uuid.uuid4().hex[:6]
         self.memory = self._load_memory()
+        # --- write-ahead intents (journal/write_ahead.py): launch/drain/terminate write an intent
+        # first, so a controller killed mid-action replays it on restart instead of losing it ---
+        self.wal = WriteAhead(pool.name, provider, drainer, intents, crash_at, clock) if intents else None
+        if self.wal is not None:
+            self.provider, self.drainer = JournaledProvider(self.wal), JournaledDrainer(self.wal)
 
     # --- the cycle --------------------------------------------------------------------
 
@@ -141,6 +150,10 @@ class PoolRunner:
         except Exception as exc:
             c.errors.append(f"provider list failed: {_err(exc)}; holding")
             return None, None
+        if self.wal is not None and not self.dry_run:  # --- write-ahead recovery (replays intents) ---
+            listed, recovered = recover_into(self.wal, self.store, listed, c.now)
+            c.outcome.extend(recovered.lines())
+            c.errors.extend(recovered.errors)
         drains = self.store.drains(self.name)
         known = self.store.known(self.name)
         c.observations = self._map_addresses(c.observations, listed)
