@@ -104,6 +104,8 @@ class PoolRunner:
         self.rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline,
                            pool.unknown_instances)
         self.first_seen: dict[str, datetime] = {}
+        #: instances a source has reported registered at least once (require_registration)
+        self.registered_once: set[str] = set()
         self.seq = 0
         #: distinguishes this runner's cycle ids from those of an earlier process
         self.run_id = uuid.uuid4().hex[:6]
@@ -201,13 +203,17 @@ class PoolRunner:
         """The provider's instances, with drains and missing registrations overlaid."""
         registered = {o.instance_id for o in obs
                       if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
+        # a failed registration read means "unknown", not "unregistered"; and an instance that
+        # has registered once is never taken back to pending (the boot timeout would cut its calls)
+        unknown = any(o.metric == "registered" and o.error for o in obs)
+        self.registered_once = (self.registered_once | {i for i in registered if i}) & {i.id for i in listed}
         out = []
         self.first_seen = {i.id: self.first_seen.get(i.id, self.clock.now()) for i in listed}
         for inst in listed:
             if inst.id in drains and inst.state is InstanceState.READY:
                 inst = inst.moved_to(InstanceState.DRAINING)
             elif (self.pool.require_registration and inst.state is InstanceState.READY
-                  and inst.id not in registered):
+                  and not unknown and inst.id not in self.registered_once):
                 inst = dataclasses.replace(inst, state=InstanceState.PENDING)
             out.append(inst)
         return tuple(out)
