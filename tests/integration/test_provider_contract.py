@@ -16,8 +16,7 @@ from tests.contract.kits import Kit
 pytest_plugins = ["tests.contract.moto_process", "tests.contract.kits"]
 pytestmark = pytest.mark.integration
 
-#: "local" (branch sip) joins once merged: its kit is in tests/contract/kits.py.
-PROVIDERS = ("ec2", "libcloud", "simulated", "heroku")
+PROVIDERS = ("ec2", "libcloud", "simulated", "heroku", "local")
 
 
 @pytest.fixture(params=PROVIDERS)
