@@ -349,3 +349,14 @@ def test_public_api_is_pinned() -> None:
         "request_id",
     ]
     assert [f for f in Memory.__dataclass_fields__] == ["governor", "policies"]
+
+
+class TestHugeQuotients:
+    """A finite load over a tiny per-unit target overflows a float; the pool goes to max, no crash."""
+
+    @pytest.mark.parametrize("value", [1.7e308, 1e300, 1e20], ids=["near-max-float", "1e300", "1e20"])
+    def test_huge_load_proposes_max(self, value: float) -> None:
+        policies = (TargetPolicy(target=0.5),)
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=policies, governor=_no_stab())
+        v = decide(at(T0, 6, (Observation("s", "load", value, T0),)), spec, Memory())
+        assert v.decision.desired == 40

@@ -137,9 +137,16 @@ def _staleness(metric: str, at: datetime | None, now: datetime, stale_after: flo
     return None
 
 
+#: a desire this large is "as many as allowed": the governor clamps it to the pool's max
+HUGE_UNITS = 10**12
+
+
 def ceil_units(x: float) -> int:
     """ceil() that forgives float noise (412 / 37.5 is 10.986..., but 30 / 30.000000000000004
-    must give 1, not 2)."""
+    must give 1, not 2). A huge, infinite or undefined quotient (a finite load over a tiny
+    target can overflow) is HUGE_UNITS, never an exception: more capacity is the safe side."""
+    if not x < HUGE_UNITS:  # also true for inf and nan
+        return HUGE_UNITS
     return max(0, math.ceil(x - 1e-9))
 
 
