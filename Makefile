@@ -23,7 +23,7 @@ unit: venv
 	$(BIN)/pytest -q tests/unit
 
 lint: venv
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check $(wildcard src tests bench)
 
 bench: venv
 	$(BIN)/python bench/quality.py

@@ -19,5 +19,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-$BIN/ruff check src tests bench
+lint_dirs=()
+for d in src tests bench; do [ -d "$d" ] && lint_dirs+=("$d"); done
+$BIN/ruff check "${lint_dirs[@]}"
 $BIN/pytest -p no:cacheprovider "$@"

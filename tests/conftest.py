@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.moto",
     "tests.fixtures.kamailio",
+    "tests.fixtures.heroku",
+    "tests.fixtures.elasticsearch",
 ]

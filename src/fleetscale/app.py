@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from fleetscale import registry
 from fleetscale.config import Loaded
 from fleetscale.controller import Controller, PoolRunner
 from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.log import LogJournal
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.write_ahead import crash_at_from_env
 from fleetscale.ports import Clock, Closeable, Journal
 from fleetscale.sim.clock import WallClock
+
+logger = structlog.get_logger(__name__)
 
 
 def _closer(obj: Any) -> list[Any]:
@@ -38,32 +44,56 @@ def build_controller(
     clock = clock or WallClock()
     url = journal_url or cfg.journal.sql
     store = SqlJournal(url)
-    closers: list[Any] = [store.close]
+    intents = IntentLog(url, now=clock.now)  # write-ahead intents beside the journal
+    closers: list[Any] = [store.close, intents.close]
     sinks: list[Journal] = [store]
     if cfg.journal.log if log is None else log:
         sinks.append(LogJournal())
-    for j, spec in enumerate(cfg.journal.sinks):
-        sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
-        sinks.append(sink)
-        closers += _closer(sink)
-    sinks.extend(extra_sinks)
     runners = []
-    for i, pool in enumerate(cfg.pools):
-        where = f"pools.{i}"
-        sources = [
-            _build("source", s.kind, loaded.source_settings(pool.name, j), pool, f"{where}.sources.{j}",
-                   clock, url)
-            for j, s in enumerate(pool.sources)
-        ]
-        provider = _build("provider", pool.provider.kind, loaded.provider_settings(pool.name), pool,
-                          f"{where}.provider", clock, url)
-        drainer = _build("drainer", pool.drainer.kind, loaded.drainer_settings(pool.name), pool,
-                         f"{where}.drainer", clock, url)
-        for part in (*sources, provider, drainer):
-            closers += _closer(part)
-        runners.append(PoolRunner(pool, sources=sources, provider=provider, drainer=drainer,
-                                  journals=sinks, store=store, clock=clock, dry_run=dry_run))
+    try:
+        for j, spec in enumerate(cfg.journal.sinks):
+            sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
+            sinks.append(sink)
+            closers += _closer(sink)
+        if cfg.journal.metrics_port:
+            from fleetscale.journal import metrics
+
+            exporter = metrics.serve(cfg.journal.metrics_port)
+            sinks.append(exporter)
+            closers.append(exporter.close)
+        sinks.extend(extra_sinks)
+        for i, pool in enumerate(cfg.pools):
+            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, closers, dry_run, intents))
+    except BaseException:
+        for close in closers:  # do not leak what was already built
+            try:
+                close()
+            except Exception as exc:
+                logger.warning("close after a failed start failed", error=str(exc))
+        raise
     return Controller(runners, clock, on_close=closers)
+
+
+def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: list[Journal],
+            store: SqlJournal, closers: list[Any], dry_run: bool,
+            intents: IntentLog | None = None) -> PoolRunner:
+    where = f"pools.{i}"
+    sources = [
+        _build("source", s.kind, loaded.source_settings(pool.name, j), pool, f"{where}.sources.{j}",
+               clock, url)
+        for j, s in enumerate(pool.sources)
+    ]
+    for src in sources:
+        closers += _closer(src)
+    provider = _build("provider", pool.provider.kind, loaded.provider_settings(pool.name), pool,
+                      f"{where}.provider", clock, url)
+    closers += _closer(provider)
+    drainer = _build("drainer", pool.drainer.kind, loaded.drainer_settings(pool.name), pool,
+                     f"{where}.drainer", clock, url)
+    closers += _closer(drainer)
+    return PoolRunner(pool, sources=sources, provider=provider, drainer=drainer,
+                      journals=sinks, store=store, clock=clock, dry_run=dry_run,
+                      intents=intents, crash_at=crash_at_from_env())  # write-ahead intents
 
 
 def _build(role: str, kind: str, settings: Any, pool: Any, where: str, clock: Clock, url: str) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
@@ -27,14 +28,15 @@ from fleetscale import core
 from fleetscale.config import PoolConfig
 from fleetscale.decide import DecisionSpec, Memory
 from fleetscale.journal.checkpoint import memory_from_json, memory_to_json
+from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
+from fleetscale.journal.write_ahead import JournaledDrainer, JournaledProvider, WriteAhead, recover_into
 from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot
 from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
 from fleetscale.reconciler import Repair, Rules, reconcile
 
 log = structlog.get_logger(__name__)
-Think = Callable[..., Any]
 
 
 class Store(Protocol):
@@ -67,6 +69,7 @@ class _Cycle:
     outcome: list[str] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)
     launched: set[str] = dataclasses.field(default_factory=set)
+    terminated: set[str] = dataclasses.field(default_factory=set)
 
 
 class PoolRunner:
@@ -84,7 +87,8 @@ class PoolRunner:
         clock: Clock,
         dry_run: bool = False,
         spec: DecisionSpec | None = None,
-        think: Think = core.think,
+        intents: IntentLog | None = None,
+        crash_at: str | None = None,
     ) -> None:
         self.pool = pool
         self.name = pool.name
@@ -97,19 +101,27 @@ class PoolRunner:
         self.dry_run = dry_run or pool.dry_run
         self.spec = spec or pool.decision_spec()
         self.types = pool.types()
-        self.think = think
         self.rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline,
                            pool.unknown_instances)
         self.first_seen: dict[str, datetime] = {}
+        #: instances a source has reported registered at least once (require_registration)
+        self.registered_once: set[str] = set()
         self.seq = 0
+        #: distinguishes this runner's cycle ids from those of an earlier process
+        self.run_id = uuid.uuid4().hex[:6]
         self.memory = self._load_memory()
+        # --- write-ahead intents (journal/write_ahead.py): launch/drain/terminate write an intent
+        # first, so a controller killed mid-action replays it on restart instead of losing it ---
+        self.wal = WriteAhead(pool.name, provider, drainer, intents, crash_at, clock) if intents else None
+        if self.wal is not None:
+            self.provider, self.drainer = JournaledProvider(self.wal), JournaledDrainer(self.wal)
 
     # --- the cycle --------------------------------------------------------------------
 
     def cycle(self) -> CycleRecord:
         now = self.clock.now()
         self.seq += 1
-        c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S.%f}:{self.seq}")
+        c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}")
         log.debug("cycle start", pool=self.name, cycle_id=c.cycle_id)
         verdict = plan = None
         try:
@@ -138,10 +150,15 @@ class PoolRunner:
         except Exception as exc:
             c.errors.append(f"provider list failed: {_err(exc)}; holding")
             return None, None
+        if self.wal is not None and not self.dry_run:  # --- write-ahead recovery (replays intents) ---
+            listed, recovered = recover_into(self.wal, self.store, listed, c.now)
+            c.outcome.extend(recovered.lines())
+            c.errors.extend(recovered.errors)
         drains = self.store.drains(self.name)
         known = self.store.known(self.name)
         c.observations = self._map_addresses(c.observations, listed)
         c.instances = self._view(listed, drains, c.observations)
+        self._reconcile_drainer(c)
         sessions = self._sessions(c)
         op = self.store.operator(self.name, c.now)
         spec = self._spec(op, c.now)
@@ -149,14 +166,15 @@ class PoolRunner:
         if self.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
             visible = tuple(i for i in c.instances if i.id in known)
         snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations))
-        verdict, plan = self.think(snapshot, spec, self.memory, self.types, c.cycle_id)
+        verdict, plan = core.think(snapshot, spec, self.memory, self.types, c.cycle_id)
         self.memory = verdict.memory
         if self.dry_run:
             c.outcome.append("dry run: nothing acted")
         else:
             self._act(c, plan, sessions)
             drains = self.store.drains(self.name)
-        repair = reconcile(c.now, c.instances, drains, sessions, known | c.launched,
+        remaining = tuple(i for i in c.instances if i.id not in c.terminated)
+        repair = reconcile(c.now, remaining, drains, sessions, known | c.launched,
                            self.rules, self.first_seen)
         self._repair(c, repair, plan.request_id)
         self._checkpoint(c)
@@ -185,19 +203,24 @@ class PoolRunner:
         """The provider's instances, with drains and missing registrations overlaid."""
         registered = {o.instance_id for o in obs
                       if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
+        # a failed registration read means "unknown", not "unregistered"; and an instance that
+        # has registered once is never taken back to pending (the boot timeout would cut its calls)
+        unknown = any(o.metric == "registered" and o.error for o in obs)
+        self.registered_once = (self.registered_once | {i for i in registered if i}) & {i.id for i in listed}
         out = []
+        self.first_seen = {i.id: self.first_seen.get(i.id, self.clock.now()) for i in listed}
         for inst in listed:
-            self.first_seen.setdefault(inst.id, self.clock.now())
             if inst.id in drains and inst.state is InstanceState.READY:
                 inst = inst.moved_to(InstanceState.DRAINING)
             elif (self.pool.require_registration and inst.state is InstanceState.READY
-                  and inst.id not in registered):
+                  and not unknown and inst.id not in self.registered_once):
                 inst = dataclasses.replace(inst, state=InstanceState.PENDING)
             out.append(inst)
         return tuple(out)
 
     def _sessions(self, c: _Cycle) -> dict[str, int | None]:
-        """Live sessions of draining instances: the drainer's count, else a source's."""
+        """Live sessions of draining instances: the drainer's count and a source's ``sessions``
+        reading, the larger when both are known; None (busy) when neither is."""
         from_sources = {o.instance_id: int(o.value) for o in c.observations
                         if o.metric == "sessions" and o.ok and o.instance_id and o.value is not None}
         out: dict[str, int | None] = {}
@@ -209,9 +232,12 @@ class PoolRunner:
             except Exception as exc:
                 c.errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
                 n = None
+            seen = from_sources.get(inst.id)
             if n is None:
-                n = from_sources.get(inst.id)
-            elif inst.id not in from_sources:
+                n = seen
+            elif seen is not None:
+                n = max(n, seen)  # two counts disagree: trust the busier one
+            else:
                 c.observations.append(
                     Observation("drainer", "sessions", float(n), c.now, instance_id=inst.id))
             out[inst.id] = n
@@ -222,6 +248,19 @@ class PoolRunner:
         if override is not None and override.until <= now:
             override = None
         return dataclasses.replace(self.spec, paused=self.spec.paused | op.paused, override=override)
+
+    def _reconcile_drainer(self, c: _Cycle) -> None:
+        """A drainer that keeps its own registry (``media_redis``) may offer
+        ``reconcile(instances) -> lines``: called once per cycle, only after a successful
+        ``provider.list()``, with the instances as the controller sees them (drains overlaid).
+        Its lines go to the cycle's outcome; a failure is a cycle error, never an exception."""
+        hook = getattr(self.drainer, "reconcile", None)
+        if not callable(hook) or self.dry_run:
+            return
+        try:
+            c.outcome.extend(hook(c.instances))
+        except Exception as exc:
+            c.errors.append(f"drainer reconcile failed: {_err(exc)}")
 
     # --- act --------------------------------------------------------------------------
 
@@ -242,7 +281,8 @@ class PoolRunner:
             c.outcome.append(f"launched {len(made)} x {item.type}: {', '.join(m.id for m in made)}")
         for iid in plan.begin_drain:
             self._begin_drain(c, by_id.get(iid), iid, "")
-        safe, unsafe = [], []
+        safe: list[str] = []
+        unsafe: list[str] = []
         for iid in plan.terminate:
             inst = by_id.get(iid)
             idle = inst is None or inst.state in (InstanceState.PENDING, InstanceState.FAILED)
@@ -279,6 +319,7 @@ class PoolRunner:
             return
         self.store.remove_drains(self.name, ids)
         self.store.forget(self.name, ids)
+        c.terminated.update(ids)
         c.outcome.extend(f"terminated {i} ({why})" for i, why in items)
 
     # --- reconcile --------------------------------------------------------------------

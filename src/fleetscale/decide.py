@@ -2,18 +2,20 @@
 
 ``decide`` runs every policy, combines their proposals (the safest wins: up beats hold
 beats down), then passes the winner through the governor (``governor/govern.py``).
-A policy is any spec with ``metrics`` (the metric names it reads) and
-``propose(snapshot, ctx, state, label) -> (Proposal, state)``; its state lives in
-``Memory.policies[label]`` (label = the policy's ``name``, else its ``kind``, with ``#i``
-appended when two share one). It never does I/O and never
+A policy is any spec with ``kind``, ``name``, ``metrics`` (the metric names it reads; their
+failures and staleness stop scale-down) and ``propose(snapshot, ctx, state) -> (Proposal,
+state)`` (or ``propose(snapshot, ctx, state, label)``, which names the proposal itself). Its
+state lives in ``Memory.policies[label]``; label = the policy's ``name``, else its ``kind``,
+with ``#i`` appended when two share one. It never does I/O and never
 reads a clock: time comes from ``snapshot.now``. The controller and the simulator both
 call exactly this function (one decision code path).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -73,16 +75,27 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
     current = ready + pending
     stale_after = spec.governor.stale_after
     obs = snapshot.observations
-    readings: dict[str, Reading] = {m: read_metric(obs, m, now, stale_after) for m in metrics}
-    problems = tuple(r.problem for r in readings.values() if r.problem is not None)
-    ctx = PolicyContext(now, current, spec.unit_capacity, spec.min, spec.max, readings, pending)
+    readings: dict[str, Reading] = {}
+    problems: tuple[str, ...] = ()
+    for m in metrics:
+        r = readings[m] = read_metric(obs, m, now, stale_after)
+        if r.problem is not None:
+            problems += (r.problem,)
+    ctx = PolicyContext(
+        now, current, spec.unit_capacity, spec.min, spec.max, readings, pending, obs, stale_after
+    )
 
     states = memory.policies
     changed: dict[str, Any] | None = None
     proposals: list[Proposal] = []
-    for label, policy in pairs:
+    for label, policy, named in pairs:
         old = states.get(label)
-        proposal, new = policy.propose(snapshot, ctx, old, label)
+        if named:
+            proposal, new = policy.propose(snapshot, ctx, old, label)
+        else:
+            proposal, new = policy.propose(snapshot, ctx, old)
+            if proposal.policy != label:
+                proposal = replace(proposal, policy=label)
         proposals.append(proposal)
         if new is not old and new != old:
             if changed is None:
@@ -114,10 +127,13 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
     reason = f"{word}: {combined.reason}"
     if outcome.steps:
         reason = f"{reason}; {'; '.join(outcome.steps)}"
-    policies = states if changed is None else MappingProxyType(changed)
+    if changed is None and outcome.memory is memory.governor:
+        new_memory = memory
+    else:
+        new_memory = Memory(outcome.memory, states if changed is None else MappingProxyType(changed))
     return Verdict(
         Decision(spec.pool, now, current, desired, reason),
-        Memory(outcome.memory, policies),
+        new_memory,
         tuple(proposals),
         outcome.steps,
     )
@@ -126,13 +142,14 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
 _READY = InstanceState.READY
 _PENDING = InstanceState.PENDING
 #: one-entry memo of the last instances tuple counted (the simulator passes the same tuple
-#: while the fleet does not change); a value cache only, it never changes an answer
-_LAST_COUNT: list[Any] = [None, 0, 0]
+#: while the fleet does not change). A value cache only: it never changes an answer, holds a
+#: strong reference (so the id cannot be reused) and is replaced as one tuple (thread-safe).
+_LAST_COUNT: list[tuple[Any, int, int]] = [((), 0, 0)]
 
 
 def _count(instances: tuple[Instance, ...]) -> tuple[int, int]:
     """Units (ready, pending) of the pool."""
-    last = _LAST_COUNT
+    last = _LAST_COUNT[0]
     if last[0] is instances:
         return last[1], last[2]
     ready = pending = 0
@@ -142,20 +159,29 @@ def _count(instances: tuple[Instance, ...]) -> tuple[int, int]:
             ready += inst.weight
         elif state is _PENDING:
             pending += inst.weight
-    _LAST_COUNT[:] = [instances, ready, pending]
+    _LAST_COUNT[0] = (instances, ready, pending)
     return ready, pending
 
 
-_CACHE: dict[int, tuple[DecisionSpec, tuple[tuple[str, Any], ...], tuple[str, ...]]] = {}
+_Pairs = tuple[tuple[str, Any, bool], ...]
+_CACHE: dict[int, tuple[DecisionSpec, _Pairs, tuple[str, ...]]] = {}
 
 
 def policy_labels(policies: tuple[Any, ...]) -> tuple[str, ...]:
     """Each policy's label: its ``name``, else its ``kind`` (``kind#i`` when two share one)."""
-    base = [p.name or p.kind for p in policies]
+    base = [getattr(p, "name", None) or p.kind for p in policies]
     return tuple(b if base.count(b) == 1 else f"{b}#{i}" for i, b in enumerate(base))
 
 
-def _compiled(spec: DecisionSpec) -> tuple[tuple[tuple[str, Any], ...], tuple[str, ...]]:
+def _takes_label(policy: Any) -> bool:
+    try:
+        params = inspect.signature(policy.propose).parameters
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 4 or "label" in params
+
+
+def _compiled(spec: DecisionSpec) -> tuple[_Pairs, tuple[str, ...]]:
     """Per-spec constants (labels, metrics to read), computed once per spec object."""
     hit = _CACHE.get(id(spec))
     if hit is not None and hit[0] is spec:
@@ -165,9 +191,9 @@ def _compiled(spec: DecisionSpec) -> tuple[tuple[tuple[str, Any], ...], tuple[st
     labels = policy_labels(spec.policies)
     metrics: list[str] = []
     for p in spec.policies:
-        for m in p.metrics:
+        for m in getattr(p, "metrics", ()):
             if m not in metrics:
                 metrics.append(m)
-    pairs = tuple(zip(labels, spec.policies, strict=True))
+    pairs = tuple((label, p, _takes_label(p)) for label, p in zip(labels, spec.policies, strict=True))
     _CACHE[id(spec)] = (spec, pairs, tuple(metrics))
     return pairs, tuple(metrics)

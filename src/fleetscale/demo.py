@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from fleetscale.config import PoolConfig
 from fleetscale.controller import Controller, PoolRunner
+from fleetscale.errors import ConfigError
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.model import InstanceState
@@ -116,6 +117,24 @@ def _actions(rec: CycleRecord) -> str:
     return ", ".join(parts)
 
 
+def _check(args: argparse.Namespace, covered: float) -> None:
+    problems = [f"--{name.replace('_', '-')}: must be positive (got {getattr(args, name):g})"
+                for name in ("speed", "interval") if not getattr(args, name) > 0]
+    problems += [f"--{name.replace('_', '-')}: must be 0 or more (got {getattr(args, name):g})"
+                 for name in ("boot_delay", "drain_time") if getattr(args, name) < 0]
+    if args.start + args.duration > covered:
+        problems.append(f"--duration: the bundled trace covers {_span(covered)}; --start {_span(args.start)} "
+                        f"+ --duration {_span(args.duration)} goes past its end (got {args.duration:g} s)")
+    if problems:
+        raise ConfigError(problems)
+
+
+def _span(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.4g} h"
+    return f"{seconds / 60:.4g} min"
+
+
 def timezone_edt() -> Any:
     from datetime import timezone
 
@@ -128,6 +147,7 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     configure_logging("warning")
     trace = read_trace(resources.files("fleetscale.data").joinpath(TRACE))  # type: ignore[arg-type]
+    _check(args, trace.duration)
     start = TRACE_T0 + timedelta(seconds=args.start)
     clock = ScaledClock(start, args.speed)
     first_load = trace.at(args.start) or 0.0
@@ -148,7 +168,7 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
     tally = Tally()
     until = start + timedelta(seconds=args.duration)
     print(f"fleetscale demo: NASA web trace from {start.astimezone(timezone_edt()):%Y-%m-%d %H:%M} EDT, "
-          f"{args.duration / 3600:g} h at {args.speed:g}x; one instance serves {UNIT_CAPACITY} req/s, "
+          f"{_span(args.duration)} at {args.speed:g}x; one instance serves {UNIT_CAPACITY} req/s, "
           f"boots in {args.boot_delay:g} s, drains in {args.drain_time:g} s; policy: recommended", file=out)
 
     def show(rec: CycleRecord) -> None:
@@ -163,7 +183,7 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
         controller.close()
     hours = provider.instance_seconds() / 3600.0
     share = tally.under / tally.cycles if tally.cycles else 0.0
-    print(f"summary: {tally.cycles} cycles over {args.duration / 3600:g} simulated hours; "
+    print(f"summary: {tally.cycles} cycles over {_span(args.duration)} simulated; "
           f"instance-hours {hours:.1f} (cost {provider.cost():.2f}); under-provisioned "
           f"{share:.0%} of the time; actions: {tally.launched} launched, {tally.drained} drained, "
           f"{tally.terminated} terminated; peak load {tally.peak_load:.2f} req/s, peak fleet "

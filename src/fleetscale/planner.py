@@ -3,7 +3,8 @@
 - Scale-up first reuses DRAINING instances (cancels their drain), the least drained first
   (most active sessions; unknown sessions count as busy), then launches the cheapest mix of
   instance types covering the remaining gap: an exact unbounded-knapsack over the types
-  (ties -> fewer instances, then the order types are configured in). No type -> PlanError.
+  (equal cost -> the smaller total, so no free overshoot that the next cycle would trim again;
+  then fewer instances; then the order types are configured in). No type -> PlanError.
 - Scale-down chooses victims among READY instances: fewest active sessions first (unknown
   sessions count as busy and go last), then the newest, and only ever begins their drain;
   it never drains below the desired units (a victim whose weight would overshoot is
@@ -62,7 +63,8 @@ def cheapest_mix(types: tuple[InstanceType, ...], gap: int) -> tuple[tuple[tuple
     """The cheapest multiset of types whose weights sum to >= gap: (mix, cost per hour, units).
 
     Exact: min cost over every total in [gap, gap + max weight - 1] by dynamic programming
-    (an unbounded knapsack). Ties -> fewer instances, then earlier types.
+    (an unbounded knapsack). Equal cost -> the smaller total (an overshoot at no saving would
+    be drained again next cycle: churn), then fewer instances, then earlier types.
     """
     usable = [t for t in types if t.weight > 0]
     if not usable:
@@ -82,10 +84,10 @@ def cheapest_mix(types: tuple[InstanceType, ...], gap: int) -> tuple[tuple[tuple
                 prev = best[total - t.weight]
                 if prev is inf:
                     continue
-                cand = (prev[0] + t.price, prev[1] + 1)
+                cand = (round(prev[0] + t.price, 9), prev[1] + 1)  # round: 0.1 + 0.2 ties 0.3
                 if cand < best[total]:
                     best[total], pick[total] = cand, k
-    chosen = min(range(gap, top + 1), key=lambda c: (round(best[c][0], 9), best[c][1], c))
+    chosen = min(range(gap, top + 1), key=lambda c: (best[c][0], c, best[c][1]))
     counts = [0] * len(usable)
     c = chosen
     while c > 0:

@@ -259,3 +259,22 @@ def test_run_paced_each_pool_on_its_interval(tmp_path: Path) -> None:
     Controller([a.runner, b.runner], a.clock).run_paced(a.clock.now() + timedelta(seconds=180),
                                                         on_cycle=lambda r: seen.append(r.pool))
     assert seen.count("a") == 6 and seen.count("b") == 2
+
+
+def test_source_sessions_keep_a_drain_waiting(tmp_path: Path) -> None:
+    """A drainer that reports 0 does not win over a source that still sees live sessions."""
+    from fleetscale.drainers.none import NoDrainer
+
+    k = kit(tmp_path, load=1, initial=2)
+    k.runner.drainer = NoDrainer()
+    (rec,) = k.step()
+    (victim,) = rec.plan.begin_drain  # type: ignore[union-attr]
+    address = {i.id: i.address for i in k.provider.list()}[victim]
+    calls = FixedSource(None, metric="sessions", per_instance={str(address): 3})
+    k.runner.sources = (k.source, calls)
+    recs = k.step(3)
+    assert victim in k.live()
+    assert not any(line.startswith("terminated") for r in recs for line in r.outcome)
+    calls.per_instance = {str(address): 0}
+    (rec,) = k.step()
+    assert rec.outcome == (f"terminated {victim} (drained: 0 sessions after 240 s)",)

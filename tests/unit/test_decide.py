@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleetscale.core import think
 from fleetscale.decide import DecisionSpec, Memory, Override, decide
@@ -83,3 +85,278 @@ def _no_stab():  # type: ignore[no-untyped-def]
     from fleetscale.governor.settings import DirectionRules, GovernorSettings
 
     return GovernorSettings(down=DirectionRules())
+
+
+T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+
+
+def at(now: datetime, n: int, obs: tuple[Observation, ...], pending: int = 0) -> Snapshot:
+    inst = tuple(Instance(f"i{k}", "default", InstanceState.READY) for k in range(n))
+    inst += tuple(Instance(f"p{k}", "default", InstanceState.PENDING) for k in range(pending))
+    inst += (Instance("d0", "default", InstanceState.DRAINING),)
+    return Snapshot("pool", now, inst, obs)
+
+
+class TestEndToEnd:
+    """decide() wiring: memory round trip, data rules, warm-up, operator controls."""
+
+    def test_cycles_state_lives_in_memory(self) -> None:
+        from fleetscale.policy.cycles import CyclesPolicy, CyclesState
+
+        spec = DecisionSpec(pool="q", min=0, max=10, policies=(CyclesPolicy(threshold=10, up_cycles=2),))
+        memory = Memory()
+        desired = []
+        for k in range(4):
+            now = T0 + timedelta(minutes=k)
+            v = decide(at(now, 2, (Observation("sqs", "backlog", 100, now),)), spec, memory)
+            memory = v.memory
+            desired.append(v.decision.desired)
+        assert desired == [2, 2, 3, 2]  # acts on the 3rd cycle; the 4th starts counting again
+        assert memory.policies["cycles"] == CyclesState(1, 0)
+
+    def test_draining_does_not_count_and_pending_does(self) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),))
+        v = decide(at(T0, 8, (Observation("s", "load", 110, T0),), pending=3), spec, Memory())
+        assert (v.decision.current, v.decision.desired) == (11, 11)
+        assert "warm-up: 3 booting units count as capacity (current 11)" in v.decision.reason
+
+    def test_stale_load_never_shrinks(self) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),), governor=_no_stab())
+        old = T0 - timedelta(seconds=412)
+        v = decide(at(T0, 8, (Observation("s", "load", 30, old),)), spec, Memory())
+        assert v.decision.desired == 8
+        assert v.decision.reason == (
+            "hold at 8: target: load 30 / (target 10 per unit) -> 3 units; "
+            "data: load: newest reading is 412 s old (stale after 300 s) -> no scale-down, hold at 8"
+        )
+
+    def test_failed_per_instance_read_blocks_shrink_but_not_growth(self) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(metric="sessions", target=10),))
+        obs = (
+            Observation("s", "sessions", 5, T0, instance_id="i0"),
+            Observation("s", "sessions", None, T0, instance_id="i1", error="connection refused"),
+        )
+        assert decide(at(T0, 4, obs), spec, Memory()).decision.desired == 4
+        obs_big = (obs[0], Observation("s", "sessions", 95, T0, instance_id="i2"), obs[1])
+        assert decide(at(T0, 4, obs_big), spec, Memory()).decision.desired == 10
+
+    def test_pause_down(self) -> None:
+        spec = DecisionSpec(
+            pool="p",
+            min=0,
+            max=40,
+            policies=(FixedPolicy(units=2),),
+            paused=frozenset({Direction.DOWN}),
+            governor=_no_stab(),
+        )
+        v = decide(at(T0, 5, ()), spec, Memory())
+        assert v.decision.desired == 5
+        assert "paused: scale-down is paused by the operator -> hold at 5" in v.decision.reason
+
+    def test_proposals_and_runner_up_are_reported(self) -> None:
+        spec = DecisionSpec(
+            pool="p",
+            min=0,
+            max=40,
+            policies=(FixedPolicy(units=2), TargetPolicy(target=10), FixedPolicy(units=9)),
+        )
+        v = decide(at(T0, 5, ()), spec, Memory())
+        assert [p.policy for p in v.proposals] == ["fixed#0", "target", "fixed#2"]
+        assert v.proposals[1].desired is None
+        assert v.decision.reason.startswith("up 5 -> 9: fixed#2: fixed at 9 units [over fixed#0 -> 2]")
+
+    def test_memory_stays_small_over_a_long_run(self) -> None:
+        from fleetscale.governor.settings import DirectionRules, GovernorSettings
+
+        gov = GovernorSettings(
+            up=DirectionRules(max_step_count=2, step_period=120), down=DirectionRules(stabilisation=300)
+        )
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),), governor=gov)
+        memory, units = Memory(), 5
+        for k in range(2000):
+            now = T0 + timedelta(minutes=k)
+            load = 100 + 90 * ((k // 7) % 3)
+            v = decide(at(now, units, (Observation("s", "load", load, now),)), spec, memory)
+            memory, units = v.memory, v.decision.desired
+        assert len(memory.governor.desires) <= 6
+        assert len(memory.governor.changes) <= 3
+
+    def test_same_inputs_same_verdict(self) -> None:
+        spec = DecisionSpec(pool="gw", min=1, max=40, policies=(seed_schedule(),), unit_capacity=50)
+        s = snap(10, 412, metric="calls")
+        assert decide(s, spec, Memory()) == decide(s, spec, Memory())
+
+
+class TestPolicyProtocol:
+    """Any spec with kind/name/propose(snapshot, ctx, state) works (e.g. the predictive one)."""
+
+    def test_three_argument_policy(self) -> None:
+        from dataclasses import dataclass
+        from typing import Any
+
+        from fleetscale.model import Proposal
+        from fleetscale.policy.context import PolicyContext
+
+        @dataclass(frozen=True)
+        class Doubler:
+            kind: str = "doubler"
+            name: str | None = None
+
+            def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any) -> tuple[Proposal, Any]:
+                load = ctx.reading("load").total  # not declared in `metrics`: read on demand
+                seen = (state or 0) + 1
+                return Proposal("whatever", int(2 * (load or 0)), f"twice the load (call {seen})"), seen
+
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(Doubler(), Doubler()))
+        v = decide(at(T0, 3, (Observation("s", "load", 4, T0),)), spec, Memory())
+        v = decide(at(T0 + timedelta(minutes=1), 3, (Observation("s", "load", 4, T0),)), spec, v.memory)
+        assert [p.policy for p in v.proposals] == ["doubler#0", "doubler#1"]
+        assert v.decision.desired == 8
+        assert dict(v.memory.policies) == {"doubler#0": 2, "doubler#1": 2}
+        assert "twice the load (call 2)" in v.decision.reason
+
+
+class TestGarbage:
+    """A source returning garbage makes the pool hold, never shrink, never crash."""
+
+    @pytest.mark.parametrize("value", [float("nan"), float("inf"), -5.0], ids=["nan", "inf", "negative"])
+    @pytest.mark.parametrize("per_instance", [False, True], ids=["pool-wide", "per-instance"])
+    def test_holds(self, value: float, per_instance: bool) -> None:
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(TargetPolicy(target=10),), governor=_no_stab())
+        iid = "i0" if per_instance else None
+        obs = (Observation("s", "load", value, T0, instance_id=iid),)
+        v = decide(at(T0, 6, obs), spec, Memory())
+        assert v.decision.desired == 6
+        assert "not a finite number >= 0" in v.decision.reason or "no policy proposed" in v.decision.reason
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["load", "backlog", "calls"]),
+                st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+                st.one_of(st.none(), st.sampled_from(["i0", "i1", "x"])),
+                st.one_of(st.none(), st.just("boom")),
+                st.integers(-900, 900),
+            ),
+            max_size=8,
+        ),
+        st.integers(0, 30),
+    )
+    def test_never_raises_and_never_shrinks_on_bad_data(
+        self, rows: list[tuple[str, float | None, str | None, str | None, int]], units: int
+    ) -> None:
+        from fleetscale.policy.cycles import CyclesPolicy
+        from fleetscale.policy.schedule import SchedulePolicy, Window
+        from fleetscale.policy.step import Step, StepPolicy
+
+        policies = (
+            TargetPolicy(target=10),
+            CyclesPolicy(threshold=5, up_cycles=0, down_cycles=0),
+            SchedulePolicy(metric="calls", windows=(Window(start="00:00", utilisation=0.5),)),
+            StepPolicy(steps=(Step(below=1, remove=3),)),
+        )
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=policies, governor=_no_stab(), unit_capacity=4)
+        obs = tuple(
+            Observation("s", m, v, T0 + timedelta(seconds=dt), instance_id=i, error=e)
+            for m, v, i, e, dt in rows
+        )
+        v = decide(at(T0, units, obs), spec, Memory())
+        assert 0 <= v.decision.desired <= 40
+        bad = [o for o in obs if not o.ok or not 0 <= (o.value or 0) < float("inf")]
+        if bad and v.decision.current <= 40:
+            assert v.decision.desired >= v.decision.current, v.decision.reason
+
+
+class TestReadings:
+    """How observations of one metric become one reading."""
+
+    @pytest.mark.parametrize(
+        ("rows", "total", "problem"),
+        [
+            ([(None, 40.0, None, 0)], 40.0, None),
+            ([(None, 40.0, None, 0), (None, 50.0, None, -10)], 40.0, None),
+            ([("i0", 10.0, None, 0), ("i1", 5.0, None, 0)], 15.0, None),
+            (
+                [(None, 40.0, None, 0), ("i0", None, "timeout", 0)],
+                40.0,
+                "load: 1 of 2 reads failed (timeout)",
+            ),
+            (
+                [(None, None, "refused", 0), (None, 30.0, None, -5)],
+                30.0,
+                "load: 1 of 2 reads failed (refused)",
+            ),
+            ([(None, None, "refused", 0)], None, "load: read failed (refused)"),
+            ([(None, 40.0, None, -301)], 40.0, "load: newest reading is 301 s old (stale after 300 s)"),
+            ([("i0", 10.0, None, 0), ("i1", 5.0, None, -400)], 15.0, "load: newest reading is 400 s old"),
+            ([], None, "load: no reading"),
+        ],
+        ids=[
+            "pool-wide",
+            "newest-pool-wide-wins",
+            "per-instance-sum",
+            "failed-per-instance-is-a-problem",
+            "failed-pool-read-falls-back-with-problem",
+            "only-failures",
+            "stale",
+            "oldest-per-instance-decides-staleness",
+            "missing",
+        ],
+    )
+    def test_read(
+        self,
+        rows: list[tuple[str | None, float | None, str | None, int]],
+        total: float | None,
+        problem: str | None,
+    ) -> None:
+        from fleetscale.policy.context import read_metric
+
+        obs = tuple(
+            Observation("s", "load", v, T0 + timedelta(seconds=dt), iid, err) for iid, v, err, dt in rows
+        )
+        r = read_metric(obs, "load", T0, 300.0)
+        assert r.total == total
+        assert (r.problem or "").startswith(problem or "")
+        assert (r.problem is None) == (problem is None)
+
+    def test_naive_timestamp_is_a_failed_read(self) -> None:
+        from fleetscale.policy.context import read_metric
+
+        naive = datetime(2026, 1, 5, 0, 0)
+        obs = (Observation("s", "load", 5.0, naive), Observation("s", "load", 7.0, T0))
+        r = read_metric(obs, "load", T0, 300.0)
+        assert r.total is None
+        assert r.problem is not None and r.problem.startswith("load: unusable timestamps")
+
+
+def test_public_api_is_pinned() -> None:
+    """The names other parts import (controller, simulator, config, journal)."""
+    import inspect
+
+    from fleetscale import core, planner
+    from fleetscale import decide as decide_module
+
+    for name in ("DecisionSpec", "Override", "Memory", "Verdict", "decide"):
+        assert hasattr(decide_module, name), name
+    assert list(inspect.signature(decide_module.decide).parameters) == ["snapshot", "spec", "memory"]
+    assert list(inspect.signature(planner.plan).parameters) == ["decision", "snapshot", "types", "request_id"]
+    assert list(inspect.signature(core.think).parameters) == [
+        "snapshot",
+        "spec",
+        "memory",
+        "types",
+        "request_id",
+    ]
+    assert [f for f in Memory.__dataclass_fields__] == ["governor", "policies"]
+
+
+class TestHugeQuotients:
+    """A finite load over a tiny per-unit target overflows a float; the pool goes to max, no crash."""
+
+    @pytest.mark.parametrize("value", [1.7e308, 1e300, 1e20], ids=["near-max-float", "1e300", "1e20"])
+    def test_huge_load_proposes_max(self, value: float) -> None:
+        policies = (TargetPolicy(target=0.5),)
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=policies, governor=_no_stab())
+        v = decide(at(T0, 6, (Observation("s", "load", value, T0),)), spec, Memory())
+        assert v.decision.desired == 40

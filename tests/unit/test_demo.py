@@ -16,11 +16,20 @@ def test_demo_short_run() -> None:
     assert run_demo(args, out) == 0
     assert time.monotonic() - began < 20
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("fleetscale demo: NASA web trace from 1995-07-06 08:00 EDT, 0.5 h at 6000x")
+    assert lines[0].startswith("fleetscale demo: NASA web trace from 1995-07-06 08:00 EDT, 30 min at 6000x")
     cycles = [line for line in lines if line[:2].isdigit() and "load" in line]
     assert 25 <= len(cycles) <= 31  # one line per 60 s cycle
     assert cycles[0].startswith("08:00  load")
     assert any(w in " ".join(cycles) for w in ("UP", "DOWN", "HOLD"))
     summary = lines[-1]
-    assert summary.startswith(f"summary: {len(cycles)} cycles over 0.5 simulated hours; instance-hours ")
+    assert summary.startswith(f"summary: {len(cycles)} cycles over 30 min simulated; instance-hours ")
     assert "under-provisioned" in summary and "errors 0" in summary
+
+
+def test_demo_refuses_bad_arguments(capsys) -> None:  # type: ignore[no-untyped-def]
+    from fleetscale.cli import main
+
+    assert main(["demo", "--speed", "0", "--duration", "47h"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "--speed: must be positive (got 0)"
+    assert err[1].startswith("--duration: the bundled trace covers 48 h")

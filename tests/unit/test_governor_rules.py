@@ -149,7 +149,7 @@ class TestStabilisation:
         current: int,
         expected: int,
     ) -> None:
-        memory = GovernorMemory(desires=tuple((ago(s), d) for s, d in history))
+        memory = GovernorMemory(desires=tuple((ago(s), d) for s, d in history), since=ago(3600))
         assert run(desired, current, settings=settings, memory=memory).desired == expected
 
     def test_memory_keeps_only_the_window(self) -> None:
@@ -158,8 +158,24 @@ class TestStabilisation:
         assert out.memory.desires == ((ago(299), 5), (NOW, 6))
 
     def test_step(self) -> None:
-        out = run(6, 10, settings=DOWN300, memory=GovernorMemory(desires=((ago(100), 10),)))
+        memory = GovernorMemory(desires=((ago(100), 10),), since=ago(3600))
+        out = run(6, 10, settings=DOWN300, memory=memory)
         assert out.steps == ("stabilisation: highest desire in the last 300 s is 10 -> hold",)
+
+    @pytest.mark.parametrize(
+        ("since", "desired", "expected"),
+        [(None, 6, 10), (120, 6, 10), (300, 6, 6), (None, 14, 14)],
+        ids=["fresh-memory-holds", "short-history-holds", "full-window-shrinks", "fresh-memory-may-grow"],
+    )
+    def test_fresh_memory_waits_one_down_window(self, since: int | None, desired: int, expected: int) -> None:
+        memory = GovernorMemory(since=None if since is None else ago(since))
+        out = run(desired, 10, settings=DOWN300, memory=memory)
+        assert out.desired == expected
+        assert out.memory.since == (NOW if since is None else ago(since))
+
+    def test_fresh_memory_step(self) -> None:
+        out = run(6, 10, settings=DOWN300, memory=GovernorMemory(since=ago(120)))
+        assert out.steps == ("stabilisation: only 120 s of history (< 300 s window) -> hold at 10",)
 
 
 H3 = GovernorSettings(up=DirectionRules(hysteresis=3), down=DirectionRules(hysteresis=2))
@@ -335,3 +351,13 @@ class TestWarmUp:
         out = run(12, 12, pending=2)
         assert out.desired == 12
         assert out.steps == ("warm-up: 2 booting units count as capacity (current 12)",)
+
+
+class TestStaleDataIsNotRemembered:
+    """A low desire computed from bad data is neither counted nor kept in the window."""
+
+    def test_window_and_streak(self) -> None:
+        settings = GovernorSettings(up=DirectionRules(stabilisation=120), down=DirectionRules(hysteresis=2))
+        out = run(2, 10, settings=settings, problems=("load: read failed (timeout)",))
+        assert out.memory.desires == ((NOW, 10),)
+        assert out.memory.down_streak == 0

@@ -34,6 +34,10 @@ class TestCombine:
         c = combine((p("target", 3), p("cycles", 7), p("step", 5)))
         assert c.reason == "cycles: cycles says 7 [over step -> 5]"
 
+    def test_reason_lists_the_abstainers(self) -> None:
+        c = combine((p("target", 3), p("schedule", None), p("cycles", None)))
+        assert c.reason == "target: target says 3 [no proposal from schedule, cycles]"
+
     def test_all_abstain(self) -> None:
         c = combine((p("target", None), p("cycles", None)))
         assert c.desired is None

@@ -3,11 +3,13 @@
 Order of the rules (each appends a readable step when it acts):
 
 1. manual override (hold at N until a time; only the pool's min/max still apply)
-2. bounds: min/max and the schedule's floor/ceiling -> the bounded desire, recorded in the
-   stabilisation window and counted by hysteresis
-3. stale or failed data -> no scale-down
-4. stabilisation windows, 5. hysteresis, 6. cooldown, 7. step limits, 8. pause
+2. bounds: min/max and the schedule's floor/ceiling -> the bounded desire
+3. stale or failed data -> no scale-down; the result is what the stabilisation window records
+   and hysteresis counts (a desire the data cannot be trusted for is not remembered)
+4. stabilisation windows (a fresh memory waits one down window before shrinking),
+5. hysteresis, 6. cooldown, 7. step limits, 8. pause
 9. bounds again, absolutely (a floor raised at 08:00 applies at once, whatever 4-8 said)
+10. warm-up: a note when booting units count as capacity (they are already in ``current``)
 """
 
 from __future__ import annotations
@@ -82,29 +84,28 @@ def govern(
         return Outcome(desired, desired, mem, tuple(steps))
 
     lo, hi = bounds.effective(pool_min, pool_max, combined.floor, combined.ceiling)
-    lo_text = (
-        combined.floor_reason if combined.floor is not None and combined.floor >= pool_min else "pool min"
-    )
-    hi_text = (
-        combined.ceiling_reason
-        if combined.ceiling is not None and combined.ceiling <= pool_max
-        else "pool max"
-    )
     raw = combined.desired if combined.desired is not None else current
-    wanted, step = bounds.clamp(raw, lo, hi, lo_text, hi_text)
-    if step:
-        steps.append(step)
-    up_streak, down_streak = hysteresis.streaks(wanted, current, memory.up_streak, memory.down_streak)
-    desires = stabilisation.record(memory.desires, now, wanted, window_keep)
-
+    wanted = raw
+    if not lo <= raw <= hi:
+        wanted, step = bounds.clamp(raw, lo, hi, *_bound_texts(combined, pool_min, pool_max))
+        steps.append(step)  # type: ignore[arg-type]
     desired = wanted
-    if desired != current:
+    if problems and desired < current:
         desired, step = stale.no_shrink(desired, current, problems)
         if step:
             steps.append(step)
+    # what the window and the streaks remember is the desire the data can be trusted for
+    up_streak, down_streak = hysteresis.streaks(desired, current, memory.up_streak, memory.down_streak)
+    desires = stabilisation.record(memory.desires, now, desired, window_keep)
     if desired != current:
         desired, step = stabilisation.stabilise(
-            desired, current, desires, now, settings.up.stabilisation, settings.down.stabilisation
+            desired,
+            current,
+            desires,
+            now,
+            settings.up.stabilisation,
+            settings.down.stabilisation,
+            memory.since or now,
         )
         if step:
             steps.append(step)
@@ -132,16 +133,26 @@ def govern(
         if hold:
             steps.append(hold)
             desired = current
-    final, step = bounds.clamp(desired, lo, hi, lo_text, hi_text)
-    if step:
-        steps.append(step)
-    note = warmup.note(final, current, pending) if pending else None
-    if note:
-        steps.append(note)
+    final = desired
+    if not lo <= desired <= hi:
+        final, step = bounds.clamp(desired, lo, hi, *_bound_texts(combined, pool_min, pool_max))
+        steps.append(step)  # type: ignore[arg-type]
+    if pending:
+        note = warmup.note(final, current, pending)
+        if note:
+            steps.append(note)
     mem = _after(
         memory, now, current, final, wanted, up_streak, down_streak, window_keep, change_keep, desires
     )
     return Outcome(final, wanted, mem, tuple(steps))
+
+
+def _bound_texts(combined: Combined, pool_min: int, pool_max: int) -> tuple[str, str]:
+    """Where the effective minimum and maximum come from, for the step text."""
+    floor, ceiling = combined.floor, combined.ceiling
+    lo_text = combined.floor_reason if floor is not None and floor >= pool_min else "pool min"
+    hi_text = combined.ceiling_reason if ceiling is not None and ceiling <= pool_max else "pool max"
+    return lo_text, hi_text
 
 
 def _after(
@@ -168,4 +179,17 @@ def _after(
         changes = steplimit.record(changes, now, final - current, change_keep)
     elif changes:
         changes = ()
-    return GovernorMemory(up_streak, down_streak, desires, last_up, last_down, changes)
+    since = memory.since
+    if since is None or since > now:
+        since = now
+    if (
+        desires is memory.desires
+        and changes is memory.changes
+        and up_streak == memory.up_streak
+        and down_streak == memory.down_streak
+        and last_up is memory.last_up_at
+        and last_down is memory.last_down_at
+        and since is memory.since
+    ):
+        return memory
+    return GovernorMemory(up_streak, down_streak, desires, last_up, last_down, changes, since)

@@ -21,3 +21,6 @@ class GovernorMemory:
     last_down_at: datetime | None = None
     #: recent (time, signed change in units) for the step limits, oldest first
     changes: tuple[tuple[datetime, int], ...] = ()
+    #: when this memory saw its first cycle (None: not yet); a fresh memory has no history,
+    #: so scale-down waits one down stabilisation window
+    since: datetime | None = None

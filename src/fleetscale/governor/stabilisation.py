@@ -15,7 +15,9 @@ def record(
 ) -> tuple[tuple[datetime, int], ...]:
     """Append this cycle's desire; drop entries older than ``keep`` (and any from the future,
     should time go backwards, as when a simulation restarts)."""
-    if not keep or not desires:
+    if not keep:
+        return ()
+    if not desires:
         return ((now, desired),)
     if desires[-1][0] > now:
         desires = tuple(d for d in desires if d[0] <= now)
@@ -34,10 +36,20 @@ def stabilise(
     now: datetime,
     up_window: float,
     down_window: float,
+    since: datetime | None = None,
 ) -> tuple[int, str | None]:
+    """``since``: when this memory started (None = long ago). Until a whole down window has
+    been seen, there is no evidence the desire stayed low: scale-down waits (a restart
+    without a checkpoint must not shrink the pool on its first reading)."""
     if desired < current and down_window > 0:
         cutoff = now - timedelta(seconds=down_window)
-        highest = max(d for t, d in desires if t >= cutoff)
+        if since is not None and since > cutoff:
+            seen = (now - since).total_seconds()
+            return current, (
+                f"stabilisation: only {seen:.0f} s of history (< {down_window:.0f} s window) "
+                f"-> hold at {current}"
+            )
+        highest = max((d for t, d in desires if t >= cutoff), default=desired)
         if highest > desired:
             new = min(current, highest)
             verb = "hold" if new == current else f"down only to {new}"
@@ -46,7 +58,7 @@ def stabilise(
             )
     elif desired > current and up_window > 0:
         cutoff = now - timedelta(seconds=up_window)
-        lowest = min(d for t, d in desires if t >= cutoff)
+        lowest = min((d for t, d in desires if t >= cutoff), default=desired)
         if lowest < desired:
             new = max(current, lowest)
             verb = "hold" if new == current else f"up only to {new}"

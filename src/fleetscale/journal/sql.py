@@ -14,6 +14,7 @@ SQLite by default (``sqlite:///fleetscale.db``); a MariaDB/MySQL URL
   ``hold`` units and ``until``).
 - ``fs_memory``: a checkpoint of each pool's decision memory (JSON).
 
+SQLite files run in WAL mode with ``synchronous=NORMAL``.
 Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
 """
 
@@ -92,6 +93,16 @@ def _aware(dt: datetime | None) -> datetime | None:
     return None if dt is None else dt.replace(tzinfo=UTC)
 
 
+def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+    """WAL: the CLI reads while the controller writes; synchronous=NORMAL: a commit does not
+    wait for the disk (a power cut may lose the last cycles' records, never corrupt the file)."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
 @dataclass(frozen=True, slots=True)
 class OperatorState:
     """What an operator set at runtime for one pool."""
@@ -111,6 +122,8 @@ class SqlJournal:
                                                connect_args={"check_same_thread": False})
             else:
                 self.engine = sa.create_engine(url, pool_pre_ping=True)
+                if self.engine.dialect.name == "sqlite":
+                    sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             if create:
                 metadata.create_all(self.engine)
         except (SQLAlchemyError, ImportError) as exc:
@@ -160,7 +173,7 @@ class SqlJournal:
     def drains(self, pool: str) -> dict[str, datetime]:
         q = sa.select(drains.c.instance_id, drains.c.started_at).where(drains.c.pool == pool)
         rows = self._run("read drains", lambda c: c.execute(q).all())
-        return {r.instance_id: _aware(r.started_at) for r in rows}
+        return {r.instance_id: r.started_at.replace(tzinfo=UTC) for r in rows}
 
     def add_drain(self, pool: str, instance_id: str, at: datetime) -> None:
         def go(c: sa.Connection) -> None:

@@ -48,4 +48,8 @@ def combine(proposals: tuple[Proposal, ...] | list[Proposal]) -> Combined:
     reason = f"{winner.policy}: {winner.reason}"
     if runner is not None:
         reason += f" [over {runner.policy} -> {runner.desired}]"
+    if len(proposals) > 1:
+        silent = [p.policy for p in proposals if p.desired is None]
+        if silent:
+            reason += f" [no proposal from {', '.join(silent)}]"
     return Combined(winner.desired, reason, lo, hi, lo_text, hi_text)

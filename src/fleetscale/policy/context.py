@@ -47,53 +47,85 @@ class PolicyContext(NamedTuple):
     max: int
     readings: Mapping[str, Reading]
     pending: int = 0
+    observations: tuple[Observation, ...] = ()
+    stale_after: float = 300.0
 
     def reading(self, metric: str) -> Reading:
+        """The reading of ``metric``: precomputed for the metrics policies declare (their
+        ``metrics``, whose problems also stop scale-down), else read now."""
         found = self.readings.get(metric)
-        return found if found is not None else Reading(metric, None, None, None, "no reading")
+        if found is not None:
+            return found
+        return read_metric(self.observations, metric, self.now, self.stale_after)
 
 
 def read_metric(
     observations: tuple[Observation, ...], metric: str, now: datetime, stale_after: float
 ) -> Reading:
-    """Aggregate the observations of ``metric``: the newest pool-wide reading wins; without one,
-    the per-instance readings are summed (any failed per-instance read marks a problem)."""
+    """See ``_read``; a reading whose timestamps cannot be compared (a naive datetime from a
+    faulty source) is a failed read, never an exception."""
+    try:
+        return _read(observations, metric, now, stale_after)
+    except TypeError as exc:
+        return Reading(metric, None, None, None, f"{metric}: unusable timestamps ({exc})")
+
+
+def _read(
+    observations: tuple[Observation, ...], metric: str, now: datetime, stale_after: float
+) -> Reading:
+    """Aggregate the observations of ``metric``.
+
+    The value is the newest good pool-wide reading; without one, the sum (and mean) of the good
+    per-instance readings. Any failed read of the metric in the snapshot (pool-wide or
+    per-instance) is a problem, as is a value older than ``stale_after`` seconds: the value may
+    still be used to grow the pool, never to shrink it. A value that is not a finite number
+    >= 0 (NaN, inf, negative) is garbage: a failed read.
+    """
     pool: Observation | None = None
     per_total = 0.0
     per_count = 0
-    per_errors = 0
+    errors = 0
     oldest: datetime | None = None
     first_error: str | None = None
     for o in observations:
         if o.metric != metric:
             continue
-        if o.instance_id is None:
+        value = o.value
+        if o.error is not None or value is None or not 0.0 <= value < _INF:
+            errors += 1
+            if first_error is None:
+                first_error = o.error or _garbage(value)
+        elif o.instance_id is None:
             if pool is None or o.at > pool.at:
                 pool = o
-        elif o.error is None and o.value is not None:
-            per_total += o.value
+        else:
+            per_total += value
             per_count += 1
             if oldest is None or o.at < oldest:
                 oldest = o.at
-        else:
-            per_errors += 1
-            if first_error is None:
-                first_error = o.error or "no value"
     if pool is not None:
-        if pool.error is not None or pool.value is None or not math.isfinite(pool.value):
-            why = pool.error or "no value"
-            return Reading(metric, None, None, pool.at, f"{metric}: read failed ({why})")
-        return Reading(metric, pool.value, pool.value, pool.at, _staleness(metric, pool.at, now, stale_after))
-    if per_count == 0:
-        if per_errors:
-            return Reading(metric, None, None, None, f"{metric}: every read failed ({first_error})")
+        total: float | None = pool.value
+        mean: float | None = total
+        at: datetime | None = pool.at
+    elif per_count:
+        total, mean, at = per_total, per_total / per_count, oldest
+    else:
+        total = mean = at = None
+    if errors:
+        if total is None:
+            return Reading(metric, None, None, None, f"{metric}: read failed ({first_error})")
+        count = errors + per_count + (1 if pool is not None else 0)
+        return Reading(metric, total, mean, at, f"{metric}: {errors} of {count} reads failed ({first_error})")
+    if total is None:
         return Reading(metric, None, None, None, f"{metric}: no reading")
-    problem = _staleness(metric, oldest, now, stale_after)
-    if per_errors:
-        problem = (
-            f"{metric}: {per_errors} of {per_errors + per_count} per-instance reads failed ({first_error})"
-        )
-    return Reading(metric, per_total, per_total / per_count, oldest, problem)
+    return Reading(metric, total, mean, at, _staleness(metric, at, now, stale_after))
+
+
+_INF = math.inf
+
+
+def _garbage(value: float | None) -> str:
+    return "no value" if value is None else f"not a finite number >= 0: {value!r}"
 
 
 def _staleness(metric: str, at: datetime | None, now: datetime, stale_after: float) -> str | None:
@@ -105,9 +137,16 @@ def _staleness(metric: str, at: datetime | None, now: datetime, stale_after: flo
     return None
 
 
+#: a desire this large is "as many as allowed": the governor clamps it to the pool's max
+HUGE_UNITS = 10**12
+
+
 def ceil_units(x: float) -> int:
     """ceil() that forgives float noise (412 / 37.5 is 10.986..., but 30 / 30.000000000000004
-    must give 1, not 2)."""
+    must give 1, not 2). A huge, infinite or undefined quotient (a finite load over a tiny
+    target can overflow) is HUGE_UNITS, never an exception: more capacity is the safe side."""
+    if not x < HUGE_UNITS:  # also true for inf and nan
+        return HUGE_UNITS
     return max(0, math.ceil(x - 1e-9))
 
 

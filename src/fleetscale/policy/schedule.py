@@ -18,9 +18,10 @@ lowest ceiling, lowest per-unit target).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetscale.model import Proposal, Snapshot
@@ -134,32 +135,21 @@ class SchedulePolicy:
         return ()
 
     def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
-        tz, segments = _compiled(self)
+        tz, points, spans = _compiled(self)
         local = ctx.now.astimezone(tz)
         t = local.weekday() * _DAY + local.hour * 3600 + local.minute * 60 + local.second
-        active = [s for s in segments if s.start <= t < s.end or s.start <= t + _WEEK < s.end]
-        if not active:
+        span = spans[bisect_right(points, t) - 1]
+        if not span.active:
             return Proposal(label, None, f"no schedule window at {local:%a %H:%M} {self.timezone}"), state
-        floor: int | None = None
-        ceiling: int | None = None
-        floor_text = ceiling_text = ""
-        best: _Segment | None = None
-        best_per_unit = 0.0
-        for s in active:
-            if s.floor is not None and (floor is None or s.floor > floor):
-                floor = s.floor
-                floor_text = f"floor {'unlockedMin' if s.seed else 'min'} {s.floor} ({s.label} window)"
-            if s.ceiling is not None and (ceiling is None or s.ceiling < ceiling):
-                ceiling = s.ceiling
-                ceiling_text = f"ceiling max {s.ceiling} ({s.label} window)"
-            per_unit = s.target if s.target is not None else None
-            if s.utilisation is not None:
-                per_unit = s.utilisation * ctx.unit_capacity
-            if per_unit is not None and (best is None or per_unit < best_per_unit):
-                best, best_per_unit = s, per_unit
-        bounds = "; ".join(x for x in (floor_text, ceiling_text) if x)
-        if best is None:
+        floor, ceiling, bounds = span.floor, span.ceiling, span.bounds
+        if not span.candidates:
             return Proposal(label, None, bounds, floor, ceiling), state
+        best = span.candidates[0]
+        best_per_unit = _per_unit(best, ctx.unit_capacity)
+        for s in span.candidates[1:]:
+            per_unit = _per_unit(s, ctx.unit_capacity)
+            if per_unit < best_per_unit:
+                best, best_per_unit = s, per_unit
         reading = ctx.reading(self.metric)
         if reading.total is None:
             text = f"no usable {self.metric} ({reading.problem})"
@@ -171,26 +161,71 @@ class SchedulePolicy:
             how = f"target {fmt(best_per_unit)} per unit"
         desired = ceil_units(reading.total / best_per_unit)
         text = f"{self.metric} {fmt(reading.total)} / ({how}) -> {desired} units"
-        if not floor_text or best.label not in floor_text:
+        if best is not span.floor_segment:
             text += f" ({best.label} window)"
         if bounds:
             text += f"; {bounds}"
         return Proposal(label, desired, text, floor, ceiling), state
 
 
-_CACHE: dict[int, tuple[SchedulePolicy, ZoneInfo, tuple[_Segment, ...]]] = {}
+def _per_unit(s: _Segment, unit_capacity: float) -> float:
+    return s.utilisation * unit_capacity if s.utilisation is not None else s.target  # type: ignore[return-value]
 
 
-def _compiled(spec: SchedulePolicy) -> tuple[ZoneInfo, tuple[_Segment, ...]]:
-    """The spec's weekly timeline, built once per spec object (specs are immutable)."""
+class _Span(NamedTuple):
+    """What holds between two consecutive window boundaries of the week."""
+
+    active: bool
+    floor: int | None
+    ceiling: int | None
+    floor_segment: _Segment | None
+    bounds: str
+    #: active segments that set a target
+    candidates: tuple[_Segment, ...]
+
+
+_CACHE: dict[int, tuple[SchedulePolicy, ZoneInfo, list[int], list[_Span]]] = {}
+
+
+def _compiled(spec: SchedulePolicy) -> tuple[ZoneInfo, list[int], list[_Span]]:
+    """The spec's weekly timeline, built once per spec object (specs are immutable): the sorted
+    boundaries (seconds after Monday 00:00 local) and what holds from each to the next."""
     hit = _CACHE.get(id(spec))
     if hit is not None and hit[0] is spec:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     if len(_CACHE) > 256:
         _CACHE.clear()
-    built = _build(spec)
-    _CACHE[id(spec)] = (spec, ZoneInfo(spec.timezone), built)
-    return ZoneInfo(spec.timezone), built
+    segments = _build(spec)
+    points = sorted({0} | {s.start for s in segments} | {s.end % _WEEK for s in segments})
+    spans = [_span(segments, t) for t in points]
+    tz = ZoneInfo(spec.timezone)
+    _CACHE[id(spec)] = (spec, tz, points, spans)
+    return tz, points, spans
+
+
+def _span(segments: tuple[_Segment, ...], t: int) -> _Span:
+    active = [s for s in segments if s.start <= t < s.end or s.start <= t + _WEEK < s.end]
+    floor_seg = ceiling_seg = None
+    for s in active:
+        if s.floor is not None and (floor_seg is None or s.floor > floor_seg.floor):  # type: ignore[operator]
+            floor_seg = s
+        if s.ceiling is not None and (ceiling_seg is None or s.ceiling < ceiling_seg.ceiling):  # type: ignore[operator]
+            ceiling_seg = s
+    texts = []
+    if floor_seg is not None:
+        word = "unlockedMin" if floor_seg.seed else "min"
+        texts.append(f"floor {word} {floor_seg.floor} ({floor_seg.label} window)")
+    if ceiling_seg is not None:
+        texts.append(f"ceiling max {ceiling_seg.ceiling} ({ceiling_seg.label} window)")
+    candidates = tuple(s for s in active if s.utilisation is not None or s.target is not None)
+    return _Span(
+        bool(active),
+        floor_seg.floor if floor_seg is not None else None,
+        ceiling_seg.ceiling if ceiling_seg is not None else None,
+        floor_seg,
+        "; ".join(texts),
+        candidates,
+    )
 
 
 def _build(spec: SchedulePolicy) -> tuple[_Segment, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fleetscale.policy.backlog import BacklogPolicy
 from fleetscale.policy.cycles import CyclesPolicy
 from fleetscale.policy.fixed import FixedPolicy
 from fleetscale.policy.predictive import PredictivePolicy
@@ -9,4 +10,6 @@ from fleetscale.policy.schedule import SchedulePolicy
 from fleetscale.policy.step import StepPolicy
 from fleetscale.policy.target import TargetPolicy
 
-PolicySpec = TargetPolicy | SchedulePolicy | StepPolicy | FixedPolicy | CyclesPolicy | PredictivePolicy
+PolicySpec = (
+    TargetPolicy | SchedulePolicy | StepPolicy | FixedPolicy | CyclesPolicy | BacklogPolicy | PredictivePolicy
+)

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import math
 import random
 from collections import OrderedDict
@@ -90,7 +91,7 @@ class SimulatedProvider:
         self._ready_at: dict[str, datetime | None] = {}  # pending ids only; None = never boots
         #: drain start per instance (world state, so a new drainer or controller sees it)
         self.drains_began: dict[str, datetime] = {}
-        self._requests: OrderedDict[tuple[str, str], list[Instance]] = OrderedDict()
+        self._requests: OrderedDict[tuple[str, str], builtins.list[Instance]] = OrderedDict()
         self._closed_cost = 0.0
         self._closed_seconds = 0.0
         self.launched = 0
@@ -113,7 +114,7 @@ class SimulatedProvider:
                     del self._ready_at[iid]
         return list(self._live.values())
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         key = (request_id, type)
         if key in self._requests:
             return list(self._requests[key])

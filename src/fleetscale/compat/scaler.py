@@ -1,0 +1,278 @@
+"""``fleetscale.compat.Scaler``: the seed gateway Scaler's methods on top of the engine.
+
+::
+
+    scaler = Scaler(csp)                 # the seed's CSP object; None = the config's provider
+    scaler.configure("scaler.json")      # the seed's JSON, as is
+    scaler.scale()                       # one cycle: decide from Kamailio's calls and act
+    scaler.scale(scaleTime="08:30:00", incallsNum=412)   # decide at that time for that load
+    scaler.upScale(numCPU=8)             # launch ceil(8 / cpu_per_gw) gateways
+    scaler.downScale(numGW=2)            # lock the 2 least busy gateways (drained, then destroyed)
+    scaler.cleanup()                     # destroy drained gateways and ones that never came up
+
+What changed from the seed (its listed defects): the file is read with a context manager;
+an empty ``csp.instType`` is a ConfigError naming it, not a crash; a failed read never leaves
+a name unbound (each step returns what it did); every SQL statement is parameterised
+(``fleetscale.kamailio.store``); logging goes through structlog, never ``print``; and a locked
+gateway is destroyed only once its active calls reached zero (``cleanup``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import uuid
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from fleetscale import registry
+from fleetscale.compat.csp import CspProvider, instance_types
+from fleetscale.compat.gateway_config import seed_to_document
+from fleetscale.config import Loaded, PoolConfig, parse
+from fleetscale.controller import PoolRunner
+from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.journal.record import CycleRecord
+from fleetscale.journal.sql import SqlJournal
+from fleetscale.model import Instance, InstanceState, Observation
+from fleetscale.planner import cheapest_mix
+from fleetscale.reconciler import Rules, reconcile
+from fleetscale.sim.clock import WallClock
+
+log = structlog.get_logger(__name__)
+
+
+class PinnableClock:
+    """Wall time, or a pinned instant while ``scale(scaleTime=...)`` runs."""
+
+    def __init__(self, base: Any = None) -> None:
+        self.base = base or WallClock()
+        self.pinned: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.pinned if self.pinned is not None else self.base.now()
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
+
+
+class ExternalCalls:
+    """Source of the seed's ``incallsNum``: the pool's ``load`` when one was supplied."""
+
+    def __init__(self) -> None:
+        self.value: float | None = None
+
+    def read(self, pool: str, now: datetime) -> list[Observation]:
+        if self.value is None:
+            return []
+        return [Observation("incallsNum", "load", float(self.value), now),
+                Observation("incallsNum", "calls", float(self.value), now)]
+
+
+class Scaler:
+    def __init__(self, csp: Any = None, *, journal_url: str | None = None, clock: Any = None) -> None:
+        self.csp = csp
+        self.journal_url = journal_url
+        self.clock = PinnableClock(clock)
+        self.config: dict[str, Any] = {}
+        self._runner: PoolRunner | None = None
+        self._loaded: Loaded | None = None
+        self._external = ExternalCalls()
+        self._first_seen: dict[str, datetime] = {}
+
+    # --- the seed's methods ------------------------------------------------------------
+
+    def configure(self, configFile: str | Path) -> None:
+        path = Path(configFile)
+        try:
+            with path.open(encoding="utf-8") as f:
+                seed = json.load(f)
+        except OSError as exc:
+            raise ConfigError(f"(file): cannot read {path}: {exc.strerror} (got {path})") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"(file): invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} "
+                              f"(got {path})") from None
+        self.configure_from(seed)
+
+    def configure_from(self, seed: dict[str, Any]) -> None:
+        """``configure`` from an already decoded seed document."""
+        self.close()
+        doc = seed_to_document(seed)
+        pool_doc = doc["pools"][0]
+        if self.csp is not None:
+            types = instance_types(self.csp, int(seed["cpu_per_gw"]))
+            pool_doc["instance_types"] = [{"name": t.name, "weight": t.weight, "price": t.price}
+                                          for t in types]
+        self._loaded = parse(doc)
+        self.config = dict(seed)
+        self._runner = self._build(self._loaded)
+
+    def upScale(self, numCPU: int) -> list[Instance]:
+        """Launch enough gateways for ``numCPU`` CPUs: ceil(numCPU / cpu_per_gw)."""
+        runner = self._ready()
+        if numCPU <= 0:
+            return []
+        gateways = math.ceil(numCPU / int(self.config["cpu_per_gw"]))
+        mix, _, _ = cheapest_mix(runner.types, gateways)
+        now = self.clock.now()
+        request = f"upScale:{uuid.uuid4().hex[:12]}"
+        made: list[Instance] = []
+        for type_name, count in mix:
+            made.extend(runner.provider.launch(type_name, count, f"{request}/{type_name}"))
+        runner.store.add_known(runner.name, [m.id for m in made], "launched", now)
+        log.info("upScale", cpus=numCPU, gateways=gateways, launched=[m.id for m in made])
+        return made
+
+    def downScale(self, numGW: int) -> list[str]:
+        """Lock the ``numGW`` least busy unlocked gateways (fewest calls, then newest); each is
+        destroyed by ``cleanup`` once its last call has ended (idle ones at once)."""
+        runner = self._ready()
+        locked: list[str] = []
+        if numGW <= 0:
+            return locked
+        now = self.clock.now()
+        view, obs = self._view(now)
+        sessions = {o.instance_id: o.value for o in obs if o.metric == "sessions" and o.ok}
+        candidates = [i for i in view if i.state is InstanceState.READY]
+        candidates.sort(key=lambda i: (sessions.get(i.id, math.inf),
+                                       -(i.launched_at or datetime.min.replace(tzinfo=UTC)).timestamp()))
+        for inst in candidates[:numGW]:
+            try:
+                runner.drainer.begin(inst)
+            except FleetscaleError as exc:
+                log.warning("downScale: cannot lock", instance=inst.id, error=str(exc))
+                continue
+            runner.store.add_drain(runner.name, inst.id, now)
+            locked.append(inst.id)
+        log.info("downScale", requested=numGW, locked=locked)
+        self.cleanup()
+        return locked
+
+    def cleanup(self) -> list[str]:
+        """Destroy locked gateways whose calls reached zero, and gateways that got no address or
+        never registered within the boot timeout. Returns the destroyed ids."""
+        runner = self._ready()
+        now = self.clock.now()
+        view, _ = self._view(now)
+        drains = runner.store.drains(runner.name)
+        sessions: dict[str, int | None] = {}
+        for inst in view:
+            if inst.state is InstanceState.DRAINING:
+                try:
+                    sessions[inst.id] = runner.drainer.sessions(inst)
+                except FleetscaleError:
+                    sessions[inst.id] = None
+        pool = runner.pool
+        rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline, pool.unknown_instances)
+        known = runner.store.known(runner.name)
+        repair = reconcile(now, view, drains, sessions, known, rules, self._first_seen)
+        if repair.adopt:
+            runner.store.add_known(runner.name, repair.adopt, "adopted", now)
+        if repair.forget_drains:
+            runner.store.remove_drains(runner.name, repair.forget_drains)
+        ids = [i for i, _ in repair.terminate]
+        if ids:
+            runner.provider.terminate(ids, f"cleanup:{uuid.uuid4().hex[:12]}")
+            runner.store.remove_drains(runner.name, ids)
+            runner.store.forget(runner.name, ids)
+        for iid, why in repair.terminate:
+            log.info("cleanup: destroyed", instance=iid, reason=why)
+        return ids
+
+    def scale(self, scaleTime: datetime | str | None = None,
+              incallsNum: float | None = None) -> CycleRecord:
+        """One cycle of the engine: decide (at ``scaleTime``, for ``incallsNum`` calls when
+        given), act, then ``cleanup()`` (gateways locked by this cycle that carry no call are
+        destroyed at once). Returns the cycle's record (decision, reason, plan, outcome)."""
+        runner = self._ready()
+        self._external.value = incallsNum
+        tz = str(self.config.get("timezone", "UTC"))
+        self.clock.pinned = _instant(scaleTime, self.clock.base.now(), tz) if scaleTime is not None else None
+        try:
+            record = runner.cycle()
+            try:  # as the seed: gateways locked now and already idle go at once
+                destroyed = self.cleanup()
+            except FleetscaleError as exc:
+                log.warning("scale: cleanup failed; the next cycle retries", error=str(exc))
+                destroyed = []
+        finally:
+            self._external.value = None
+            self.clock.pinned = None
+        reason = record.decision.reason if record.decision else "no decision"
+        log.info("scale", reason=reason, outcome=list(record.outcome), errors=list(record.errors),
+                 destroyed=destroyed)
+        return record
+
+    def close(self) -> None:
+        if self._runner is not None:
+            r = self._runner
+            for part in (*r.sources, r.provider, r.drainer, r.store):
+                closer = getattr(part, "close", None)
+                if callable(closer):
+                    closer()
+            self._runner = None
+
+    # --- wiring ----------------------------------------------------------------------
+
+    def _build(self, loaded: Loaded) -> PoolRunner:
+        pool: PoolConfig = loaded.config.pools[0]
+        url = self.journal_url or loaded.config.journal.sql
+        ctx = registry.BuildContext(pool=pool, clock=self.clock, journal_url=url)
+        source = registry.build("source", "kamailio", loaded.source_settings(pool.name, 0), ctx)
+        drainer = registry.build("drainer", pool.drainer.kind, loaded.drainer_settings(pool.name), ctx)
+        if self.csp is not None:
+            prefix = str(self.config.get("gw_name_prefix", ""))
+            provider: Any = CspProvider(self.csp, prefix, clock=self.clock)
+        else:
+            settings = loaded.provider_settings(pool.name)
+            provider = registry.build("provider", pool.provider.kind, settings, ctx)
+        store = SqlJournal(url)
+        # the supplied incallsNum comes first: at equal times the first pool-wide reading wins
+        return PoolRunner(pool, sources=[self._external, source], provider=provider, drainer=drainer,
+                          journals=[store], store=store, clock=self.clock)
+
+    def _ready(self) -> PoolRunner:
+        if self._runner is None:
+            raise ConfigError("configure: call configure(configFile) first (got no configuration)")
+        return self._runner
+
+    def _view(self, now: datetime) -> tuple[tuple[Instance, ...], list[Observation]]:
+        """The provider's gateways as the controller sees them: locked ones draining, ones not
+        registered (when required) pending; observations keyed by instance id."""
+        runner = self._ready()
+        obs: list[Observation] = []
+        for src in runner.sources:
+            obs.extend(src.read(runner.name, now))
+        listed = [i for i in runner.provider.list() if i.state is not InstanceState.GONE]
+        by_address = {i.address: i.id for i in listed if i.address}
+        obs = [dataclasses.replace(o, instance_id=by_address[o.instance_id])
+               if o.instance_id in by_address else o for o in obs]
+        registered = {o.instance_id for o in obs if o.metric == "registered" and o.ok and (o.value or 0) >= 1}
+        drains = runner.store.drains(runner.name)
+        view = []
+        for inst in listed:
+            self._first_seen.setdefault(inst.id, now)
+            if inst.id in drains and inst.state is InstanceState.READY:
+                inst = inst.moved_to(InstanceState.DRAINING)
+            elif runner.pool.require_registration and inst.state is InstanceState.READY \
+                    and inst.id not in registered:
+                inst = dataclasses.replace(inst, state=InstanceState.PENDING)
+            view.append(inst)
+        return tuple(view), obs
+
+
+def _instant(value: datetime | str, today: datetime, timezone: str = "UTC") -> datetime:
+    """``scaleTime``: a datetime (naive = in ``timezone``), or "HH:MM[:SS]" today in ``timezone``
+    (the time zone of the thresholds)."""
+    tz = ZoneInfo(timezone)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    try:
+        at = time.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"scaleTime: expected a datetime or HH:MM[:SS] (got {value!r})") from None
+    return datetime.combine(today.astimezone(tz).date(), at, tzinfo=tz)

@@ -1,0 +1,195 @@
+"""Write-ahead intent records: what the controller is about to do, kept in the SQL journal.
+
+Before acting the controller writes an intent ``(pool, request_id, action, target, args)`` in
+state ``pending``; after acting it marks it ``done`` (with a result, e.g. the launched ids). A
+controller killed between the two leaves a ``pending`` intent, which the next start replays
+(``journal/write_ahead.py``). Replaying is safe because every action is idempotent by request id.
+
+Actions and their ``target``:
+
+========  ===========  ======================================================================
+action    target       lifetime of ``pending``
+========  ===========  ======================================================================
+launch    type name    from before ``provider.launch`` until it returned (result: the ids)
+drain     instance id  from before ``drainer.begin`` until the instance is terminated or the
+                       drain is cancelled (so a restart knows which instances are draining)
+cancel    instance id  from before ``drainer.cancel`` until it returned
+terminate instance id  from before ``provider.terminate`` until it returned
+adopt     instance id  written ``done``: an unknown tagged instance taken into the pool
+========  ===========  ======================================================================
+
+Table ``fleetscale_intents`` (SQLAlchemy Core; SQLite, MariaDB, PostgreSQL), unique on
+``(pool, request_id, action, target)``, so writing the same intent twice returns the first.
+Finished intents are pruned after ``RETENTION`` (at each start, ``write_ahead.recover_into``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from fleetscale.errors import JournalError
+
+ACTIONS = ("launch", "drain", "cancel", "terminate", "adopt")
+PENDING, DONE, FAILED = "pending", "done", "failed"
+#: finished intents older than this are deleted (a restart only needs the recent ones)
+RETENTION = timedelta(days=7)
+
+metadata = sa.MetaData()
+intents = sa.Table(
+    "fleetscale_intents", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pool", sa.String(64), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("args", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("pool", "request_id", "action", "target", name="uq_fleetscale_intent"),
+    sa.Index("ix_fleetscale_intents_pool_state", "pool", "state"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    id: int
+    pool: str
+    request_id: str
+    action: str
+    target: str
+    args: dict[str, Any]
+    state: str
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+
+
+def _row(row: Any) -> Intent:
+    return Intent(id=row.id, pool=row.pool, request_id=row.request_id, action=row.action,
+                  target=row.target, args=json.loads(row.args), state=row.state,
+                  result=json.loads(row.result) if row.result else None, error=row.error,
+                  created_at=row.created_at)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IntentLog:
+    """The intent table. ``now`` is injected (the controller's clock)."""
+
+    def __init__(self, url_or_engine: str | sa.Engine, now: Callable[[], datetime] = _utcnow) -> None:
+        self.engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        self._now = now
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot create table: {exc}") from exc
+
+    def begin(self, pool: str, request_id: str, action: str, target: str,
+              args: dict[str, Any] | None = None) -> Intent:
+        """Write a pending intent (or return the one already written with the same key)."""
+        if action not in ACTIONS:
+            raise JournalError(f"intents: unknown action {action!r} (known: {', '.join(ACTIONS)})")
+        key = (intents.c.pool == pool) & (intents.c.request_id == request_id) & \
+              (intents.c.action == action) & (intents.c.target == target)
+        now = self._now()
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(sa.select(intents).where(key)).first()
+                if row is None:
+                    conn.execute(intents.insert().values(
+                        pool=pool, request_id=request_id, action=action, target=target,
+                        args=json.dumps(args or {}, sort_keys=True), state=PENDING,
+                        created_at=now, updated_at=now))
+                    row = conn.execute(sa.select(intents).where(key)).one()
+        except IntegrityError:
+            with self.engine.begin() as conn:  # written concurrently: take the first
+                row = conn.execute(sa.select(intents).where(key)).one()
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot write {action} {target}: {exc}") from exc
+        return _row(row)
+
+    def finish(self, intent_ids: Iterable[int], result: dict[str, Any] | None = None) -> None:
+        self._set(intent_ids, DONE, result=json.dumps(result, sort_keys=True) if result else None)
+
+    def fail(self, intent_ids: Iterable[int], error: str) -> None:
+        self._set(intent_ids, FAILED, error=error[:2000])
+
+    def pending(self, pool: str, action: str | None = None) -> list[Intent]:
+        query = sa.select(intents).where((intents.c.pool == pool) & (intents.c.state == PENDING))
+        if action is not None:
+            query = query.where(intents.c.action == action)
+        return self._select(query.order_by(intents.c.id))
+
+    def draining(self, pool: str) -> set[str]:
+        """Instance ids with a drain under way (pending drain intents)."""
+        return {i.target for i in self.pending(pool, "drain")}
+
+    def known(self, pool: str) -> set[str]:
+        """Instance ids this pool launched (done launches) or adopted."""
+        query = sa.select(intents).where(
+            (intents.c.pool == pool) & (intents.c.state == DONE)
+            & intents.c.action.in_(("launch", "adopt")))
+        ids: set[str] = set()
+        for intent in self._select(query):
+            if intent.action == "adopt":
+                ids.add(intent.target)
+            elif intent.result:
+                ids.update(str(i) for i in intent.result.get("ids", []))
+        return ids
+
+    def finished(self, pool: str, action: str) -> set[str]:
+        """Targets of this pool's done intents of ``action`` (e.g. terminated instance ids)."""
+        query = sa.select(intents.c.target).where(
+            (intents.c.pool == pool) & (intents.c.state == DONE) & (intents.c.action == action))
+        try:
+            with self.engine.connect() as conn:
+                return {str(r.target) for r in conn.execute(query)}
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot read: {exc}") from exc
+
+    def prune(self, pool: str, before: datetime) -> int:
+        """Delete this pool's finished (done or failed) intents last updated before ``before``;
+        pending ones are kept whatever their age. Returns how many were deleted."""
+        query = intents.delete().where(
+            (intents.c.pool == pool) & intents.c.state.in_((DONE, FAILED)) & (intents.c.updated_at < before))
+        try:
+            with self.engine.begin() as conn:
+                return int(conn.execute(query).rowcount or 0)
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot prune: {exc}") from exc
+
+    def history(self, pool: str) -> list[Intent]:
+        return self._select(sa.select(intents).where(intents.c.pool == pool).order_by(intents.c.id))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _select(self, query: Any) -> list[Intent]:
+        try:
+            with self.engine.connect() as conn:
+                return [_row(r) for r in conn.execute(query)]
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot read: {exc}") from exc
+
+    def _set(self, intent_ids: Iterable[int], state: str, **values: Any) -> None:
+        ids = list(intent_ids)
+        if not ids:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(intents.update().where(intents.c.id.in_(ids))
+                             .values(state=state, updated_at=self._now(), **values))
+        except SQLAlchemyError as exc:
+            raise JournalError(f"intents: cannot mark {ids} {state}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Reusable provider contract: factories per provider and the fault-injection helpers."""
