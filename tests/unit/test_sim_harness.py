@@ -80,3 +80,11 @@ class TestTiming:
         load = np.array([10.0, 30.0])
         tl = simulate(load, _spec(TargetPolicy(utilisation=1.0)), TYPES, 60.0, record=True)
         assert [(d.current, d.desired) for d in tl.decisions] == [(1, 1), (1, 3)]
+
+
+def test_trace_feeds_the_metric_the_policy_names() -> None:
+    """A pool tracking ``calls`` sees the trace as ``calls`` (it would hold with no reading)."""
+    load = np.array([10.0, 45.0, 45.0, 45.0])
+    spec = _spec(TargetPolicy(metric="calls", target=10.0))
+    tl = simulate(load, spec, TYPES, 60.0, FleetSettings(boot_delay=60.0))
+    assert tl.ready.tolist() == [1, 1, 5, 5]

@@ -7,8 +7,10 @@ Time. The run advances in steps of the pool's decision ``interval``. Step ``k`` 
 15 s period on a 5-minute trace sees the same value 20 times), a finer one is averaged (a 1 s
 trace under a 60 s interval gives per-minute means). At the start of step ``k`` the harness
 applies the fleet's due events (boots done, drains over), shows the decision the load of step
-``k`` (one pool-wide ``load`` observation, current), applies the plan, ends the drains that
-are over (after acting, as the controller's reconciler does), and records the row:
+``k`` (one pool-wide observation of the step's load, current, under each metric the
+policies name: ``load``, or ``backlog``/``calls`` for a configured pool that tracks those),
+applies the plan, ends the drains that are over (after acting, as the controller's reconciler
+does), and records the row:
 ``ready`` and ``provisioned`` are the units in service and paid for *after* that step's plan,
 i.e. during the step. Booting takes ``ceil(boot_delay / interval)`` steps at most.
 
@@ -117,12 +119,16 @@ def simulate(
     actions = 0
     decisions: list[Decision] = []
     values = load.tolist()
+    # the trace is the reading of every metric the policies name (``load`` by default)
+    metrics = tuple(dict.fromkeys(m for p in spec.policies for m in getattr(p, "metrics", ()))) or ("load",)
     step = timedelta(seconds=interval)
     at = START
     for k in range(n):
         t = k * interval
         world.advance(t)
-        snap = Snapshot(pool, at, world.instances(), (Observation("trace", "load", values[k], at),))
+        value = values[k]
+        obs = tuple(Observation("trace", m, value, at) for m in metrics)
+        snap = Snapshot(pool, at, world.instances(), obs)
         verdict, plan = think(snap, spec, memory, types, f"{pool}-{k}")
         memory = verdict.memory
         if record:
