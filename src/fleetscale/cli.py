@@ -18,6 +18,7 @@ from typing import Any
 from fleetscale import config
 from fleetscale.errors import ConfigError, FleetscaleError
 from fleetscale.model import Direction
+from fleetscale.sim import cli as sim_cli
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -95,9 +96,7 @@ def parser() -> argparse.ArgumentParser:
     from fleetscale import demo
 
     demo.add_parser(sub)
-    # HOOK(simulate): the lead wires the simulator's subcommand here:
-    #     from fleetscale.sim import cli as sim_cli
-    #     sim_cli.add_parser(sub)      # sets its own handler via set_defaults(handler=...)
+    sim_cli.add_parser(sub)  # `simulate`: sets its own handler
     return ap
 
 
