@@ -112,8 +112,8 @@ def simulate(
         initial = int(demand[0]) if n else spec.min
     initial = min(max(initial, spec.min), spec.max)
     world.seed_ready(first.name, math.ceil(initial / first.weight), START)
-    ready = np.zeros(n, dtype=np.int64)
-    paid = np.zeros(n, dtype=np.int64)
+    ready: list[int] = [0] * n
+    paid: list[int] = [0] * n
     memory = Memory()
     pool = spec.pool
     actions = 0
@@ -121,22 +121,26 @@ def simulate(
     values = load.tolist()
     # the trace is the reading of every metric the policies name (``load`` by default)
     metrics = tuple(dict.fromkeys(m for p in spec.policies for m in getattr(p, "metrics", ()))) or ("load",)
+    single = metrics[0] if len(metrics) == 1 else None
     step = timedelta(seconds=interval)
     at = START
+    advance, finish, instances = world.advance, world.finish_drains, world.instances
     for k in range(n):
         t = k * interval
-        world.advance(t)
+        advance(t)
         value = values[k]
-        obs = tuple(Observation("trace", m, value, at) for m in metrics)
-        snap = Snapshot(pool, at, world.instances(), obs)
-        verdict, plan = think(snap, spec, memory, types, f"{pool}-{k}")
+        if single is not None:
+            obs: tuple[Observation, ...] = (Observation("trace", single, value, at),)
+        else:
+            obs = tuple(Observation("trace", m, value, at) for m in metrics)
+        verdict, plan = think(Snapshot(pool, at, instances(), obs), spec, memory, types, f"{pool}-{k}")
         memory = verdict.memory
         if record:
             decisions.append(verdict.decision)
         if not plan.empty:
             world.apply(plan, t, at)
             actions += 1
-        world.finish_drains(t)
+        finish(t)
         ready[k] = world.ready_units
         paid[k] = world.paid_units
         at += step
@@ -144,8 +148,8 @@ def simulate(
         t=np.arange(n, dtype=np.float64) * interval,
         load=load,
         demanded=demand,
-        ready=ready,
-        provisioned=paid,
+        ready=np.asarray(ready, dtype=np.int64),
+        provisioned=np.asarray(paid, dtype=np.int64),
         interval=interval,
         capacity=spec.unit_capacity,
         price=first.price,

@@ -21,9 +21,16 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from fleetscale.model import Instance, InstanceState, InstanceType, Plan
+from fleetscale.model import Instance, InstanceState, InstanceType, Plan, check_transition
 
 _P, _R, _D = InstanceState.PENDING, InstanceState.READY, InstanceState.DRAINING
+
+
+def _moved(inst: Instance, state: InstanceState) -> Instance:
+    """``inst.moved_to(state)`` without ``dataclasses.replace`` (the same value, the same
+    transition check; several times faster, and the simulator moves instances often)."""
+    return Instance(inst.id, inst.type, check_transition(inst.state, state), inst.weight,
+                    inst.launched_at, inst.address, inst.tags)
 
 
 class World:
@@ -81,7 +88,7 @@ class World:
                     self.failed += 1
                     self._remove(iid)
                 else:
-                    self._set(iid, inst.moved_to(_R))
+                    self._set(iid, _moved(inst, _R))
 
     def finish_drains(self, t: float) -> None:
         """Terminate drains begun before this step whose ``drain_time`` has passed."""
@@ -99,14 +106,14 @@ class World:
             inst = self._live.get(iid)
             if inst is not None and inst.state is _D:
                 self._drains.pop(iid, None)
-                self._set(iid, inst.moved_to(_R))
+                self._set(iid, _moved(inst, _R))
         for launch in plan.launch:
             for _ in range(launch.count):
                 self._launch(launch.type, t, at)
         for iid in plan.begin_drain:
             inst = self._live.get(iid)
             if inst is not None and inst.state is _R:
-                self._set(iid, inst.moved_to(_D))
+                self._set(iid, _moved(inst, _D))
                 self._drains[iid] = (t, t + self.drain_time)
         for iid in plan.terminate:
             if iid in self._live:
