@@ -43,6 +43,23 @@ _DAY = 86400.0
 _WEEK = 7 * _DAY
 
 
+class _Consts(NamedTuple):
+    """Per-spec constants (specs are immutable), computed once per spec object."""
+
+    spec: PredictivePolicy
+    per_day: int
+    slots: int
+    ahead: int
+    #: ``f"{horizon:g}"`` for the reason texts
+    horizon_text: str
+
+
+#: value caches keyed by spec identity (each entry holds its spec, so an id is never reused
+#: while cached); entries are only ever added whole, never mutated: safe across threads
+_CONSTS: dict[int, _Consts] = {}
+_PER_UNIT: dict[tuple[int, float], tuple[PredictivePolicy, float, str]] = {}
+
+
 class PredictiveState(NamedTuple):
     """Never mutated (a NamedTuple: it is rebuilt every cycle, and a tuple is the cheapest
     immutable value to build). ``bucket`` comes first: two states with the same bucket share
@@ -65,6 +82,10 @@ class PredictiveState(NamedTuple):
     last_when: float = math.nan
     #: exponentially weighted squared change of the reading per second
     var_rate: float = 0.0
+
+
+#: ``PredictiveState(*fields)`` without the generated ``__new__`` frame (the same value)
+_state = tuple.__new__
 
 
 def _median(values: list[float]) -> float:
@@ -136,16 +157,27 @@ class PredictivePolicy:
     def _ahead(self) -> int:
         return math.ceil(self.horizon / self.bucket) + 1
 
+    def _consts(self) -> _Consts:
+        hit = _CONSTS.get(id(self))
+        if hit is not None and hit.spec is self:
+            return hit
+        if len(_CONSTS) > 256:
+            _CONSTS.clear()
+        made = _Consts(self, self._per_day, self._slots, self._ahead(), f"{self.horizon:g}")
+        _CONSTS[id(self)] = made
+        return made
+
     def shape_of(self, history: npt.NDArray[np.float64], bucket: int) -> float:
         """The seasonal value of absolute ``bucket`` from the history (NaN when unknown)."""
         n = len(history)
-        week = self._per_day * 7
+        day = self._consts().per_day
+        item = history.item  # Python floats: the same values, cheaper to compare and sort
         if self.weeks >= 2:
-            weekly = [history[(bucket - w * week) % n] for w in range(1, self.weeks + 1)]
+            week = day * 7
+            weekly = [item((bucket - w * week) % n) for w in range(1, self.weeks + 1)]
             if sum(1 for v in weekly if v == v) >= 2:
                 return _median(weekly)
-        day = self._per_day
-        return _median([history[(bucket - d * day) % n] for d in range(1, self.days + 1)])
+        return _median([item((bucket - d * day) % n) for d in range(1, self.days + 1)])
 
     def _close(self, st: PredictiveState, new_bucket: int) -> PredictiveState:
         """Commit the finished bucket, mark skipped ones unknown, look up the next shape."""
@@ -165,7 +197,7 @@ class PredictivePolicy:
             keep = math.exp(-self.bucket / self.level_window)
             actual_ewma = keep * actual_ewma + (1 - keep) * st.peak
             shape_ewma = keep * shape_ewma + (1 - keep) * expected
-        shape = tuple(self.shape_of(history, new_bucket + i) for i in range(self._ahead()))
+        shape = tuple(self.shape_of(history, new_bucket + i) for i in range(self._consts().ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate)
 
@@ -177,9 +209,10 @@ class PredictivePolicy:
     def observe(self, state: Any, when: float, value: float) -> PredictiveState:
         """The state after seeing ``value`` at unix time ``when``."""
         bucket = int(when // self.bucket)
-        st = state if isinstance(state, PredictiveState) and len(state.history) == self._slots else None
+        slots = self._consts().slots
+        st = state if isinstance(state, PredictiveState) and len(state.history) == slots else None
         if st is None:
-            empty = np.full(self._slots, np.nan)
+            empty = np.full(slots, np.nan)
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
         elif bucket > st.bucket:
@@ -190,8 +223,9 @@ class PredictivePolicy:
             keep = math.exp(-dt / self.volatility_window)
             change = value - st.last_value
             var_rate = keep * var_rate + (1 - keep) * change * change / dt
-        return PredictiveState(st.bucket, value if value > st.peak else st.peak, st.history, st.shape,
-                               st.actual_ewma, st.shape_ewma, st.buckets_seen, value, when, var_rate)
+        peak = value if value > st.peak else st.peak
+        return _state(PredictiveState, (st.bucket, peak, st.history, st.shape, st.actual_ewma,  # type: ignore[no-any-return]
+                                        st.shape_ewma, st.buckets_seen, value, when, var_rate))
 
     def margin(self, st: PredictiveState) -> float:
         """Noise headroom: ``volatility`` standard deviations of the change over the horizon."""
@@ -211,6 +245,18 @@ class PredictivePolicy:
     # --- the policy -------------------------------------------------------------------
 
     def per_unit(self, unit_capacity: float) -> tuple[float, str]:
+        """The metric one unit should carry, and how to say it (memoised per spec)."""
+        key = (id(self), unit_capacity)
+        hit = _PER_UNIT.get(key)
+        if hit is not None and hit[0] is self:
+            return hit[1], hit[2]
+        if len(_PER_UNIT) > 256:
+            _PER_UNIT.clear()
+        value, text = self._per_unit(unit_capacity)
+        _PER_UNIT[key] = (self, value, text)
+        return value, text
+
+    def _per_unit(self, unit_capacity: float) -> tuple[float, str]:
         if self.target is not None:
             return self.target, f"target {self.target:.4g} per unit"
         u = self.utilisation if self.utilisation is not None else DEFAULT_UTILISATION
@@ -218,26 +264,33 @@ class PredictivePolicy:
 
     def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
         reading = ctx.reading(self.metric)
-        if reading.total is None or reading.problem is not None:
+        now = reading.total
+        if now is None or reading.problem is not None:
             why = reading.problem or "no reading"
             return Proposal(label, None, f"no usable {self.metric} ({why}); history kept"), state
         when = ctx.now.timestamp()
-        st = self.observe(state, when, reading.total)
+        st = self.observe(state, when, now)
         per_unit, how = self.per_unit(ctx.unit_capacity)
-        now = reading.total
-        pad = self.margin(st)
+        # margin(), forecast() and level() inlined (the same arithmetic, in the same order)
+        pad = self.volatility * math.sqrt(st.var_rate * self.horizon) if self.volatility else 0.0
         noise = f" + noise {pad:.4g}" if pad else ""
-        expected = self.forecast(st, when)
-        if expected is None:
+        last = int((when + self.horizon) // self.bucket) - st.bucket
+        best = -1.0
+        for v in st.shape[: last + 1]:
+            if v > best:  # NaN compares False
+                best = v
+        if best < 0:
             units = ceil_units((now + pad) / per_unit)
             text = f"{self.metric} {now:.4g}{noise} / ({how}) -> {units} units; no forecast yet"
             return Proposal(label, units, text), st
+        level = self.level(st)
+        expected = best * level
         if expected > now:
             units = ceil_units((expected + pad) / per_unit)
-            text = (f"forecast {self.metric} {expected:.4g} in next {self.horizon:g} s "
-                    f"(level x{self.level(st):.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
+            text = (f"forecast {self.metric} {expected:.4g} in next {self._consts().horizon_text} s "
+                    f"(level x{level:.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
             return Proposal(label, units, text), st
         units = ceil_units((now + pad) / per_unit)
         text = (f"{self.metric} {now:.4g}{noise} / ({how}) -> {units} units "
-                f"[forecast {expected:.4g} in next {self.horizon:g} s]")
+                f"[forecast {expected:.4g} in next {self._consts().horizon_text} s]")
         return Proposal(label, units, text), st
