@@ -81,9 +81,9 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
         r = readings[m] = read_metric(obs, m, now, stale_after)
         if r.problem is not None:
             problems += (r.problem,)
-    ctx = PolicyContext(
+    ctx = _tuple_new(PolicyContext, (
         now, current, spec.unit_capacity, spec.min, spec.max, readings, pending, obs, stale_after
-    )
+    ))
 
     states = memory.policies
     changed: dict[str, Any] | None = None
@@ -117,28 +117,28 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
         override.hold if override is not None else None,
         override.until if override is not None else None,
     )
-    desired = outcome.desired
+    desired, _, governed, steps = outcome
     if desired > current:
         word = f"up {current} -> {desired}"
     elif desired < current:
         word = f"down {current} -> {desired}"
     else:
         word = f"hold at {current}"
-    reason = f"{word}: {combined.reason}"
-    if outcome.steps:
-        reason = f"{reason}; {'; '.join(outcome.steps)}"
-    if changed is None and outcome.memory is memory.governor:
+    reason = f"{word}: {combined.reason}; {'; '.join(steps)}" if steps else f"{word}: {combined.reason}"
+    if changed is None and governed is memory.governor:
         new_memory = memory
     else:
-        new_memory = Memory(outcome.memory, states if changed is None else MappingProxyType(changed))
+        new_memory = Memory(governed, states if changed is None else MappingProxyType(changed))
     return Verdict(
         Decision(spec.pool, now, current, desired, reason),
         new_memory,
         tuple(proposals),
-        outcome.steps,
+        steps,
     )
 
 
+#: ``NamedTuple(*fields)`` without the generated ``__new__`` frame (the same value)
+_tuple_new = tuple.__new__
 _READY = InstanceState.READY
 _PENDING = InstanceState.PENDING
 #: one-entry memo of the last instances tuple counted (the simulator passes the same tuple
