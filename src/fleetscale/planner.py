@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 from fleetscale.errors import PlanError
@@ -98,18 +98,39 @@ def cheapest_mix(types: tuple[InstanceType, ...], gap: int) -> tuple[tuple[tuple
     return mix, best[chosen][0], chosen
 
 
-def _victim_key(sessions: Mapping[str, int]) -> Callable[[Instance], tuple[int, float, str]]:
-    def key(i: Instance) -> tuple[int, float, str]:
-        launched = i.launched_at.timestamp() if i.launched_at is not None else float("-inf")
-        return (sessions.get(i.id, _BUSY), -launched, i.id)
+def _victims(instances: tuple[Instance, ...], sessions: Mapping[str, int]) -> list[Instance]:
+    """The READY instances in victim order: fewest sessions (unknown = busy), then the newest
+    (no launch time: last), then the id, then the position (a stable sort on
+    ``(sessions, -launched_at.timestamp(), id)``), with one timestamp per run of instances
+    that share one launch datetime object (instances launched together do)."""
+    get = sessions.get
+    keyed: list[tuple[int, float, str, int, Instance]] = []
+    last_at: datetime | None = None
+    last = 0.0
+    for n, i in enumerate(instances):
+        if i.state is not _READY:
+            continue
+        at = i.launched_at
+        if at is None:
+            newest = _NO_LAUNCH
+        elif at is last_at:
+            newest = last
+        else:
+            newest = last = -at.timestamp()
+            last_at = at
+        keyed.append((get(i.id, _BUSY), newest, i.id, n, i))
+    keyed.sort()
+    return [k[4] for k in keyed]
 
-    return key
+
+_READY = InstanceState.READY
+#: ``-launched`` of an instance with no launch time (``-(-inf)``): last among equals
+_NO_LAUNCH = float("inf")
 
 
 def _shrink(decision: Decision, snapshot: Snapshot, request_id: str, gap: int) -> Plan:
-    ready = [i for i in snapshot.instances if i.state is InstanceState.READY]
     sessions = snapshot.sessions()
-    ready.sort(key=_victim_key(sessions))
+    ready = _victims(snapshot.instances, sessions)
     chosen: list[str] = []
     notes: list[str] = []
     removed = 0
