@@ -31,15 +31,26 @@ class Outcome(NamedTuple):
     steps: tuple[str, ...]
 
 
-_KEEPS: dict[int, tuple[GovernorSettings, timedelta, timedelta]] = {}
+class _Keeps(NamedTuple):
+    """Per-settings constants (settings are immutable), computed once per settings object."""
+
+    settings: GovernorSettings
+    #: history the settings need: the longest stabilisation window, the longest step period
+    window: timedelta
+    change: timedelta
 
 
-def _keeps(settings: GovernorSettings) -> tuple[timedelta, timedelta]:
+#: keyed by the settings' id; each entry holds its settings (so the id is not reused while
+#: cached) and is only ever added whole: a value cache, safe across threads
+_KEEPS: dict[int, _Keeps] = {}
+
+
+def _keeps(settings: GovernorSettings) -> _Keeps:
     """How much history the settings need: (stabilisation window, step period), cached per
     settings object."""
     hit = _KEEPS.get(id(settings))
-    if hit is not None and hit[0] is settings:
-        return hit[1], hit[2]
+    if hit is not None and hit.settings is settings:
+        return hit
     window = max(settings.up.stabilisation, settings.down.stabilisation)
     period = 0.0
     if steplimit.limited(settings.up):
@@ -48,8 +59,8 @@ def _keeps(settings: GovernorSettings) -> tuple[timedelta, timedelta]:
         period = max(period, settings.down.step_period)
     if len(_KEEPS) > 256:
         _KEEPS.clear()
-    keeps = timedelta(seconds=window), timedelta(seconds=period)
-    _KEEPS[id(settings)] = (settings, *keeps)
+    keeps = _Keeps(settings, timedelta(seconds=window), timedelta(seconds=period))
+    _KEEPS[id(settings)] = keeps
     return keeps
 
 
@@ -68,7 +79,7 @@ def govern(
     override_until: datetime | None,
 ) -> Outcome:
     steps: list[str] = []
-    window_keep, change_keep = _keeps(settings)
+    _, window_keep, change_keep = _keeps(settings)
 
     if (
         override_until is not None
@@ -83,8 +94,15 @@ def govern(
         mem = _after(memory, now, current, desired, desired, 0, 0, window_keep, change_keep)
         return Outcome(desired, desired, mem, tuple(steps))
 
-    lo, hi = bounds.effective(pool_min, pool_max, combined.floor, combined.ceiling)
-    raw = combined.desired if combined.desired is not None else current
+    proposed, _, floor, ceiling, _, _ = combined
+    # bounds.effective, inlined
+    lo = pool_min if floor is None else max(pool_min, floor)
+    hi = pool_max if ceiling is None else min(pool_max, ceiling)
+    if lo > pool_max:
+        lo = pool_max
+    if hi < lo:
+        hi = lo
+    raw = proposed if proposed is not None else current
     wanted = raw
     if not lo <= raw <= hi:
         wanted, step = bounds.clamp(raw, lo, hi, *_bound_texts(combined, pool_min, pool_max))
@@ -95,44 +113,51 @@ def govern(
         if step:
             steps.append(step)
     # what the window and the streaks remember is the desire the data can be trusted for
-    up_streak, down_streak = hysteresis.streaks(desired, current, memory.up_streak, memory.down_streak)
+    # (hysteresis.streaks, inlined)
+    if desired > current:
+        up_streak, down_streak = memory.up_streak + 1, 0
+    elif desired < current:
+        up_streak, down_streak = 0, memory.down_streak + 1
+    else:
+        up_streak = down_streak = 0
     desires = stabilisation.record(memory.desires, now, desired, window_keep)
     if desired != current:
+        up, down = settings.up, settings.down
         desired, step = stabilisation.stabilise(
             desired,
             current,
             desires,
             now,
-            settings.up.stabilisation,
-            settings.down.stabilisation,
+            up.stabilisation,
+            down.stabilisation,
             memory.since or now,
         )
         if step:
             steps.append(step)
-    if desired != current:
-        hold = hysteresis.wait(
-            desired, current, up_streak, down_streak, settings.up.hysteresis, settings.down.hysteresis
-        ) or cooldown.cooling(
-            desired,
-            current,
-            now,
-            memory.last_up_at,
-            memory.last_down_at,
-            settings.up.cooldown,
-            settings.down.cooldown,
-        )
-        if hold:
-            steps.append(hold)
-            desired = current
-    if desired != current:
-        desired, step = steplimit.limit(desired, current, memory.changes, now, settings.up, settings.down)
-        if step:
-            steps.append(step)
-    if desired != current:
-        hold = manual.paused(desired, current, paused)
-        if hold:
-            steps.append(hold)
-            desired = current
+        if desired != current:
+            hold = hysteresis.wait(
+                desired, current, up_streak, down_streak, up.hysteresis, down.hysteresis
+            ) or cooldown.cooling(
+                desired,
+                current,
+                now,
+                memory.last_up_at,
+                memory.last_down_at,
+                up.cooldown,
+                down.cooldown,
+            )
+            if hold:
+                steps.append(hold)
+                desired = current
+        if desired != current:
+            desired, step = steplimit.limit(desired, current, memory.changes, now, up, down)
+            if step:
+                steps.append(step)
+        if desired != current:
+            hold = manual.paused(desired, current, paused)
+            if hold:
+                steps.append(hold)
+                desired = current
     final = desired
     if not lo <= desired <= hi:
         final, step = bounds.clamp(desired, lo, hi, *_bound_texts(combined, pool_min, pool_max))
@@ -144,7 +169,11 @@ def govern(
     mem = _after(
         memory, now, current, final, wanted, up_streak, down_streak, window_keep, change_keep, desires
     )
-    return Outcome(final, wanted, mem, tuple(steps))
+    return _tuple_new(Outcome, (final, wanted, mem, tuple(steps) if steps else ()))
+
+
+#: ``Outcome(*fields)`` without the generated ``__new__`` frame (the same value)
+_tuple_new = tuple.__new__
 
 
 def _bound_texts(combined: Combined, pool_min: int, pool_max: int) -> tuple[str, str]:

@@ -42,14 +42,15 @@ def stabilise(
     been seen, there is no evidence the desire stayed low: scale-down waits (a restart
     without a checkpoint must not shrink the pool on its first reading)."""
     if desired < current and down_window > 0:
-        cutoff = now - timedelta(seconds=down_window)
+        cutoff = now - seconds(down_window)
         if since is not None and since > cutoff:
             seen = (now - since).total_seconds()
             return current, (
                 f"stabilisation: only {seen:.0f} s of history (< {down_window:.0f} s window) "
                 f"-> hold at {current}"
             )
-        highest = max((d for t, d in desires if t >= cutoff), default=desired)
+        seen_desires = [d for t, d in desires if t >= cutoff]
+        highest = max(seen_desires) if seen_desires else desired
         if highest > desired:
             new = min(current, highest)
             verb = "hold" if new == current else f"down only to {new}"
@@ -57,10 +58,26 @@ def stabilise(
                 f"stabilisation: highest desire in the last {down_window:.0f} s is {highest} -> {verb}"
             )
     elif desired > current and up_window > 0:
-        cutoff = now - timedelta(seconds=up_window)
-        lowest = min((d for t, d in desires if t >= cutoff), default=desired)
+        cutoff = now - seconds(up_window)
+        seen_desires = [d for t, d in desires if t >= cutoff]
+        lowest = min(seen_desires) if seen_desires else desired
         if lowest < desired:
             new = max(current, lowest)
             verb = "hold" if new == current else f"up only to {new}"
             return new, f"stabilisation: lowest desire in the last {up_window:.0f} s is {lowest} -> {verb}"
     return desired, None
+
+
+#: window length (seconds) -> timedelta: a value cache (a few settings' windows), safe across
+#: threads (an entry is a pure function of its key)
+_WINDOWS: dict[float, timedelta] = {}
+
+
+def seconds(window: float) -> timedelta:
+    """``timedelta(seconds=window)``, memoised."""
+    found = _WINDOWS.get(window)
+    if found is None:
+        if len(_WINDOWS) > 256:
+            _WINDOWS.clear()
+        found = _WINDOWS[window] = timedelta(seconds=window)
+    return found

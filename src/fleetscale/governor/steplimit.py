@@ -12,6 +12,7 @@ import math
 from datetime import datetime, timedelta
 
 from fleetscale.governor.settings import DirectionRules
+from fleetscale.governor.stabilisation import seconds
 
 
 def limited(rules: DirectionRules) -> bool:
@@ -50,7 +51,7 @@ def limit(
     down: DirectionRules,
 ) -> tuple[int, str | None]:
     if desired > current and limited(up):
-        cutoff = now - timedelta(seconds=up.step_period)
+        cutoff = now - seconds(up.step_period)
         used = sum(c for t, c in changes if t > cutoff and c > 0)
         allowed = allowance(up, current - used)
         room = max(0, allowed - used)
@@ -61,7 +62,7 @@ def limit(
                 f"{used} used -> {'hold at' if room == 0 else 'up to'} {new}"
             )
     elif desired < current and limited(down):
-        cutoff = now - timedelta(seconds=down.step_period)
+        cutoff = now - seconds(down.step_period)
         used = -sum(c for t, c in changes if t > cutoff and c < 0)
         allowed = allowance(down, current + used)
         room = max(0, allowed - used)
