@@ -88,8 +88,9 @@ class PredictiveState(NamedTuple):
 _state = tuple.__new__
 
 
-def _median(values: list[float]) -> float:
-    known = sorted(float(v) for v in values if v == v)
+def _median_of_known(known: list[float]) -> float:
+    """The median of ``known`` (floats, no NaN; sorted in place)."""
+    known.sort()
     n = len(known)
     if n == 0:
         return math.nan
@@ -169,15 +170,19 @@ class PredictivePolicy:
 
     def shape_of(self, history: npt.NDArray[np.float64], bucket: int) -> float:
         """The seasonal value of absolute ``bucket`` from the history (NaN when unknown)."""
-        n = len(history)
-        day = self._consts().per_day
-        item = history.item  # Python floats: the same values, cheaper to compare and sort
+        return self._shape(history.item, len(history), bucket, self._consts().per_day)
+
+    def _shape(self, item: Any, n: int, bucket: int, day: int) -> float:
+        """``shape_of`` with the history's ``item`` (Python floats: the same values, cheaper to
+        compare and sort), its length and the buckets per day given."""
         if self.weeks >= 2:
             week = day * 7
             weekly = [item((bucket - w * week) % n) for w in range(1, self.weeks + 1)]
-            if sum(1 for v in weekly if v == v) >= 2:
-                return _median(weekly)
-        return _median([item((bucket - d * day) % n) for d in range(1, self.days + 1)])
+            known = [v for v in weekly if v == v]
+            if len(known) >= 2:
+                return _median_of_known(known)
+        daily = [item((bucket - d * day) % n) for d in range(1, self.days + 1)]
+        return _median_of_known([v for v in daily if v == v])
 
     def _close(self, st: PredictiveState, new_bucket: int) -> PredictiveState:
         """Commit the finished bucket, mark skipped ones unknown, look up the next shape."""
@@ -197,7 +202,9 @@ class PredictivePolicy:
             keep = math.exp(-self.bucket / self.level_window)
             actual_ewma = keep * actual_ewma + (1 - keep) * st.peak
             shape_ewma = keep * shape_ewma + (1 - keep) * expected
-        shape = tuple(self.shape_of(history, new_bucket + i) for i in range(self._consts().ahead))
+        consts = self._consts()
+        item, per_day = history.item, consts.per_day
+        shape = tuple(self._shape(item, n, new_bucket + i, per_day) for i in range(consts.ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate)
 
