@@ -215,8 +215,10 @@ class PredictivePolicy:
 
     def observe(self, state: Any, when: float, value: float) -> PredictiveState:
         """The state after seeing ``value`` at unix time ``when``."""
+        return self._observe(state, when, value, self._consts().slots)
+
+    def _observe(self, state: Any, when: float, value: float, slots: int) -> PredictiveState:
         bucket = int(when // self.bucket)
-        slots = self._consts().slots
         st = state if isinstance(state, PredictiveState) and len(state.history) == slots else None
         if st is None:
             empty = np.full(slots, np.nan)
@@ -224,15 +226,16 @@ class PredictivePolicy:
             st = PredictiveState(bucket, -math.inf, empty, ())
         elif bucket > st.bucket:
             st = self._close(st, bucket)
-        var_rate = st.var_rate
-        dt = when - st.last_when
+        filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate = st
+        dt = when - last_when
         if dt > 0:  # False while NaN (first reading)
             keep = math.exp(-dt / self.volatility_window)
-            change = value - st.last_value
+            change = value - last_value
             var_rate = keep * var_rate + (1 - keep) * change * change / dt
-        peak = value if value > st.peak else st.peak
-        return _state(PredictiveState, (st.bucket, peak, st.history, st.shape, st.actual_ewma,  # type: ignore[no-any-return]
-                                        st.shape_ewma, st.buckets_seen, value, when, var_rate))
+        if value > peak:
+            peak = value
+        return _state(PredictiveState, (filling, peak, history, shape, actual_ewma,  # type: ignore[no-any-return]
+                                        shape_ewma, seen, value, when, var_rate))
 
     def margin(self, st: PredictiveState) -> float:
         """Noise headroom: ``volatility`` standard deviations of the change over the horizon."""
@@ -276,7 +279,8 @@ class PredictivePolicy:
             why = reading.problem or "no reading"
             return Proposal(label, None, f"no usable {self.metric} ({why}); history kept"), state
         when = ctx.now.timestamp()
-        st = self.observe(state, when, now)
+        consts = self._consts()
+        st = self._observe(state, when, now, consts.slots)
         per_unit, how = self.per_unit(ctx.unit_capacity)
         # margin(), forecast() and level() inlined (the same arithmetic, in the same order)
         pad = self.volatility * math.sqrt(st.var_rate * self.horizon) if self.volatility else 0.0
@@ -294,10 +298,10 @@ class PredictivePolicy:
         expected = best * level
         if expected > now:
             units = ceil_units((expected + pad) / per_unit)
-            text = (f"forecast {self.metric} {expected:.4g} in next {self._consts().horizon_text} s "
+            text = (f"forecast {self.metric} {expected:.4g} in next {consts.horizon_text} s "
                     f"(level x{level:.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
             return Proposal(label, units, text), st
         units = ceil_units((now + pad) / per_unit)
         text = (f"{self.metric} {now:.4g}{noise} / ({how}) -> {units} units "
-                f"[forecast {expected:.4g} in next {self._consts().horizon_text} s]")
+                f"[forecast {expected:.4g} in next {consts.horizon_text} s]")
         return Proposal(label, units, text), st
