@@ -174,8 +174,10 @@ class PoolRunner:
             self._act(c, plan, sessions)
             drains = self.store.drains(self.name)
         remaining = tuple(i for i in c.instances if i.id not in c.terminated)
+        to_stop = {o.instance_id for o in c.observations
+                   if o.metric == "to_stop" and o.ok and o.value and o.instance_id is not None}
         repair = reconcile(c.now, remaining, drains, sessions, known | c.launched,
-                           self.rules, self.first_seen)
+                           self.rules, self.first_seen, to_stop)
         self._repair(c, repair, plan.request_id)
         self._checkpoint(c)
         return verdict, plan

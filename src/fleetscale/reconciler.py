@@ -62,10 +62,13 @@ def reconcile(
     known: Set[str],
     rules: Rules,
     first_seen: Mapping[str, datetime] | None = None,
+    marked_to_stop: Set[str] = frozenset(),
 ) -> Repair:
     """``instances`` as the controller sees them (draining and unregistered overlaid);
     ``drains`` maps draining ids to the drain's start; ``sessions`` the live sessions of
-    draining instances (None or missing: unknown)."""
+    draining instances (None or missing: unknown); ``marked_to_stop`` the instances a source
+    reports ``to_stop`` (an earlier controller began their drain, e.g. before its journal was
+    lost): adopting one resumes its drain instead of counting it as capacity."""
     first_seen = first_seen or {}
     terminate: list[tuple[str, str]] = []
     drain: list[tuple[str, str]] = []
@@ -97,6 +100,8 @@ def reconcile(
         if inst.id not in known:
             if rules.unknown_instances == "adopt":
                 adopt.append(inst.id)
+                if inst.id in marked_to_stop and inst.state is InstanceState.READY:
+                    drain.append((inst.id, "adopted while marked to_stop: resuming its drain"))
             elif inst.state is InstanceState.PENDING:
                 terminate.append((inst.id, "unknown instance (unknown_instances: terminate)"))
             else:

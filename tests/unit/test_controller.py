@@ -236,6 +236,16 @@ class TestReconcile:
         assert "drain begun on sim-00001 (unknown instance" in " ".join(recs[0].outcome)
         assert not {"sim-00001", "sim-00002"} & k.live()
 
+    def test_adopted_instance_marked_to_stop_resumes_its_drain(self, tmp_path: Path) -> None:
+        k = kit(tmp_path, load=2, initial=2)
+        marked = {i.address: (1.0 if i.id == "sim-00002" else 0.0) for i in k.provider.list()}
+        k.runner.sources = (k.source, FixedSource(None, metric="to_stop", per_instance=marked))
+        (rec,) = k.step()
+        assert "adopted sim-00001, sim-00002" in rec.outcome
+        assert any(line.startswith("drain begun on sim-00002 (adopted while marked to_stop")
+                   for line in rec.outcome)
+        assert set(k.journal.drains("web")) == {"sim-00002"}
+
 
 class TestMemory:
     """The governor's memory is kept per pool and checkpointed in the journal."""

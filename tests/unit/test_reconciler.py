@@ -93,3 +93,23 @@ class TestUnknown:
     def test_known_ready_untouched(self) -> None:
         repair = reconcile(NOW, (inst("k", S.READY),), {}, {}, {"k"}, Rules())
         assert repair.empty
+
+
+class TestAdoptMarkedToStop:
+    """An unknown instance an earlier controller had marked to_stop resumes its drain when adopted."""
+
+    def test_marked_ready_instance_is_adopted_and_drained(self) -> None:
+        gw = inst("gw1", S.READY)
+        repair = reconcile(NOW, (gw,), {}, {}, set(), Rules(), marked_to_stop={"gw1"})
+        assert repair.adopt == ("gw1",)
+        assert [i for i, _ in repair.drain] == ["gw1"]
+        assert repair.terminate == ()
+
+    def test_unmarked_instance_is_only_adopted(self) -> None:
+        repair = reconcile(NOW, (inst("gw2", S.READY),), {}, {}, set(), Rules(), marked_to_stop={"gw1"})
+        assert repair.adopt == ("gw2",)
+        assert repair.drain == ()
+
+    def test_known_marked_instance_is_left_to_the_drain_table(self) -> None:
+        repair = reconcile(NOW, (inst("gw1", S.READY),), {}, {}, {"gw1"}, Rules(), marked_to_stop={"gw1"})
+        assert repair.adopt == () and repair.drain == ()
