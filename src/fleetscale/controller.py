@@ -156,8 +156,7 @@ class PoolRunner:
             c.errors.extend(recovered.errors)
         drains = self.store.drains(self.name)
         known = self.store.known(self.name)
-        c.observations = self._map_addresses(c.observations, listed)
-        c.instances = self._view(listed, drains, c.observations)
+        c.observations, c.instances = self.view(listed, drains, c.observations)
         self._reconcile_drainer(c)
         sessions = self._sessions(c)
         op = self.store.operator(self.name, c.now)
@@ -185,14 +184,27 @@ class PoolRunner:
     # --- observe ----------------------------------------------------------------------
 
     def _observe_sources(self, c: _Cycle) -> None:
+        c.observations.extend(self.read_sources(c.now))
+        c.errors.extend(f"source {o.source} {o.metric}: {o.error}" for o in c.observations if o.error)
+
+    def read_sources(self, now: datetime) -> list[Observation]:
+        """Every source's observations; a source that raises becomes an error observation."""
+        out: list[Observation] = []
         for src in self.sources:
             try:
-                got = list(src.read(self.name, c.now))
+                out.extend(src.read(self.name, now))
             except Exception as exc:
                 metric = getattr(src, "metric", "load")
-                got = [Observation(type(src).__name__, metric, None, c.now, error=_err(exc))]
-            c.observations.extend(got)
-        c.errors.extend(f"source {o.source} {o.metric}: {o.error}" for o in c.observations if o.error)
+                out.append(Observation(type(src).__name__, metric, None, now, error=_err(exc)))
+        return out
+
+    def view(self, listed: list[Instance], drains: dict[str, datetime],
+             obs: list[Observation]) -> tuple[list[Observation], tuple[Instance, ...]]:
+        """The observations keyed by instance id (a source that knows only addresses is mapped)
+        and the provider's instances as this controller sees them (drains and missing
+        registrations overlaid). Used by the cycle and by ``compat.Scaler``."""
+        obs = self._map_addresses(obs, listed)
+        return obs, self._overlay(listed, drains, obs)
 
     @staticmethod
     def _map_addresses(obs: list[Observation], listed: list[Instance]) -> list[Observation]:
@@ -200,9 +212,8 @@ class PoolRunner:
         return [dataclasses.replace(o, instance_id=by_address[o.instance_id])
                 if o.instance_id in by_address else o for o in obs]
 
-    def _view(self, listed: list[Instance], drains: dict[str, datetime],
-              obs: list[Observation]) -> tuple[Instance, ...]:
-        """The provider's instances, with drains and missing registrations overlaid."""
+    def _overlay(self, listed: list[Instance], drains: dict[str, datetime],
+                 obs: list[Observation]) -> tuple[Instance, ...]:
         registered = {o.instance_id for o in obs
                       if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
         # a failed registration read means "unknown", not "unregistered"; and an instance that

@@ -172,3 +172,24 @@ def test_scale_time(value: Any, tz: str, expected: datetime) -> None:
 def test_bad_scale_time() -> None:
     with pytest.raises(ConfigError, match="scaleTime"):
         _instant("25:99", NOW)
+
+
+class TestScalerOutage:
+    """While Kamailio's database cannot be read, ``cleanup()`` destroys nothing."""
+
+    def test_cleanup_keeps_gateways_when_registrations_are_unknown(self, tmp_path: Path) -> None:
+        long_ago = datetime(2026, 3, 1, tzinfo=UTC)  # far past the boot timeout
+        csp = SeedCsp()
+        csp.instances = [{"name": f"gw-{n}", "public_ip": f"192.0.2.{n}", "type": "small",
+                          "launched_at": long_ago} for n in (1, 2)]
+        # nothing listens on port 1: every registration read fails with "connection refused"
+        seed = {"gw_name_prefix": "gw-", "sip_db": {"host": "127.0.0.1", "port": 1, "root_password": "x"},
+                "cpu_per_gw": 4, "auto_scale_threshold": {"00:00:00": {"unlockedMin": 1, "loadMax": 0.7}},
+                "rpc_url": "http://127.0.0.1:1/RPC"}
+        scaler = Scaler(csp, journal_url="sqlite://", clock=Clock())
+        scaler.configure_from(seed)
+        try:
+            assert scaler.cleanup() == []
+            assert csp.destroyed == [], "a failed registration read is not 'unregistered'"
+        finally:
+            scaler.close()
