@@ -216,9 +216,11 @@ class PoolRunner:
                  obs: list[Observation]) -> tuple[Instance, ...]:
         registered = {o.instance_id for o in obs
                       if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
-        # a failed registration read means "unknown", not "unregistered"; and an instance that
-        # has registered once is never taken back to pending (the boot timeout would cut its calls)
-        unknown = any(o.metric == "registered" and o.error for o in obs)
+        # a failed read means "unknown", not "unregistered": any failed read, since a source that
+        # cannot read at all (media_redis while Redis is down, a source that raised) reports only
+        # its pool-wide metric; and an instance that has registered once is never taken back to
+        # pending (the boot timeout would cut its calls)
+        unknown = any(o.error for o in obs)
         self.registered_once = (self.registered_once | {i for i in registered if i}) & {i.id for i in listed}
         out = []
         self.first_seen = {i.id: self.first_seen.get(i.id, self.clock.now()) for i in listed}
