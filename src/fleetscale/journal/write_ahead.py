@@ -12,6 +12,10 @@ the top of each reconcile) replays pending intents idempotently:
                a drain whose instance is gone is closed;
 - cancel    -> ``drainer.cancel`` again, then the drain is closed.
 
+A drainer that refuses during the replay (its database unreachable) is an error of the
+recovery (``Recovery.errors``), never an exception: the cancel or re-begin is retried by the
+next recovery, and the rest of the replay goes on.
+
 ``JournaledProvider`` / ``JournaledDrainer`` present a ``WriteAhead`` as the ordinary Provider
 and Drainer ports, so a controller gains write-ahead intents without changing how it acts;
 ``recover_into(store, listed)`` replays and then brings the controller's own durable state
@@ -84,6 +88,9 @@ class WriteAhead:
         self.intents = intents
         self.crash_at = crash_at
         self.started = False
+        #: drains to begin again after this start (None until the first recovery lists them);
+        #: one the drainer refused stays here and is retried by the next recovery
+        self._rebegin: set[str] | None = None
 
     # --- acting --------------------------------------------------------------------
 
@@ -138,6 +145,8 @@ class WriteAhead:
         pending = self.intents.pending(self.pool)
         if not pending:
             self.started = True
+            if self._rebegin is None:
+                self._rebegin = set()
             return done
         for intent in (i for i in pending if i.action == "launch"):
             try:
@@ -171,19 +180,32 @@ class WriteAhead:
         current = {i.id: i for i in (listed if listed is not None else self.provider.list())}
         for intent in (i for i in pending if i.action == "cancel"):
             inst = current.get(intent.target)
-            if inst is not None:
-                self.drainer.cancel(inst)
+            try:
+                if inst is not None:
+                    self.drainer.cancel(inst)
+            except Exception as exc:  # the intent stays pending: retried by the next recovery
+                done.errors.append(f"replay cancel {intent.target}: {exc}")
+                continue
             self._close_drains([intent.target])
             self.intents.finish([intent.id])
             done.cancelled.append(intent.target)
-        first, self.started = not self.started, True
-        for target in sorted(self.intents.draining(self.pool)):
+        draining = sorted(self.intents.draining(self.pool))
+        if self._rebegin is None:  # after a (re)start: a drain may never have reached the drainer
+            self._rebegin = set(draining)
+        self.started = True
+        for target in draining:
             inst = current.get(target)
             if inst is None or inst.state in (InstanceState.GONE, InstanceState.TERMINATING):
                 self._close_drains([target])  # nothing left to drain
+                self._rebegin.discard(target)
                 continue
-            if first:  # after a (re)start: the drain may never have reached the drainer
-                self.drainer.begin(inst)
+            if target in self._rebegin:
+                try:
+                    self.drainer.begin(inst)
+                except Exception as exc:  # kept in _rebegin: retried by the next recovery
+                    done.errors.append(f"replay drain {target}: {exc}")
+                    continue
+                self._rebegin.discard(target)
                 done.redrained.append(target)
         if done.lines() or done.errors:
             log.info("recovered", pool=self.pool, done=done.lines(), errors=done.errors)
