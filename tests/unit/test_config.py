@@ -72,6 +72,18 @@ class TestErrors:
         assert any(g.startswith("pools.0.provider.password:") for g in got)
         assert not any("hunter2" in g for g in got)
 
+    @pytest.mark.parametrize(
+        "source",
+        [
+            {"kind": "kamailio", "db": {"password": "hunter2"}, "rpc_url": None},
+            {"kind": "kamailio", "db": "mysql://kamailio:hunter2@127.0.0.1/kamailio"},
+        ],
+        ids=["nested-in-a-rejected-mapping", "url-given-as-a-string"],
+    )
+    def test_secrets_inside_a_shown_value_are_hidden(self, source: dict[str, object]) -> None:
+        got = problems({"pools": [{**BASE, "sources": [source]}]})
+        assert got and not any("hunter2" in g for g in got), got
+
     def test_invalid_yaml_names_line(self, tmp_path: Path) -> None:
         p = tmp_path / "c.yaml"
         p.write_text("pools:\n  - name: [unclosed\n")
