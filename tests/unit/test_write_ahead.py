@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from fleetscale.errors import DrainError
+import pytest
+
+from fleetscale.errors import DrainError, ProviderError
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.journal.write_ahead import WriteAhead, recover_into
@@ -81,3 +84,45 @@ class TestReplayWithAFailingDrainer:
         rec = again.recover(provider.list())
         assert rec.cancelled == [inst.id] and drainer.cancelled == [inst.id]
         assert again.draining() == set() and again.intents.pending("web") == []
+
+
+class FailingTerminate(SimulatedProvider):
+    """A cloud API that refuses one terminate call (an outage), then works."""
+
+    refuse = 1
+
+    def terminate(self, ids: Sequence[str], request_id: str) -> None:
+        if self.refuse:
+            self.refuse -= 1
+            raise ProviderError("terminate_instances: 503 Service Unavailable")
+        super().terminate(ids, request_id)
+
+
+class TestFailedTerminate:
+    """A terminate the provider refused is not replayed later without a fresh decision: by
+    then the instance may be ready and carrying sessions."""
+
+    def test_refused_terminate_is_closed_not_replayed(self, tmp_path: Path) -> None:
+        clock = SimClock()
+        provider = FailingTerminate(clock, (InstanceType("default"),), pool="web", boot_delay=60.0)
+        wa = WriteAhead("web", provider, RecordingDrainer(), IntentLog(f"sqlite:///{tmp_path / 'j.db'}"))
+        (booting,) = wa.launch("default", 1, "r1")
+        with pytest.raises(ProviderError):
+            wa.terminate([booting.id], "r2")  # planned while it was still pending and idle
+        assert wa.intents.pending("web") == []
+        clock.advance(120)  # it boots and takes calls
+        rec = wa.recover(provider.list())
+        assert rec.terminated == [] and [i.id for i in provider.list()] == [booting.id]
+
+    def test_refused_replay_is_closed_too(self, tmp_path: Path) -> None:
+        clock = SimClock()
+        provider = FailingTerminate(clock, (InstanceType("default"),), pool="web", boot_delay=60.0)
+        url = f"sqlite:///{tmp_path / 'j.db'}"
+        first = WriteAhead("web", provider, RecordingDrainer(), IntentLog(url))
+        (booting,) = first.launch("default", 1, "r1")
+        first.intents.begin("web", "r2", "terminate", booting.id)  # killed before the request
+        again = WriteAhead("web", provider, RecordingDrainer(), IntentLog(url))
+        rec = again.recover(provider.list())
+        assert rec.terminated == [] and rec.errors and again.intents.pending("web") == []
+        clock.advance(120)
+        assert again.recover(provider.list()).terminated == [] and len(provider.list()) == 1

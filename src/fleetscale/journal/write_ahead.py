@@ -6,7 +6,9 @@ the top of each reconcile) replays pending intents idempotently:
 
 - launch    -> ``provider.launch`` again with the same request id: the provider finds the
                instances the first attempt made (request-id tag / ClientToken), no duplicate;
-- terminate -> ``provider.terminate`` again: terminating a gone instance is a no-op;
+- terminate -> ``provider.terminate`` again: terminating a gone instance is a no-op (only
+               after a crash: a terminate the provider refused is closed as failed, and
+               the next cycle decides again from a fresh view);
 - drain     -> on the first recovery after a start, ``drainer.begin`` again (re-begin) while
                the instance exists, so a drain is never forgotten (``draining()`` lists it);
                a drain whose instance is gone is closed;
@@ -127,7 +129,14 @@ class WriteAhead:
             return
         written = [self.intents.begin(self.pool, request_id, "terminate", i) for i in ids]
         self._step("after-terminate-intent")
-        self.provider.terminate(list(ids), request_id)
+        try:
+            self.provider.terminate(list(ids), request_id)
+        except Exception as exc:
+            # closed, not left pending: a replay next cycle would act on a decision taken before
+            # the instances could change (a pending one booted and took sessions); the
+            # controller decides again from a fresh view (a crash, not an error, is replayed)
+            self.intents.fail((i.id for i in written), f"{type(exc).__name__}: {exc}")
+            raise
         self._step("after-terminate-request")
         self._close_drains(ids)
         self.intents.finish(i.id for i in written)
@@ -171,7 +180,8 @@ class WriteAhead:
                 ids = [i.target for i in terms if i.request_id == request_id]
                 try:
                     self.provider.terminate(ids, request_id)
-                except Exception as exc:
+                except Exception as exc:  # closed as in terminate(): the next cycle decides again
+                    self.intents.fail(intent_ids, f"{type(exc).__name__}: {exc}")
                     done.errors.append(f"replay terminate {ids}: {exc}")
                     continue
                 self._close_drains(ids)
