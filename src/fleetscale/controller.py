@@ -262,6 +262,8 @@ class PoolRunner:
         override = op.override or self.spec.override
         if override is not None and override.until <= now:
             override = None
+        if op.paused <= self.spec.paused and override is self.spec.override:
+            return self.spec  # the same object every cycle: decide() keeps what it derived from it
         return dataclasses.replace(self.spec, paused=self.spec.paused | op.paused, override=override)
 
     def _reconcile_drainer(self, c: _Cycle) -> None:
