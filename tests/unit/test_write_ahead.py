@@ -71,6 +71,18 @@ class TestReplayWithAFailingDrainer:
         _, rec = recover_into(again, store, provider.list(), clock.now())
         assert rec.errors and store.known("web") == {m.id for m in made}, "launched ids recorded"
 
+    def test_a_refused_drain_is_not_begun_by_a_later_restart(self, tmp_path: Path) -> None:
+        """The controller never recorded that drain; a restart days later must not start it."""
+        provider, url, _ = self.setup(tmp_path)
+        first = WriteAhead("web", provider, FlakyDrainer(failures=1), IntentLog(url))
+        (inst,) = first.launch("default", 1, "r1")
+        with pytest.raises(DrainError):
+            first.begin_drain(inst, "r2")
+        drainer = RecordingDrainer()
+        again = WriteAhead("web", provider, drainer, IntentLog(url))
+        assert again.recover(provider.list()).redrained == [] and drainer.begun == []
+        assert again.draining() == set()
+
     def test_cancel_is_retried(self, tmp_path: Path) -> None:
         provider, url, _ = self.setup(tmp_path)
         first = WriteAhead("web", provider, RecordingDrainer(), IntentLog(url))

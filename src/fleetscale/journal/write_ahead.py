@@ -112,9 +112,13 @@ class WriteAhead:
         return made
 
     def begin_drain(self, instance: Instance, request_id: str) -> None:
-        self.intents.begin(self.pool, request_id, "drain", instance.id, {"type": instance.type})
+        intent = self.intents.begin(self.pool, request_id, "drain", instance.id, {"type": instance.type})
         self._step("after-drain-intent")
-        self.drainer.begin(instance)
+        try:
+            self.drainer.begin(instance)
+        except Exception as exc:  # not draining: a restart must not begin it on its own
+            self.intents.fail([intent.id], f"{type(exc).__name__}: {exc}")
+            raise
         self._step("after-drain-begin")
 
     def cancel_drain(self, instance: Instance, request_id: str) -> None:
