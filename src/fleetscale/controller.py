@@ -234,18 +234,27 @@ class PoolRunner:
         return tuple(out)
 
     def _sessions(self, c: _Cycle) -> dict[str, int | None]:
+        out, errors = self.sessions(c.instances, c.observations, c.now)
+        c.errors.extend(errors)
+        return out
+
+    def sessions(self, instances: Sequence[Instance], observations: list[Observation],
+                 now: datetime) -> tuple[dict[str, int | None], list[str]]:
         """Live sessions of draining instances: the drainer's count and a source's ``sessions``
-        reading, the larger when both are known; None (busy) when neither is."""
-        from_sources = {o.instance_id: int(o.value) for o in c.observations
+        reading, the larger when both are known; None (busy) when neither is. A count only the
+        drainer knew is added to ``observations`` (for the journal); returns the counts and the
+        drainer's errors. Used by the cycle and by ``compat.Scaler``."""
+        from_sources = {o.instance_id: int(o.value) for o in observations
                         if o.metric == "sessions" and o.ok and o.instance_id and o.value is not None}
         out: dict[str, int | None] = {}
-        for inst in c.instances:
+        errors: list[str] = []
+        for inst in instances:
             if inst.state is not InstanceState.DRAINING:
                 continue
             try:
                 n = self.drainer.sessions(inst)
             except Exception as exc:
-                c.errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
+                errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
                 n = None
             seen = from_sources.get(inst.id)
             if n is None:
@@ -253,10 +262,9 @@ class PoolRunner:
             elif seen is not None:
                 n = max(n, seen)  # two counts disagree: trust the busier one
             else:
-                c.observations.append(
-                    Observation("drainer", "sessions", float(n), c.now, instance_id=inst.id))
+                observations.append(Observation("drainer", "sessions", float(n), now, instance_id=inst.id))
             out[inst.id] = n
-        return out
+        return out, errors
 
     def _spec(self, op: OperatorState, now: datetime) -> DecisionSpec:
         override = op.override or self.spec.override

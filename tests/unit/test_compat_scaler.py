@@ -12,8 +12,10 @@ import pytest
 from fleetscale.compat import Scaler
 from fleetscale.compat.csp import CspProvider, instance_types
 from fleetscale.compat.scaler import _instant
+from fleetscale.drainers.none import NoDrainer
 from fleetscale.errors import ConfigError, ProviderError
 from fleetscale.model import InstanceState
+from fleetscale.sources.fixed import FixedSource
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -191,5 +193,26 @@ class TestScalerOutage:
         try:
             assert scaler.cleanup() == []
             assert csp.destroyed == [], "a failed registration read is not 'unregistered'"
+        finally:
+            scaler.close()
+
+    def test_cleanup_trusts_the_busier_count(self, tmp_path: Path) -> None:
+        """A locked gateway the drainer counts at 0 calls while a source still reports one is
+        not destroyed: as in the controller's cycle, the busier count wins."""
+        csp = SeedCsp()
+        csp.instances = [{"name": "gw-1", "public_ip": "192.0.2.1", "type": "small"}]
+        scaler = Scaler(csp, journal_url="sqlite://", clock=Clock())
+        scaler.configure_from({"gw_name_prefix": "gw-", "cpu_per_gw": 4,
+                               "sip_db": {"host": "127.0.0.1", "port": 1, "root_password": "x"},
+                               "auto_scale_threshold": {"00:00:00": {"unlockedMin": 1, "loadMax": 0.7}},
+                               "rpc_url": "http://127.0.0.1:1/RPC"})
+        try:
+            runner = scaler._runner
+            assert runner is not None
+            runner.sources = (FixedSource(None, metric="sessions", per_instance={"192.0.2.1:5060": 1}),)
+            runner.drainer = NoDrainer()  # counts 0
+            runner.store.add_drain(runner.name, "gw-1", NOW)
+            assert scaler.cleanup() == []
+            assert csp.destroyed == []
         finally:
             scaler.close()

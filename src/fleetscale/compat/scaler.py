@@ -155,15 +155,11 @@ class Scaler:
         never registered within the boot timeout. Returns the destroyed ids."""
         runner = self._ready()
         now = self.clock.now()
-        view, _ = self._view(now)
+        view, obs = self._view(now)
         drains = runner.store.drains(runner.name)
-        sessions: dict[str, int | None] = {}
-        for inst in view:
-            if inst.state is InstanceState.DRAINING:
-                try:
-                    sessions[inst.id] = runner.drainer.sessions(inst)
-                except FleetscaleError:
-                    sessions[inst.id] = None
+        sessions, errors = runner.sessions(view, obs, now)
+        for error in errors:
+            log.warning("cleanup: calls unknown (the gateway counts as busy)", error=error)
         known = runner.store.known(runner.name)
         repair = reconcile(now, view, drains, sessions, known, runner.rules, runner.first_seen)
         if repair.adopt:
