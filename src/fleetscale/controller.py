@@ -31,7 +31,13 @@ from fleetscale.journal.checkpoint import memory_from_json, memory_to_json
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
-from fleetscale.journal.write_ahead import JournaledDrainer, JournaledProvider, WriteAhead, recover_into
+from fleetscale.journal.write_ahead import (
+    DurableState,
+    JournaledDrainer,
+    JournaledProvider,
+    WriteAhead,
+    recover_into,
+)
 from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot
 from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
 from fleetscale.reconciler import Repair, Rules, reconcile
@@ -39,15 +45,11 @@ from fleetscale.reconciler import Repair, Rules, reconcile
 log = structlog.get_logger(__name__)
 
 
-class Store(Protocol):
-    """The controller's durable state (``journal.sql.SqlJournal`` implements it)."""
+class Store(DurableState, Protocol):
+    """The controller's durable state (``journal.sql.SqlJournal`` implements it): drains and
+    known instances (``DurableState``, which write-ahead recovery keeps in line), operator
+    controls and the memory checkpoint."""
 
-    def drains(self, pool: str) -> dict[str, datetime]: ...
-    def add_drain(self, pool: str, instance_id: str, at: datetime) -> None: ...
-    def remove_drains(self, pool: str, ids: Sequence[str]) -> None: ...
-    def known(self, pool: str) -> set[str]: ...
-    def add_known(self, pool: str, ids: Sequence[str], how: str, at: datetime) -> None: ...
-    def forget(self, pool: str, ids: Sequence[str]) -> None: ...
     def operator(self, pool: str, now: datetime) -> OperatorState: ...
     def save_memory(self, pool: str, text: str, at: datetime) -> None: ...
     def load_memory(self, pool: str) -> str | None: ...
