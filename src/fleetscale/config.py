@@ -134,6 +134,12 @@ class PoolConfig(_Strict):
         names = [t.name for t in self.instance_types]
         if len(set(names)) != len(names):
             raise ValueError(f"instance_types has duplicate names {names}")
+        if self.provider.kind == "heroku" and self.unknown_instances == "terminate":
+            # dynos are numbered by position: after a scale-down the remaining dynos are
+            # renumbered, one takes the stopped dyno's (forgotten) id and would be stopped next
+            raise ValueError("unknown_instances: terminate cannot be used with provider heroku "
+                             "(dynos are numbered by position, so each stopped dyno's number goes "
+                             "to another dyno, which would be stopped in turn); use adopt")
         return self
 
     def decision_spec(self, policies: tuple[PolicySpec, ...] | None = None) -> DecisionSpec:

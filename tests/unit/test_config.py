@@ -57,9 +57,12 @@ class TestErrors:
             ({"pools": [{**BASE, "drain": {"on_deadline": "cut"}}]},
              "pools.0.drain.on_deadline: Input should be 'wait' or 'terminate' (got cut)"),
             ([1, 2], "(document): expected a mapping with 'pools' (got list)"),
+            ({"pools": [{**BASE, "provider": {"kind": "heroku", "app": "shop"},
+                         "unknown_instances": "terminate"}]},
+             "pools.0: unknown_instances: terminate cannot be used with provider heroku"),
         ],
         ids=["max", "min-max", "extra", "missing", "dupes", "empty", "kind", "adapter-extra",
-             "adapter-value", "literal", "not-mapping"],
+             "adapter-value", "literal", "not-mapping", "heroku-renumbers-dynos"],
     )
     def test_one_line_per_problem(self, doc: object, line: str) -> None:
         got = problems(doc)
