@@ -155,7 +155,13 @@ class TestScalerChecks:
         scaler = Scaler(SeedCsp(), journal_url="sqlite://")
         scaler.configure(path)
         assert scaler.config == seed
-        scaler.close()
+        try:
+            with pytest.raises(ConfigError, match="cpu_per_gw"):
+                scaler.configure_from({**seed, "cpu_per_gw": 0})
+            assert scaler.config == seed, "a refused file leaves the running configuration"
+            assert scaler.cleanup() == []
+        finally:
+            scaler.close()
 
 
 @pytest.mark.parametrize(

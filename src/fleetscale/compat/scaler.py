@@ -97,17 +97,19 @@ class Scaler:
         self.configure_from(seed)
 
     def configure_from(self, seed: dict[str, Any]) -> None:
-        """``configure`` from an already decoded seed document."""
-        self.close()
+        """``configure`` from an already decoded seed document. A refused document leaves the
+        current configuration in place."""
         doc = seed_to_document(seed)
         pool_doc = doc["pools"][0]
         if self.csp is not None:
             types = instance_types(self.csp, int(seed["cpu_per_gw"]))
             pool_doc["instance_types"] = [{"name": t.name, "weight": t.weight, "price": t.price}
                                           for t in types]
-        self._loaded = parse(doc)
+        loaded = parse(doc)
+        self.close()  # only once the new configuration is known to be valid
+        self._loaded = loaded
         self.config = dict(seed)
-        self._runner = self._build(self._loaded)
+        self._runner = self._build(loaded)
 
     def upScale(self, numCPU: int) -> list[Instance]:
         """Launch enough gateways for ``numCPU`` CPUs: ceil(numCPU / cpu_per_gw)."""
