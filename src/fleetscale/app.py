@@ -44,13 +44,15 @@ def build_controller(
     clock = clock or WallClock()
     url = journal_url or cfg.journal.sql
     store = SqlJournal(url)
-    intents = IntentLog(url, now=clock.now)  # write-ahead intents beside the journal
-    closers: list[Any] = [store.close, intents.close]
+    closers: list[Any] = [store.close]
     sinks: list[Journal] = [store]
     if cfg.journal.log if log is None else log:
         sinks.append(LogJournal())
     runners = []
     try:
+        # write-ahead intents beside the journal, on the same engine: one connection pool per
+        # database, and an in-memory journal (``sqlite://``) is one database for every thread
+        intents = IntentLog(store.engine, now=clock.now)
         for j, spec in enumerate(cfg.journal.sinks):
             sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
             sinks.append(sink)
@@ -78,13 +80,11 @@ def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: li
             store: SqlJournal, closers: list[Any], dry_run: bool,
             intents: IntentLog | None = None) -> PoolRunner:
     where = f"pools.{i}"
-    sources = [
-        _build("source", s.kind, loaded.source_settings(pool.name, j), pool, f"{where}.sources.{j}",
-               clock, url)
-        for j, s in enumerate(pool.sources)
-    ]
-    for src in sources:
-        closers += _closer(src)
+    sources = []
+    for j, s in enumerate(pool.sources):  # each closer is kept at once: a later failure closes it
+        sources.append(_build("source", s.kind, loaded.source_settings(pool.name, j), pool,
+                              f"{where}.sources.{j}", clock, url))
+        closers += _closer(sources[-1])
     provider = _build("provider", pool.provider.kind, loaded.provider_settings(pool.name), pool,
                       f"{where}.provider", clock, url)
     closers += _closer(provider)

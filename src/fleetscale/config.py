@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +41,8 @@ from fleetscale.model import Direction, InstanceType
 from fleetscale.policy.specs import PolicySpec
 
 _SECRET_WORDS = ("password", "secret", "token", "passwd", "credential")
+#: ``scheme://user:PASSWORD@`` in a URL
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
 
 
 def _forbid_extra(cls: Any, seen: set[Any] | None = None) -> None:
@@ -131,6 +134,12 @@ class PoolConfig(_Strict):
         names = [t.name for t in self.instance_types]
         if len(set(names)) != len(names):
             raise ValueError(f"instance_types has duplicate names {names}")
+        if self.provider.kind == "heroku" and self.unknown_instances == "terminate":
+            # dynos are numbered by position: after a scale-down the remaining dynos are
+            # renumbered, one takes the stopped dyno's (forgotten) id and would be stopped next
+            raise ValueError("unknown_instances: terminate cannot be used with provider heroku "
+                             "(dynos are numbered by position, so each stopped dyno's number goes "
+                             "to another dyno, which would be stopped in turn); use adopt")
         return self
 
     def decision_spec(self, policies: tuple[PolicySpec, ...] | None = None) -> DecisionSpec:
@@ -187,9 +196,26 @@ class Config(_Strict):
 # --- errors --------------------------------------------------------------------------
 
 
+def _secret(name: str) -> bool:
+    return any(w in name.lower() for w in _SECRET_WORDS)
+
+
+def _redact(value: Any) -> Any:
+    """``value`` with what it holds of secrets masked: keys named like secrets (at any depth,
+    e.g. a whole adapter mapping a model validator rejected) and passwords in URLs."""
+    if isinstance(value, Mapping):
+        return {k: "***" if _secret(str(k)) else _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\g<head>***@", value)
+    return value
+
+
 def _show(path: str, value: Any) -> str:
-    if any(w in path.lower() for w in _SECRET_WORDS):
+    if _secret(path):
         return "***"
+    value = _redact(value)
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= 80 else text[:77] + "..."
 

@@ -31,7 +31,13 @@ from fleetscale.journal.checkpoint import memory_from_json, memory_to_json
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
-from fleetscale.journal.write_ahead import JournaledDrainer, JournaledProvider, WriteAhead, recover_into
+from fleetscale.journal.write_ahead import (
+    DurableState,
+    JournaledDrainer,
+    JournaledProvider,
+    WriteAhead,
+    recover_into,
+)
 from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot
 from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
 from fleetscale.reconciler import Repair, Rules, reconcile
@@ -39,15 +45,11 @@ from fleetscale.reconciler import Repair, Rules, reconcile
 log = structlog.get_logger(__name__)
 
 
-class Store(Protocol):
-    """The controller's durable state (``journal.sql.SqlJournal`` implements it)."""
+class Store(DurableState, Protocol):
+    """The controller's durable state (``journal.sql.SqlJournal`` implements it): drains and
+    known instances (``DurableState``, which write-ahead recovery keeps in line), operator
+    controls and the memory checkpoint."""
 
-    def drains(self, pool: str) -> dict[str, datetime]: ...
-    def add_drain(self, pool: str, instance_id: str, at: datetime) -> None: ...
-    def remove_drains(self, pool: str, ids: Sequence[str]) -> None: ...
-    def known(self, pool: str) -> set[str]: ...
-    def add_known(self, pool: str, ids: Sequence[str], how: str, at: datetime) -> None: ...
-    def forget(self, pool: str, ids: Sequence[str]) -> None: ...
     def operator(self, pool: str, now: datetime) -> OperatorState: ...
     def save_memory(self, pool: str, text: str, at: datetime) -> None: ...
     def load_memory(self, pool: str) -> str | None: ...
@@ -156,8 +158,7 @@ class PoolRunner:
             c.errors.extend(recovered.errors)
         drains = self.store.drains(self.name)
         known = self.store.known(self.name)
-        c.observations = self._map_addresses(c.observations, listed)
-        c.instances = self._view(listed, drains, c.observations)
+        c.observations, c.instances = self.view(listed, drains, c.observations)
         self._reconcile_drainer(c)
         sessions = self._sessions(c)
         op = self.store.operator(self.name, c.now)
@@ -185,14 +186,27 @@ class PoolRunner:
     # --- observe ----------------------------------------------------------------------
 
     def _observe_sources(self, c: _Cycle) -> None:
+        c.observations.extend(self.read_sources(c.now))
+        c.errors.extend(f"source {o.source} {o.metric}: {o.error}" for o in c.observations if o.error)
+
+    def read_sources(self, now: datetime) -> list[Observation]:
+        """Every source's observations; a source that raises becomes an error observation."""
+        out: list[Observation] = []
         for src in self.sources:
             try:
-                got = list(src.read(self.name, c.now))
+                out.extend(src.read(self.name, now))
             except Exception as exc:
                 metric = getattr(src, "metric", "load")
-                got = [Observation(type(src).__name__, metric, None, c.now, error=_err(exc))]
-            c.observations.extend(got)
-        c.errors.extend(f"source {o.source} {o.metric}: {o.error}" for o in c.observations if o.error)
+                out.append(Observation(type(src).__name__, metric, None, now, error=_err(exc)))
+        return out
+
+    def view(self, listed: list[Instance], drains: dict[str, datetime],
+             obs: list[Observation]) -> tuple[list[Observation], tuple[Instance, ...]]:
+        """The observations keyed by instance id (a source that knows only addresses is mapped)
+        and the provider's instances as this controller sees them (drains and missing
+        registrations overlaid). Used by the cycle and by ``compat.Scaler``."""
+        obs = self._map_addresses(obs, listed)
+        return obs, self._overlay(listed, drains, obs)
 
     @staticmethod
     def _map_addresses(obs: list[Observation], listed: list[Instance]) -> list[Observation]:
@@ -200,14 +214,15 @@ class PoolRunner:
         return [dataclasses.replace(o, instance_id=by_address[o.instance_id])
                 if o.instance_id in by_address else o for o in obs]
 
-    def _view(self, listed: list[Instance], drains: dict[str, datetime],
-              obs: list[Observation]) -> tuple[Instance, ...]:
-        """The provider's instances, with drains and missing registrations overlaid."""
+    def _overlay(self, listed: list[Instance], drains: dict[str, datetime],
+                 obs: list[Observation]) -> tuple[Instance, ...]:
         registered = {o.instance_id for o in obs
                       if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
-        # a failed registration read means "unknown", not "unregistered"; and an instance that
-        # has registered once is never taken back to pending (the boot timeout would cut its calls)
-        unknown = any(o.metric == "registered" and o.error for o in obs)
+        # a failed read means "unknown", not "unregistered": any failed read, since a source that
+        # cannot read at all (media_redis while Redis is down, a source that raised) reports only
+        # its pool-wide metric; and an instance that has registered once is never taken back to
+        # pending (the boot timeout would cut its calls)
+        unknown = any(o.error for o in obs)
         self.registered_once = (self.registered_once | {i for i in registered if i}) & {i.id for i in listed}
         out = []
         self.first_seen = {i.id: self.first_seen.get(i.id, self.clock.now()) for i in listed}
@@ -221,18 +236,27 @@ class PoolRunner:
         return tuple(out)
 
     def _sessions(self, c: _Cycle) -> dict[str, int | None]:
+        out, errors = self.sessions(c.instances, c.observations, c.now)
+        c.errors.extend(errors)
+        return out
+
+    def sessions(self, instances: Sequence[Instance], observations: list[Observation],
+                 now: datetime) -> tuple[dict[str, int | None], list[str]]:
         """Live sessions of draining instances: the drainer's count and a source's ``sessions``
-        reading, the larger when both are known; None (busy) when neither is."""
-        from_sources = {o.instance_id: int(o.value) for o in c.observations
+        reading, the larger when both are known; None (busy) when neither is. A count only the
+        drainer knew is added to ``observations`` (for the journal); returns the counts and the
+        drainer's errors. Used by the cycle and by ``compat.Scaler``."""
+        from_sources = {o.instance_id: int(o.value) for o in observations
                         if o.metric == "sessions" and o.ok and o.instance_id and o.value is not None}
         out: dict[str, int | None] = {}
-        for inst in c.instances:
+        errors: list[str] = []
+        for inst in instances:
             if inst.state is not InstanceState.DRAINING:
                 continue
             try:
                 n = self.drainer.sessions(inst)
             except Exception as exc:
-                c.errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
+                errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
                 n = None
             seen = from_sources.get(inst.id)
             if n is None:
@@ -240,15 +264,16 @@ class PoolRunner:
             elif seen is not None:
                 n = max(n, seen)  # two counts disagree: trust the busier one
             else:
-                c.observations.append(
-                    Observation("drainer", "sessions", float(n), c.now, instance_id=inst.id))
+                observations.append(Observation("drainer", "sessions", float(n), now, instance_id=inst.id))
             out[inst.id] = n
-        return out
+        return out, errors
 
     def _spec(self, op: OperatorState, now: datetime) -> DecisionSpec:
         override = op.override or self.spec.override
         if override is not None and override.until <= now:
             override = None
+        if op.paused <= self.spec.paused and override is self.spec.override:
+            return self.spec  # the same object every cycle: decide() keeps what it derived from it
         return dataclasses.replace(self.spec, paused=self.spec.paused | op.paused, override=override)
 
     def _reconcile_drainer(self, c: _Cycle) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,6 +117,28 @@ class TestOutage:
         s.record(cycle(5))
         assert sorted(elasticsearch_fake.docs["autoscaler"]) == ["dynos:c4", "dynos:c5"]
         assert s.dropped == 4  # c5 pushed c3 out before the flush
+
+    def test_pools_recording_at_once_send_each_document_once(
+            self, elasticsearch_fake: FakeElasticsearch) -> None:
+        """Pools cycle in their own scheduler threads and share the sink."""
+        elasticsearch_fake.stop()
+        s = sink(elasticsearch_fake.url, Clock(), retry_after=0, batch=3)
+        for n in range(20):
+            s.record(cycle(n))  # buffered while down
+        elasticsearch_fake.start()
+
+        def pool(name: str) -> None:
+            for n in range(20, 60):
+                s.record(cycle(n, name))
+
+        threads = [threading.Thread(target=pool, args=(name,)) for name in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert s.flush(force=True)
+        assert elasticsearch_fake.count("autoscaler") == 100
+        assert (s.sent, s.buffered, s.dropped) == (100, 0, 0), "a chunk sent twice pops twice"
 
     def test_item_failures(self, elasticsearch_fake: FakeElasticsearch) -> None:
         clock = Clock()

@@ -238,6 +238,19 @@ class TestFailedReads:
         assert drainer.sessions(gws[0]) is None, "unknown calls: treated as busy"
 
 
+    def test_http_error_does_not_quote_credentials(self, kamailio: Kamailio) -> None:
+        from fleetscale.kamailio.rpc import KamailioRpc, RpcError
+
+        wrong = kamailio.rpc_url.replace("http://", "http://admin:hunter2@").replace("/RPC", "/nope")
+        rpc = KamailioRpc(wrong, timeout=5)
+        try:
+            with pytest.raises(RpcError) as err:
+                rpc.call("core.version")
+        finally:
+            rpc.close()
+        assert "404" in str(err.value) and "hunter2" not in str(err.value)
+
+
 def _dispatcher(k: Kamailio) -> dict[tuple[int, str], str]:
     from fleetscale.kamailio.rpc import KamailioRpc
 

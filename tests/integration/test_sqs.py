@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
+from fleetscale.ports import Closeable
 from fleetscale.sources import sqs
 from tests.fixtures.services import free_port
 
@@ -46,6 +47,15 @@ class TestCounts:
         assert _values(both) == {"backlog": 30.0, "load": 30.0}
         assert _values(visible_only) == {"backlog": 20.0, "load": 20.0}
         assert all(o.ok and o.at == NOW and o.instance_id is None for o in both)
+
+    def test_closed_by_the_wiring(self, moto: str) -> None:
+        """The source is Closeable, so ``app.build_controller`` closes its client at shutdown."""
+        _client(moto).create_queue(QueueName="jobs")
+        source = _source(moto, queues=["jobs"])
+        assert source.read("dynos", NOW)[0].ok
+        assert isinstance(source, Closeable)
+        source.close()
+        assert not source.client._endpoint.http_session._manager.pools, "connections released"
 
     def test_deleted_messages_leave_the_backlog(self, moto: str) -> None:
         client = _client(moto)

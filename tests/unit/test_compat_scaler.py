@@ -12,8 +12,10 @@ import pytest
 from fleetscale.compat import Scaler
 from fleetscale.compat.csp import CspProvider, instance_types
 from fleetscale.compat.scaler import _instant
+from fleetscale.drainers.none import NoDrainer
 from fleetscale.errors import ConfigError, ProviderError
 from fleetscale.model import InstanceState
+from fleetscale.sources.fixed import FixedSource
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -153,7 +155,13 @@ class TestScalerChecks:
         scaler = Scaler(SeedCsp(), journal_url="sqlite://")
         scaler.configure(path)
         assert scaler.config == seed
-        scaler.close()
+        try:
+            with pytest.raises(ConfigError, match="cpu_per_gw"):
+                scaler.configure_from({**seed, "cpu_per_gw": 0})
+            assert scaler.config == seed, "a refused file leaves the running configuration"
+            assert scaler.cleanup() == []
+        finally:
+            scaler.close()
 
 
 @pytest.mark.parametrize(
@@ -172,3 +180,45 @@ def test_scale_time(value: Any, tz: str, expected: datetime) -> None:
 def test_bad_scale_time() -> None:
     with pytest.raises(ConfigError, match="scaleTime"):
         _instant("25:99", NOW)
+
+
+class TestScalerOutage:
+    """While Kamailio's database cannot be read, ``cleanup()`` destroys nothing."""
+
+    def test_cleanup_keeps_gateways_when_registrations_are_unknown(self, tmp_path: Path) -> None:
+        long_ago = datetime(2026, 3, 1, tzinfo=UTC)  # far past the boot timeout
+        csp = SeedCsp()
+        csp.instances = [{"name": f"gw-{n}", "public_ip": f"192.0.2.{n}", "type": "small",
+                          "launched_at": long_ago} for n in (1, 2)]
+        # nothing listens on port 1: every registration read fails with "connection refused"
+        seed = {"gw_name_prefix": "gw-", "sip_db": {"host": "127.0.0.1", "port": 1, "root_password": "x"},
+                "cpu_per_gw": 4, "auto_scale_threshold": {"00:00:00": {"unlockedMin": 1, "loadMax": 0.7}},
+                "rpc_url": "http://127.0.0.1:1/RPC"}
+        scaler = Scaler(csp, journal_url="sqlite://", clock=Clock())
+        scaler.configure_from(seed)
+        try:
+            assert scaler.cleanup() == []
+            assert csp.destroyed == [], "a failed registration read is not 'unregistered'"
+        finally:
+            scaler.close()
+
+    def test_cleanup_trusts_the_busier_count(self, tmp_path: Path) -> None:
+        """A locked gateway the drainer counts at 0 calls while a source still reports one is
+        not destroyed: as in the controller's cycle, the busier count wins."""
+        csp = SeedCsp()
+        csp.instances = [{"name": "gw-1", "public_ip": "192.0.2.1", "type": "small"}]
+        scaler = Scaler(csp, journal_url="sqlite://", clock=Clock())
+        scaler.configure_from({"gw_name_prefix": "gw-", "cpu_per_gw": 4,
+                               "sip_db": {"host": "127.0.0.1", "port": 1, "root_password": "x"},
+                               "auto_scale_threshold": {"00:00:00": {"unlockedMin": 1, "loadMax": 0.7}},
+                               "rpc_url": "http://127.0.0.1:1/RPC"})
+        try:
+            runner = scaler._runner
+            assert runner is not None
+            runner.sources = (FixedSource(None, metric="sessions", per_instance={"192.0.2.1:5060": 1}),)
+            runner.drainer = NoDrainer()  # counts 0
+            runner.store.add_drain(runner.name, "gw-1", NOW)
+            assert scaler.cleanup() == []
+            assert csp.destroyed == []
+        finally:
+            scaler.close()

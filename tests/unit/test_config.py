@@ -57,9 +57,12 @@ class TestErrors:
             ({"pools": [{**BASE, "drain": {"on_deadline": "cut"}}]},
              "pools.0.drain.on_deadline: Input should be 'wait' or 'terminate' (got cut)"),
             ([1, 2], "(document): expected a mapping with 'pools' (got list)"),
+            ({"pools": [{**BASE, "provider": {"kind": "heroku", "app": "shop"},
+                         "unknown_instances": "terminate"}]},
+             "pools.0: unknown_instances: terminate cannot be used with provider heroku"),
         ],
         ids=["max", "min-max", "extra", "missing", "dupes", "empty", "kind", "adapter-extra",
-             "adapter-value", "literal", "not-mapping"],
+             "adapter-value", "literal", "not-mapping", "heroku-renumbers-dynos"],
     )
     def test_one_line_per_problem(self, doc: object, line: str) -> None:
         got = problems(doc)
@@ -71,6 +74,18 @@ class TestErrors:
         got = problems(doc)
         assert any(g.startswith("pools.0.provider.password:") for g in got)
         assert not any("hunter2" in g for g in got)
+
+    @pytest.mark.parametrize(
+        "source",
+        [
+            {"kind": "kamailio", "db": {"password": "hunter2"}, "rpc_url": None},
+            {"kind": "kamailio", "db": "mysql://kamailio:hunter2@127.0.0.1/kamailio"},
+        ],
+        ids=["nested-in-a-rejected-mapping", "url-given-as-a-string"],
+    )
+    def test_secrets_inside_a_shown_value_are_hidden(self, source: dict[str, object]) -> None:
+        got = problems({"pools": [{**BASE, "sources": [source]}]})
+        assert got and not any("hunter2" in g for g in got), got
 
     def test_invalid_yaml_names_line(self, tmp_path: Path) -> None:
         p = tmp_path / "c.yaml"

@@ -6,12 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from fleetscale.controller import Controller
 from fleetscale.errors import ProviderError, SourceError
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.model import Direction, Instance, InstanceState, Observation
 from fleetscale.sources.fixed import FixedSource
+from fleetscale.sources.media_redis import MediaRedisSource
 from tests.unit.controller_kit import kit, pool_config
 
 
@@ -245,6 +250,25 @@ class TestReconcile:
         assert any(line.startswith("drain begun on sim-00002 (adopted while marked to_stop")
                    for line in rec.outcome)
         assert set(k.journal.drains("web")) == {"sim-00002"}
+
+    def test_a_source_that_cannot_read_leaves_registrations_unknown(self, tmp_path: Path) -> None:
+        """After a restart during a Redis outage the media source reports only a failed
+        ``load``: the gateways must not be taken for unregistered (and cut at boot_timeout)."""
+        pool = pool_config(require_registration=True, boot_timeout=120)
+        k = kit(tmp_path, load=2, pool=pool, initial=2)
+        registered = FixedSource(None, metric="registered",
+                                 per_instance={i.address: 1.0 for i in k.provider.list()})
+        k.runner.sources = (k.source, registered)
+        (rec,) = k.step()
+        assert {i.state for i in rec.instances} == {InstanceState.READY}
+        nothing_listens = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+        down = MediaRedisSource(nothing_listens, "fs:{pool}:", "rooms", "load", 1)
+        restarted = kit(tmp_path, pool=pool, sources=[down], clock=k.clock, provider=k.provider,
+                        journal=k.journal)
+        recs = restarted.step(4)
+        assert all(r.errors for r in recs), "the outage is reported"
+        assert restarted.live() == {"sim-00001", "sim-00002"}, [r.outcome for r in recs]
+        assert {i.state for i in recs[-1].instances} == {InstanceState.READY}
 
 
 class TestMemory:

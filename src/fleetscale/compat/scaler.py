@@ -19,7 +19,6 @@ gateway is destroyed only once its active calls reached zero (``cleanup``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import uuid
@@ -40,7 +39,7 @@ from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.model import Instance, InstanceState, Observation
 from fleetscale.planner import cheapest_mix
-from fleetscale.reconciler import Rules, reconcile
+from fleetscale.reconciler import reconcile
 from fleetscale.sim.clock import WallClock
 
 log = structlog.get_logger(__name__)
@@ -82,7 +81,6 @@ class Scaler:
         self._runner: PoolRunner | None = None
         self._loaded: Loaded | None = None
         self._external = ExternalCalls()
-        self._first_seen: dict[str, datetime] = {}
 
     # --- the seed's methods ------------------------------------------------------------
 
@@ -99,17 +97,19 @@ class Scaler:
         self.configure_from(seed)
 
     def configure_from(self, seed: dict[str, Any]) -> None:
-        """``configure`` from an already decoded seed document."""
-        self.close()
+        """``configure`` from an already decoded seed document. A refused document leaves the
+        current configuration in place."""
         doc = seed_to_document(seed)
         pool_doc = doc["pools"][0]
         if self.csp is not None:
             types = instance_types(self.csp, int(seed["cpu_per_gw"]))
             pool_doc["instance_types"] = [{"name": t.name, "weight": t.weight, "price": t.price}
                                           for t in types]
-        self._loaded = parse(doc)
+        loaded = parse(doc)
+        self.close()  # only once the new configuration is known to be valid
+        self._loaded = loaded
         self.config = dict(seed)
-        self._runner = self._build(self._loaded)
+        self._runner = self._build(loaded)
 
     def upScale(self, numCPU: int) -> list[Instance]:
         """Launch enough gateways for ``numCPU`` CPUs: ceil(numCPU / cpu_per_gw)."""
@@ -157,19 +157,13 @@ class Scaler:
         never registered within the boot timeout. Returns the destroyed ids."""
         runner = self._ready()
         now = self.clock.now()
-        view, _ = self._view(now)
+        view, obs = self._view(now)
         drains = runner.store.drains(runner.name)
-        sessions: dict[str, int | None] = {}
-        for inst in view:
-            if inst.state is InstanceState.DRAINING:
-                try:
-                    sessions[inst.id] = runner.drainer.sessions(inst)
-                except FleetscaleError:
-                    sessions[inst.id] = None
-        pool = runner.pool
-        rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline, pool.unknown_instances)
+        sessions, errors = runner.sessions(view, obs, now)
+        for error in errors:
+            log.warning("cleanup: calls unknown (the gateway counts as busy)", error=error)
         known = runner.store.known(runner.name)
-        repair = reconcile(now, view, drains, sessions, known, rules, self._first_seen)
+        repair = reconcile(now, view, drains, sessions, known, runner.rules, runner.first_seen)
         if repair.adopt:
             runner.store.add_known(runner.name, repair.adopt, "adopted", now)
         if repair.forget_drains:
@@ -244,25 +238,10 @@ class Scaler:
         """The provider's gateways as the controller sees them: locked ones draining, ones not
         registered (when required) pending; observations keyed by instance id."""
         runner = self._ready()
-        obs: list[Observation] = []
-        for src in runner.sources:
-            obs.extend(src.read(runner.name, now))
+        obs = runner.read_sources(now)
         listed = [i for i in runner.provider.list() if i.state is not InstanceState.GONE]
-        by_address = {i.address: i.id for i in listed if i.address}
-        obs = [dataclasses.replace(o, instance_id=by_address[o.instance_id])
-               if o.instance_id in by_address else o for o in obs]
-        registered = {o.instance_id for o in obs if o.metric == "registered" and o.ok and (o.value or 0) >= 1}
-        drains = runner.store.drains(runner.name)
-        view = []
-        for inst in listed:
-            self._first_seen.setdefault(inst.id, now)
-            if inst.id in drains and inst.state is InstanceState.READY:
-                inst = inst.moved_to(InstanceState.DRAINING)
-            elif runner.pool.require_registration and inst.state is InstanceState.READY \
-                    and inst.id not in registered:
-                inst = dataclasses.replace(inst, state=InstanceState.PENDING)
-            view.append(inst)
-        return tuple(view), obs
+        obs, view = runner.view(listed, runner.store.drains(runner.name), obs)
+        return view, obs
 
 
 def _instant(value: datetime | str, today: datetime, timezone: str = "UTC") -> datetime:

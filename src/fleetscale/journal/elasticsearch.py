@@ -1,10 +1,11 @@
 """Journal sink ``elasticsearch``: one document per pool per cycle (``CycleRecord.to_dict()``).
 
-The SQL journal stays the source of truth; this sink is a copy for Kibana. It never raises
-out of ``record``: a document is put in a bounded buffer and the buffer is sent with the
-bulk API. While Elasticsearch is down or refuses, documents wait in the buffer and the next
-cycle after ``retry_after`` seconds sends them all (catch-up); when the buffer is full the
-oldest document is dropped and counted (``dropped``, logged as ``es_sink_dropped``).
+The SQL journal stays the source of truth; this sink is a copy for Kibana (one sink for every
+pool; thread-safe). It never raises out of ``record``: a document is put in a bounded buffer
+and the buffer is sent with the bulk API. While Elasticsearch is down or refuses, documents
+wait in the buffer and the next cycle after ``retry_after`` seconds sends them all (catch-up);
+when the buffer is full the oldest document is dropped and counted (``dropped``, logged as
+``es_sink_dropped``).
 
 Each document's ``_id`` is ``{pool}:{cycle_id}``, so a batch sent twice (a timeout after the
 server stored it) overwrites instead of duplicating; ``@timestamp`` is the cycle's start.
@@ -13,6 +14,7 @@ server stored it) overwrites instead of duplicating; ``@timestamp`` is the cycle
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +79,9 @@ class ElasticsearchSink:
         self._now = now
         self._buffer: deque[tuple[str, dict[str, Any]]] = deque()
         self._next_try: datetime | None = None
+        #: one sink serves every pool, each cycling in its own scheduler thread: one record or
+        #: flush at a time (two flushes would send the same chunk and pop twice its length)
+        self._lock = threading.Lock()
         self.sent = 0
         self.dropped = 0
 
@@ -88,8 +93,9 @@ class ElasticsearchSink:
         try:
             doc = cycle.to_dict()
             doc["@timestamp"] = doc["started_at"]
-            self._push(f"{cycle.pool}:{cycle.cycle_id}", doc)
-            self.flush()
+            with self._lock:
+                self._push(f"{cycle.pool}:{cycle.cycle_id}", doc)
+                self._flush(force=False)
         except Exception as exc:  # a journal copy must never break a cycle
             log.warning("es_sink_failed", error=f"{type(exc).__name__}: {exc}", buffered=self.buffered)
 
@@ -105,6 +111,10 @@ class ElasticsearchSink:
 
     def flush(self, force: bool = False) -> bool:
         """Send what is buffered. False if anything is left (down, or waiting ``retry_after``)."""
+        with self._lock:
+            return self._flush(force)
+
+    def _flush(self, force: bool) -> bool:
         now = self._now()
         if not force and self._next_try is not None and now < self._next_try:
             return False

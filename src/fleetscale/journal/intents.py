@@ -12,9 +12,11 @@ action    target       lifetime of ``pending``
 ========  ===========  ======================================================================
 launch    type name    from before ``provider.launch`` until it returned (result: the ids)
 drain     instance id  from before ``drainer.begin`` until the instance is terminated or the
-                       drain is cancelled (so a restart knows which instances are draining)
+                       drain is cancelled (so a restart knows which instances are draining);
+                       ``failed`` at once when ``drainer.begin`` raised
 cancel    instance id  from before ``drainer.cancel`` until it returned
-terminate instance id  from before ``provider.terminate`` until it returned
+terminate instance id  from before ``provider.terminate`` until it returned (``failed`` when
+                       it raised: the next cycle decides again)
 adopt     instance id  written ``done``: an unknown tagged instance taken into the pool
 ========  ===========  ======================================================================
 

@@ -6,11 +6,17 @@ the top of each reconcile) replays pending intents idempotently:
 
 - launch    -> ``provider.launch`` again with the same request id: the provider finds the
                instances the first attempt made (request-id tag / ClientToken), no duplicate;
-- terminate -> ``provider.terminate`` again: terminating a gone instance is a no-op;
+- terminate -> ``provider.terminate`` again: terminating a gone instance is a no-op (only
+               after a crash: a terminate the provider refused is closed as failed, and
+               the next cycle decides again from a fresh view);
 - drain     -> on the first recovery after a start, ``drainer.begin`` again (re-begin) while
                the instance exists, so a drain is never forgotten (``draining()`` lists it);
                a drain whose instance is gone is closed;
 - cancel    -> ``drainer.cancel`` again, then the drain is closed.
+
+A drainer that refuses during the replay (its database unreachable) is an error of the
+recovery (``Recovery.errors``), never an exception: the cancel or re-begin is retried by the
+next recovery, and the rest of the replay goes on.
 
 ``JournaledProvider`` / ``JournaledDrainer`` present a ``WriteAhead`` as the ordinary Provider
 and Drainer ports, so a controller gains write-ahead intents without changing how it acts;
@@ -84,6 +90,9 @@ class WriteAhead:
         self.intents = intents
         self.crash_at = crash_at
         self.started = False
+        #: drains to begin again after this start (None until the first recovery lists them);
+        #: one the drainer refused stays here and is retried by the next recovery
+        self._rebegin: set[str] | None = None
 
     # --- acting --------------------------------------------------------------------
 
@@ -103,9 +112,13 @@ class WriteAhead:
         return made
 
     def begin_drain(self, instance: Instance, request_id: str) -> None:
-        self.intents.begin(self.pool, request_id, "drain", instance.id, {"type": instance.type})
+        intent = self.intents.begin(self.pool, request_id, "drain", instance.id, {"type": instance.type})
         self._step("after-drain-intent")
-        self.drainer.begin(instance)
+        try:
+            self.drainer.begin(instance)
+        except Exception as exc:  # not draining: a restart must not begin it on its own
+            self.intents.fail([intent.id], f"{type(exc).__name__}: {exc}")
+            raise
         self._step("after-drain-begin")
 
     def cancel_drain(self, instance: Instance, request_id: str) -> None:
@@ -120,7 +133,14 @@ class WriteAhead:
             return
         written = [self.intents.begin(self.pool, request_id, "terminate", i) for i in ids]
         self._step("after-terminate-intent")
-        self.provider.terminate(list(ids), request_id)
+        try:
+            self.provider.terminate(list(ids), request_id)
+        except Exception as exc:
+            # closed, not left pending: a replay next cycle would act on a decision taken before
+            # the instances could change (a pending one booted and took sessions); the
+            # controller decides again from a fresh view (a crash, not an error, is replayed)
+            self.intents.fail((i.id for i in written), f"{type(exc).__name__}: {exc}")
+            raise
         self._step("after-terminate-request")
         self._close_drains(ids)
         self.intents.finish(i.id for i in written)
@@ -138,6 +158,8 @@ class WriteAhead:
         pending = self.intents.pending(self.pool)
         if not pending:
             self.started = True
+            if self._rebegin is None:
+                self._rebegin = set()
             return done
         for intent in (i for i in pending if i.action == "launch"):
             try:
@@ -162,7 +184,8 @@ class WriteAhead:
                 ids = [i.target for i in terms if i.request_id == request_id]
                 try:
                     self.provider.terminate(ids, request_id)
-                except Exception as exc:
+                except Exception as exc:  # closed as in terminate(): the next cycle decides again
+                    self.intents.fail(intent_ids, f"{type(exc).__name__}: {exc}")
                     done.errors.append(f"replay terminate {ids}: {exc}")
                     continue
                 self._close_drains(ids)
@@ -171,19 +194,32 @@ class WriteAhead:
         current = {i.id: i for i in (listed if listed is not None else self.provider.list())}
         for intent in (i for i in pending if i.action == "cancel"):
             inst = current.get(intent.target)
-            if inst is not None:
-                self.drainer.cancel(inst)
+            try:
+                if inst is not None:
+                    self.drainer.cancel(inst)
+            except Exception as exc:  # the intent stays pending: retried by the next recovery
+                done.errors.append(f"replay cancel {intent.target}: {exc}")
+                continue
             self._close_drains([intent.target])
             self.intents.finish([intent.id])
             done.cancelled.append(intent.target)
-        first, self.started = not self.started, True
-        for target in sorted(self.intents.draining(self.pool)):
+        draining = sorted(self.intents.draining(self.pool))
+        if self._rebegin is None:  # after a (re)start: a drain may never have reached the drainer
+            self._rebegin = set(draining)
+        self.started = True
+        for target in draining:
             inst = current.get(target)
             if inst is None or inst.state in (InstanceState.GONE, InstanceState.TERMINATING):
                 self._close_drains([target])  # nothing left to drain
+                self._rebegin.discard(target)
                 continue
-            if first:  # after a (re)start: the drain may never have reached the drainer
-                self.drainer.begin(inst)
+            if target in self._rebegin:
+                try:
+                    self.drainer.begin(inst)
+                except Exception as exc:  # kept in _rebegin: retried by the next recovery
+                    done.errors.append(f"replay drain {target}: {exc}")
+                    continue
+                self._rebegin.discard(target)
                 done.redrained.append(target)
         if done.lines() or done.errors:
             log.info("recovered", pool=self.pool, done=done.lines(), errors=done.errors)

@@ -44,6 +44,9 @@ class KamailioRpc:
             response = self._client.post(self.url, json=body)
             response.raise_for_status()
             reply = response.json()
+        except httpx.HTTPStatusError as exc:  # its text quotes the URL, credentials and all
+            status = exc.response
+            raise RpcError(method, f"HTTP {status.status_code} {status.reason_phrase}") from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise RpcError(method, f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(reply, dict):

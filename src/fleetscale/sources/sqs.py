@@ -140,6 +140,10 @@ class SqsSource:
                         for m in ("backlog", "load")]
         return [Observation(self.settings.name, m, float(total), now) for m in ("backlog", "load")]
 
+    def close(self) -> None:
+        """Release the client's HTTP connections (the wiring calls it at shutdown)."""
+        self.client.close()
+
 
 def build(settings: Settings, ctx: Any) -> SqsSource:
     return SqsSource(settings, make_client(settings))
