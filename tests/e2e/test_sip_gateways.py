@@ -112,8 +112,12 @@ def test_gateways_follow_the_calls(kamailio: Kamailio, tmp_path: Path, silent_re
         calls.wait_total(4)
         assert calls.on(addresses[victim]) == 1, "the draining gateway keeps its call and gets no new one"
         done = loop.until(lambda r: outcome_ids(r, "terminated "), 40, "drained gateway terminated")
-        assert outcome_ids(done, "terminated ") == [victim]
-        assert any("drained: 0 sessions" in line for line in done.outcome), done.outcome
+        # on a loaded machine the calls can end early enough that a second gateway drains and
+        # reaches zero in the same cycle; each terminated gateway must have drained to zero
+        gone = outcome_ids(done, "terminated ")
+        assert victim in gone, done.outcome
+        assert all(any(line.startswith(f"terminated {g} (drained: 0 sessions") for line in done.outcome)
+                   for g in gone), done.outcome
         history = loop.of("sip")
         draining = history[history.index(drained) + 1:history.index(done)]
         assert draining and all((sessions_of(r, victim) or 0) >= 1 for r in draining), \
