@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.kamailio",
     "tests.fixtures.heroku",
     "tests.fixtures.elasticsearch",
+    "tests.contract.moto_process",
+    "tests.contract.kits",
 ]

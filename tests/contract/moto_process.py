@@ -6,8 +6,7 @@ moto must survive it in a process of its own; and this server runs with
 default AMIs, about 2 s, on the first EC2 call after every reset). Tests register their own
 image (``aws.ami``).
 
-Test modules load it with ``pytest_plugins = ["tests.contract.moto_process"]`` and ask for
-``ec2_url`` (a clean server's URL).
+Registered in ``tests/conftest.py``; tests ask for ``ec2_url`` (a clean server's URL).
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from fleetscale.journal.sql import SqlJournal
 from tests.contract import aws
 from tests.contract.crash_controller import open_drains, read_state, write_state
 
-pytest_plugins = ["tests.contract.moto_process"]
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,6 @@ from fleetscale.model import InstanceState
 from fleetscale.providers import cloud, ec2
 from tests.contract import aws
 
-pytest_plugins = ["tests.contract.moto_process"]
 pytestmark = pytest.mark.integration
 
 

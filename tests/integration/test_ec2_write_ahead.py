@@ -15,7 +15,6 @@ from fleetscale.journal.write_ahead import JournaledDrainer, JournaledProvider, 
 from tests.contract import aws
 from tests.contract.drainers import RecordingDrainer
 
-pytest_plugins = ["tests.contract.moto_process"]
 pytestmark = pytest.mark.integration
 
 

@@ -14,7 +14,6 @@ from fleetscale.registry import BuildContext
 from fleetscale.sim.clock import WallClock
 from tests.contract import aws, libcloud_moto
 
-pytest_plugins = ["tests.contract.moto_process"]
 pytestmark = pytest.mark.integration
 
 

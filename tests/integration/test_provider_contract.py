@@ -13,7 +13,6 @@ from fleetscale.model import Instance, InstanceState
 from fleetscale.providers.cloud import TAG_POOL
 from tests.contract.kits import Kit
 
-pytest_plugins = ["tests.contract.moto_process", "tests.contract.kits"]
 pytestmark = pytest.mark.integration
 
 PROVIDERS = ("ec2", "libcloud", "simulated", "heroku", "local")
