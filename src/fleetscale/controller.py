@@ -38,7 +38,7 @@ from fleetscale.journal.write_ahead import (
     WriteAhead,
     recover_into,
 )
-from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot
+from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot, session_count
 from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
 from fleetscale.reconciler import Repair, Rules, reconcile
 
@@ -246,8 +246,9 @@ class PoolRunner:
         reading, the larger when both are known; None (busy) when neither is. A count only the
         drainer knew is added to ``observations`` (for the journal); returns the counts and the
         drainer's errors. Used by the cycle and by ``compat.Scaler``."""
-        from_sources = {o.instance_id: int(o.value) for o in observations
-                        if o.metric == "sessions" and o.ok and o.instance_id and o.value is not None}
+        from_sources = {o.instance_id: n for o in observations
+                        if o.metric == "sessions" and o.instance_id
+                        and (n := session_count(o)) is not None}
         out: dict[str, int | None] = {}
         errors: list[str] = []
         for inst in instances:

@@ -10,6 +10,7 @@ instance. ``min``/``max`` and every desired capacity are in units.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,12 +121,22 @@ class Snapshot:
         return max(found, key=lambda o: o.at) if found else None
 
     def sessions(self) -> Mapping[str, int]:
-        """Active sessions per instance (metric ``sessions``), for victim choice."""
+        """Active sessions per instance (metric ``sessions``), for victim choice. A garbage
+        count (NaN, infinite, negative) is left out: that instance's sessions are unknown,
+        which the planner treats as busy."""
         return {
             o.instance_id: int(o.value)
             for o in self.observations
-            if o.metric == "sessions" and o.instance_id is not None and o.ok and o.value is not None
+            if o.metric == "sessions" and o.instance_id is not None and session_count(o) is not None
         }
+
+
+def session_count(o: Observation) -> int | None:
+    """A readable session count, or None for a failed or garbage (NaN, inf, negative) reading."""
+    v = o.value
+    if o.error is not None or v is None or not math.isfinite(v) or v < 0:
+        return None
+    return int(v)
 
 
 class Direction(enum.StrEnum):

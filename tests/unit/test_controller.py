@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -63,6 +64,19 @@ class TestDrain:
             assert sessions_seen[iid][-1] == 0 and sessions_seen[iid][0] > 0
         assert k.live().isdisjoint(drained) and k.ready() == 1
         assert k.journal.drains("web") == {}
+
+    @pytest.mark.parametrize("garbage", [float("nan"), float("inf"), -3.0], ids=["nan", "inf", "negative"])
+    def test_garbage_session_counts_are_unknown_not_a_crash(self, tmp_path: Path, garbage: float) -> None:
+        k = kit(tmp_path, load=1, initial=4, drain_time=150)
+        per_instance = {i.address: garbage for i in k.provider.list()}
+        junk = FixedSource(None, metric="sessions", per_instance=per_instance)
+        k.runner.sources = (k.source, junk)
+        recs = k.step(6)
+        assert not [e for r in recs for e in r.errors if "sessions" not in e], [r.errors for r in recs]
+        drained = set(recs[0].plan.begin_drain)  # type: ignore[union-attr]
+        assert len(drained) == 3
+        # the drainer's own count still ends each drain at zero; the garbage never did
+        assert k.live().isdisjoint(drained) and k.ready() == 1
 
     def test_restart_does_not_forget_a_drain(self, tmp_path: Path) -> None:
         k = kit(tmp_path, load=2, initial=3, drain_time=200)

@@ -82,6 +82,16 @@ class TestScaleDown:
         )
 
 
+class TestGarbageSessions:
+    """A garbage session count (NaN, inf, negative) is unknown: such an instance is drained last."""
+
+    @pytest.mark.parametrize("garbage", [float("nan"), float("inf"), -1.0], ids=["nan", "inf", "negative"])
+    def test_garbage_count_is_treated_as_busy(self, garbage: float) -> None:
+        s = snap([inst("a"), inst("b"), inst("c")], {"a": garbage, "b": 5, "c": 0})  # type: ignore[dict-item]
+        p = plan(decision(3, 1), s, ONE, "r")
+        assert p.begin_drain == ("c", "b")
+
+
 class TestScaleUp:
     """Reuse draining instances first (most sessions first), then launch the cheapest mix."""
 
