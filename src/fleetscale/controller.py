@@ -406,12 +406,13 @@ class Controller:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         stop = stop or threading.Event()
+        previous: dict[int, Any] = {}
         if install_signals and threading.current_thread() is threading.main_thread():
             def handler(signum: int, frame: FrameType | None) -> None:
                 log.info("stopping after the cycle in flight", signal=signal.Signals(signum).name)
                 stop.set()
-            signal.signal(signal.SIGINT, handler)
-            signal.signal(signal.SIGTERM, handler)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, handler)
         scheduler = BackgroundScheduler(timezone="UTC")
         first = datetime.now().astimezone()
         for runner in self.runners:
@@ -425,6 +426,8 @@ class Controller:
                 pass
         finally:
             scheduler.shutdown(wait=True)
+            for sig, before in previous.items():  # give the caller its handlers back
+                signal.signal(sig, before)
             log.info("controller stopped")
 
     def run_paced(self, until: datetime, stop: threading.Event | None = None,

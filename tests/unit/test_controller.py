@@ -326,3 +326,19 @@ def test_source_sessions_keep_a_drain_waiting(tmp_path: Path) -> None:
     calls.per_instance = {str(address): 0}
     (rec,) = k.step()
     assert rec.outcome == (f"terminated {victim} (drained: 0 sessions after 240 s)",)
+
+
+class TestRealTimeRun:
+    """Controller.run stops when asked and gives the caller its signal handlers back."""
+
+    def test_run_restores_signal_handlers(self, tmp_path: Path) -> None:
+        import signal
+        import threading
+
+        k = kit(tmp_path, load=1)
+        controller = Controller([k.runner], k.clock)
+        stop = threading.Event()
+        stop.set()  # stop after the first wait
+        before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+        controller.run(stop=stop)
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
