@@ -116,3 +116,20 @@ def _running(pid: int) -> bool:
     except (ProcessLookupError, FileNotFoundError):
         return False
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+class TestStateFile:
+    """A damaged state file is a ProviderError naming the file, never a raw TypeError."""
+
+    @pytest.mark.parametrize(
+        "text", ['{"instances": [{"bogus": 1}]}', '{"instances": 3}', "[1, 2]", "{not json"],
+        ids=["unknown-field", "not-a-list", "not-a-mapping", "not-json"],
+    )
+    def test_damaged_state_file(self, tmp_path: Path, text: str) -> None:
+        p = provider(tmp_path)
+        (tmp_path / "pool-a.json").write_text(text, encoding="utf-8")
+        with pytest.raises(ProviderError, match="unreadable state file"):
+            p.list()
+
+    def test_missing_state_file_is_an_empty_pool(self, tmp_path: Path) -> None:
+        assert provider(tmp_path).list() == []

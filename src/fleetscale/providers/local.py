@@ -200,11 +200,11 @@ class LocalProvider:
     def _load(self) -> list[Record]:
         try:
             data = json.loads(self._state_file.read_text(encoding="utf-8"))
+            return [Record(**item) for item in data.get("instances", [])]
         except FileNotFoundError:
             return []
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise ProviderError(f"local: unreadable state file {self._state_file}: {exc}") from exc
-        return [Record(**item) for item in data.get("instances", [])]
 
     def _save(self, records: list[Record]) -> None:
         tmp = self._state_file.with_suffix(".tmp")
