@@ -4,7 +4,7 @@ readings of the metrics the pool's policies name (read once per cycle, shared)."
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -167,3 +167,22 @@ def fmt(x: float) -> str:
     if x.is_integer() and -1e15 < x < 1e15:
         return str(int(x))
     return f"{x:.4g}"
+
+
+#: (id(spec), unit_capacity) -> (spec, per-unit target, its text); checked by identity, so a
+#: recycled id never answers for another spec; whole entries are replaced (thread-safe)
+_PER_UNIT: dict[tuple[int, float], tuple[object, float, str]] = {}
+
+
+def per_unit_memo(spec: object, unit_capacity: float,
+                  compute: Callable[[float], tuple[float, str]]) -> tuple[float, str]:
+    """The metric one unit should carry and how to say it, computed once per spec and capacity."""
+    key = (id(spec), unit_capacity)
+    hit = _PER_UNIT.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1], hit[2]
+    if len(_PER_UNIT) > 256:
+        _PER_UNIT.clear()
+    value, text = compute(unit_capacity)
+    _PER_UNIT[key] = (spec, value, text)
+    return value, text

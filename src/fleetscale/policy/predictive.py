@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetscale.model import Proposal, Snapshot
-from fleetscale.policy.context import PolicyContext, ceil_units
+from fleetscale.policy.context import PolicyContext, ceil_units, per_unit_memo
 
 DEFAULT_UTILISATION = 0.75
 _DAY = 86400.0
@@ -57,7 +57,6 @@ class _Consts(NamedTuple):
 #: value caches keyed by spec identity (each entry holds its spec, so an id is never reused
 #: while cached); entries are only ever added whole, never mutated: safe across threads
 _CONSTS: dict[int, _Consts] = {}
-_PER_UNIT: dict[tuple[int, float], tuple[PredictivePolicy, float, str]] = {}
 
 
 class PredictiveState(NamedTuple):
@@ -256,15 +255,7 @@ class PredictivePolicy:
 
     def per_unit(self, unit_capacity: float) -> tuple[float, str]:
         """The metric one unit should carry, and how to say it (memoised per spec)."""
-        key = (id(self), unit_capacity)
-        hit = _PER_UNIT.get(key)
-        if hit is not None and hit[0] is self:
-            return hit[1], hit[2]
-        if len(_PER_UNIT) > 256:
-            _PER_UNIT.clear()
-        value, text = self._per_unit(unit_capacity)
-        _PER_UNIT[key] = (self, value, text)
-        return value, text
+        return per_unit_memo(self, unit_capacity, self._per_unit)
 
     def _per_unit(self, unit_capacity: float) -> tuple[float, str]:
         if self.target is not None:

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fleetscale.model import Proposal, Snapshot
-from fleetscale.policy.context import TIMES, PolicyContext, ceil_units, fmt
+from fleetscale.policy.context import TIMES, PolicyContext, ceil_units, fmt, per_unit_memo
 
 DEFAULT_UTILISATION = 0.75
-_PER_UNIT: dict[tuple[int, float], tuple[TargetPolicy, float, str]] = {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,15 +53,7 @@ class TargetPolicy:
 
     def per_unit(self, unit_capacity: float) -> tuple[float, str]:
         """The metric one unit should carry, and how to say it (memoised per spec)."""
-        key = (id(self), unit_capacity)
-        hit = _PER_UNIT.get(key)
-        if hit is not None and hit[0] is self:
-            return hit[1], hit[2]
-        if len(_PER_UNIT) > 256:
-            _PER_UNIT.clear()
-        value, text = self._per_unit(unit_capacity)
-        _PER_UNIT[key] = (self, value, text)
-        return value, text
+        return per_unit_memo(self, unit_capacity, self._per_unit)
 
     def _per_unit(self, unit_capacity: float) -> tuple[float, str]:
         if self.target is not None:
