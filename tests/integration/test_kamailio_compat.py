@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +14,11 @@ import pytest
 
 from fleetscale.compat import Scaler
 from fleetscale.providers.local import LocalProvider, Settings
+from fleetscale.sim.clock import WallClock
 from tests.fixtures.kamailio import Kamailio, start_caller
 
 pytestmark = pytest.mark.integration
 
-
-class Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 class SippCsp:
@@ -63,7 +56,7 @@ def wait_for(check: Callable[[], object], timeout: float, what: str) -> None:
 def csp(kamailio: Kamailio, tmp_path: Path) -> Iterator[SippCsp]:
     settings = Settings(registrar=kamailio.registrar, expires=4, lifetime=120, name_prefix="gw-",
                         state_dir=tmp_path / "csp")
-    provider = LocalProvider(settings, "csp", Clock())
+    provider = LocalProvider(settings, "csp", WallClock())
     yield SippCsp(provider)
     provider.terminate([i.id for i in provider.list()], "cleanup")
 

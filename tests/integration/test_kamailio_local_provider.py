@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,17 @@ import pytest
 from fleetscale.errors import ProviderError
 from fleetscale.model import InstanceState
 from fleetscale.providers.local import POOL_TAG, LocalProvider, Settings
+from fleetscale.sim.clock import WallClock
 
 pytestmark = pytest.mark.integration
 
-
-class Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 def provider(tmp_path: Path, **extra: object) -> LocalProvider:
     settings = Settings(command=["sh", "-c", "sleep 30", "{id}"],
                         commands={"short": ["sh", "-c", "sleep 0.2", "{id}"]},
                         lifetime=60, stop_grace=2, state_dir=tmp_path, **extra)
-    return LocalProvider(settings, "pool-a", Clock(), {"default": 2})
+    return LocalProvider(settings, "pool-a", WallClock(), {"default": 2})
 
 
 def pids(p: LocalProvider) -> dict[str, int]:
@@ -103,7 +96,7 @@ class TestLocalProvider:
 
     def test_bad_placeholder(self, tmp_path: Path) -> None:
         settings = Settings(command=["sh", "-c", "sleep 1", "{nope}"], state_dir=tmp_path)
-        p = LocalProvider(settings, "pool-a", Clock())
+        p = LocalProvider(settings, "pool-a", WallClock())
         with pytest.raises(ProviderError, match="nope"):
             p.launch("default", 1, "r5")
         assert p.list() == []
