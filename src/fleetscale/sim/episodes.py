@@ -98,7 +98,8 @@ def worst_day(demanded: npt.ArrayLike, ready: npt.ArrayLike, interval: float) ->
 def around(episode: Episode, n: int, interval: float, *, context_s: float = 3600.0,
            least_s: float = 2 * 3600.0) -> tuple[int, int]:
     """Indices ``[start, end)`` of the episode with ``context_s`` either side, widened to at
-    least ``least_s`` in all (a one-minute episode still shows its surroundings)."""
+    least ``least_s`` in all (a one-minute episode still shows its surroundings) and shifted
+    to lie within the run's ``n`` intervals where it fits."""
     pad = math.ceil(context_s / interval)
     lo, hi = episode.start - pad, episode.end + pad
     least = math.ceil(least_s / interval)
@@ -106,4 +107,8 @@ def around(episode: Episode, n: int, interval: float, *, context_s: float = 3600
         grow = least - (hi - lo)
         lo -= grow // 2
         hi += grow - grow // 2
-    return max(0, lo), min(n, hi)
+    if lo < 0:
+        lo, hi = 0, hi - lo
+    if hi > n:
+        lo, hi = lo - (hi - n), n
+    return max(0, lo), hi

@@ -10,6 +10,7 @@ drawn in units (load / unit capacity) on the left axis; the right axis reads it 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from fleetscale.sim.run import START, Timeline
 
 #: overview columns: about one per pixel of the panel
 BUCKETS = 1400
+#: the worst episodes marked on the overview
+MARKED = 5
 COLOURS = {"load": "tab:orange", "demanded": "black", "ready": "tab:green", "provisioned": "tab:blue"}
 
 
@@ -37,6 +40,15 @@ def _bucket(values: npt.NDArray[np.float64], size: int, how: str) -> npt.NDArray
     fill = -np.inf if how == "max" else np.inf
     grid = np.concatenate((values, np.full(pad, fill))).reshape(-1, size)
     return np.asarray(grid.max(axis=1) if how == "max" else grid.min(axis=1), dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Zoom:
+    """A zoom panel: its title and the rows ``[start, end)`` it shows."""
+
+    label: str
+    start: int
+    end: int
 
 
 class _Panel:
@@ -102,6 +114,10 @@ class _Panel:
         ax.grid(alpha=0.25, lw=0.5)
 
 
+def _when(panel: _Panel, k: int) -> str:
+    return str(panel.x[k].astype(datetime).strftime("%a %Y-%m-%d %H:%M"))
+
+
 def _dates(ax: Axes, span_s: float) -> None:
     if span_s > 3 * 86400:
         days = max(1, round(span_s / 86400 / 16))
@@ -115,8 +131,9 @@ def _dates(ax: Axes, span_s: float) -> None:
 
 def plot_timeline(timeline: Timeline, path: str | Path, title: str = "",
                   others: dict[str, Timeline] | None = None, limit: int | None = None,
-                  start: datetime = START) -> None:
-    """Overview, worst day and worst episode of a run, in one PNG.
+                  start: datetime = START) -> tuple[Zoom, ...]:
+    """Overview, worst day and worst episode of a run, in one PNG; returns the zoom panels
+    drawn below the overview (none for a run of at most a day that was never short).
 
     ``others`` adds the provisioned curve of other runs (e.g. the oracle), mapped onto this
     run's steps; ``limit`` plots the first ``limit`` rows only."""
@@ -125,17 +142,18 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "",
         raise ValueError("nothing to plot: the timeline is empty")
     panel = _Panel(timeline, n, others or {}, start)
     demanded, ready, dt = timeline.demanded[:n], timeline.ready[:n], timeline.interval
-    worst = worst_episodes(demanded, ready, dt, count=1)
+    worst = worst_episodes(demanded, ready, dt, count=MARKED)
     day = worst_day(demanded, ready, dt)
-    zooms: list[tuple[str, int, int]] = []
+    zooms: list[Zoom] = []
     if day != (0, n):
-        what = "the worst episode" if worst else "the highest demand"
-        zooms.append((f"the day of {what}", *day))
+        what = "the worst under-provisioned episode (#1)" if worst else "the highest demand (never short)"
+        zooms.append(Zoom(f"{_when(panel, day[0])[:14]}, the day of {what}", *day))
     if worst:
         e = worst[0]
         lo, hi = around(e, n, dt)
-        zooms.append((f"worst under-provisioned episode: {e.duration_s / 60:g} min, up to {e.peak_short} "
-                      f"units short, {e.unit_hours:.2f} unit-hours short", lo, hi))
+        zooms.append(Zoom(f"worst under-provisioned episode (#1) at {_when(panel, e.start)}: "
+                      f"{e.duration_s / 60:g} min, up to {e.peak_short} units short, "
+                      f"{e.unit_hours:.2f} unit-hours short", lo, hi))
     fig, axes = plt.subplots(1 + len(zooms), 1, figsize=(14, 3.6 + 3.2 * len(zooms)), dpi=100,
                              gridspec_kw={"hspace": 0.45})
     axs = list(np.atleast_1d(axes))
@@ -143,16 +161,25 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "",
     panel.draw(overview, 0, n, overview=True)
     _dates(overview, n * dt)
     bucket = max(1, -(-n // BUCKETS))
-    overview.set_title((title + ": " if title else "") + (
-        f"the whole run, {n} steps of {dt:g} s" + (f" (per column: max load and demand, min ready over "
-                                                   f"{bucket} steps)" if bucket > 1 else "")), fontsize=10)
-    for k, (label, lo, hi) in enumerate(zooms, 1):
+    what = f"the whole run, {n} steps of {dt:g} s"
+    if bucket > 1:
+        what += f" (per column: max load and demand, min ready over {bucket} steps)"
+    overview.set_title((title + ": " if title else "") + what, fontsize=10, pad=16)
+    for rank, e in enumerate(worst, 1):  # the worst episodes, numbered as in the HTML report
+        at = panel.x[e.start]
+        overview.plot([at], [1.0], marker="v", color="tab:red", ms=7, clip_on=False,
+                      transform=overview.get_xaxis_transform())
+        where = float(mdates.date2num(at))  # type: ignore[no-untyped-call]
+        overview.annotate(f"#{rank}", (where, 1.0), xycoords=("data", "axes fraction"),
+                          xytext=(0, 6), textcoords="offset points", ha="center", fontsize=7, color="tab:red")
+    for k, zoom in enumerate(zooms, 1):
+        lo, hi = zoom.start, zoom.end
         overview.axvspan(panel.x[lo], panel.x[hi - 1] + panel.step, color="0.5",
                          alpha=0.12 if k == 1 else 0.25, lw=0)
         ax = axs[k]
         panel.draw(ax, lo, hi)
         _dates(ax, (hi - lo) * dt)
-        ax.set_title(f"zoom {k}: {label}", fontsize=10)
+        ax.set_title(f"zoom {k}: {zoom.label}", fontsize=10)
     handles, labels = overview.get_legend_handles_labels()
     more = axs[1].get_legend_handles_labels() if len(axs) > 1 else ([], [])
     seen = dict(zip(labels, handles, strict=True))
@@ -160,6 +187,7 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "",
         seen.setdefault(label, handle)
     fig.legend(list(seen.values()), list(seen.keys()), loc="upper center", ncol=len(seen), fontsize=8,
                frameon=False, bbox_to_anchor=(0.5, 1.0))
-    fig.subplots_adjust(left=0.06, right=0.93, top=1 - 0.55 / fig.get_figheight(), bottom=0.06)
+    fig.subplots_adjust(left=0.06, right=0.93, top=1 - 0.75 / fig.get_figheight(), bottom=0.06)
     fig.savefig(path)
     plt.close(fig)
+    return tuple(zooms)
