@@ -63,7 +63,8 @@ class TestWorst:
         demanded = [3, 3, 3, 3, 0, 5, 0, 3, 3, 3, 3, 0, 1]
         ready = [2, 2, 2, 2, 0, 1, 0, 2, 2, 2, 2, 0, 0]
         worst = worst_episodes(demanded, ready, 3600.0, count=3)
-        assert [(e.start, e.unit_hours, e.peak_short) for e in worst] == [(5, 4.0, 4), (0, 4.0, 1), (7, 4.0, 1)]
+        assert [(e.start, e.unit_hours, e.peak_short) for e in worst] == [
+            (5, 4.0, 4), (0, 4.0, 1), (7, 4.0, 1)]
         assert len(worst_episodes(demanded, ready, 3600.0, count=10)) == 4
         assert worst_episodes(demanded, ready, 3600.0, count=0) == ()
 

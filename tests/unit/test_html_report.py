@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import timedelta
 from html import escape
@@ -23,7 +24,7 @@ from fleetscale.sim.run import START, Timeline
 BLOB = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
 
 
-def _timeline(load: list[float], ready: list[int], *, interval: float = 60.0, capacity: float = 10.0,
+def _timeline(load: Sequence[float], ready: Sequence[int], *, interval: float = 60.0, capacity: float = 10.0,
               reasons: dict[int, str] | None = None) -> Timeline:
     arr = np.asarray(load, dtype=np.float64)
     rd = np.asarray(ready, dtype=np.int64)
@@ -68,8 +69,9 @@ class TestSelfContained:
         assert not re.search(r"<link\b", text, re.I)
         assert not re.search(r"<script[^>]*\bsrc=", text, re.I)
         assert "@import" not in text
-        vendored = resources.files("fleetscale.web").joinpath("vendor", "uPlot.iife.min.js").read_text("utf-8")
-        css = resources.files("fleetscale.web").joinpath("vendor", "uPlot.min.css").read_text("utf-8")
+        vendor = resources.files("fleetscale.web").joinpath("vendor")
+        vendored = vendor.joinpath("uPlot.iife.min.js").read_text("utf-8")
+        css = vendor.joinpath("uPlot.min.css").read_text("utf-8")
         assert vendored.strip() in text
         assert css.strip() in text
 

@@ -15,7 +15,8 @@ from fleetscale.sim.run import Timeline
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _timeline(days: int, holes: dict[int, int], *, interval: float = 300.0, peak_at: int | None = None) -> Timeline:
+def _timeline(days: int, holes: dict[int, int], *, interval: float = 300.0,
+              peak_at: int | None = None) -> Timeline:
     """A daily sine of load, ready = demanded except ``holes`` (index -> units missing)."""
     n = int(days * 86400 / interval)
     t = np.arange(n, dtype=np.float64) * interval
