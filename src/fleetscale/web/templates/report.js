@@ -1,6 +1,7 @@
 /* fleetscale HTML report: the timeline and its overview (uPlot, inlined above). */
 (function () {
   "use strict";
+  var began = window.performance ? performance.now() : 0;
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var s = data.series;
   var n = s.t.length;
@@ -29,6 +30,13 @@
   }
   var stepped = uPlot.paths.stepped({ align: 1 });
   var fDay = uPlot.fmtDate("{WWW} {MM}-{DD}"), fTime = uPlot.fmtDate("{HH}:{mm}");
+  // one line: the day at midnight, the time otherwise
+  function dayTicks(u, splits, ai, space, incr) {
+    return splits.map(function (v) {
+      var d = utc(v);
+      return incr >= 86400 || (d.getHours() === 0 && d.getMinutes() === 0) ? fDay(d) : fTime(d);
+    });
+  }
   // time ticks in 24 h UTC; the date under the first tick of each day
   function timeTicks(u, splits, ai, space, incr) {
     return splits.map(function (v, i) {
@@ -167,7 +175,7 @@
       { stroke: "#2f6fdf", width: 1, paths: stepped, points: { show: false } },
       { show: false }
     ],
-    axes: [{ values: timeTicks, size: 32 }, { size: 60 }],
+    axes: [{ values: dayTicks, size: 32 }, { size: 60 }],
     hooks: {
       drawClear: [shade],
       draw: [window_],
@@ -207,5 +215,8 @@
     overview.setSize({ width: width(), height: 140 });
     detail(main);
   });
-  window.fleetscaleReport = { main: main, overview: overview, points: n };
+  var took = window.performance ? Math.round(performance.now() - began) : -1;
+  document.body.setAttribute("data-points", String(n));
+  document.body.setAttribute("data-render-ms", String(took));
+  window.fleetscaleReport = { main: main, overview: overview, points: n, renderMs: took };
 })();
