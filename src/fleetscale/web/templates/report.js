@@ -147,6 +147,24 @@
   }, view(0, n, width()), document.getElementById("timeline"));
 
   var overview = null;
+  // the worst episodes, numbered as in the list below the chart
+  function marks(u) {
+    var ctx = u.ctx, top = u.bbox.top, dpr = window.devicePixelRatio || 1;
+    ctx.save();
+    ctx.fillStyle = "#b3261e";
+    ctx.font = Math.round(10 * dpr) + "px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    for (var e = 0; e < data.episodes.length; e++) {
+      var px = u.valToPos(start + data.episodes[e].start_s, "x", true);
+      ctx.beginPath();
+      ctx.moveTo(px - 5 * dpr, top);
+      ctx.lineTo(px + 5 * dpr, top);
+      ctx.lineTo(px, top + 8 * dpr);
+      ctx.fill();
+      ctx.fillText("#" + (e + 1), px, top + 19 * dpr);
+    }
+    ctx.restore();
+  }
   function window_(u) {
     var xs = main.scales.x, full = xs.min <= x[0] && xs.max >= x[n - 1];
     if (full || n === 0) { return; }
@@ -178,7 +196,7 @@
     axes: [{ values: dayTicks, size: 32 }, { size: 60 }],
     hooks: {
       drawClear: [shade],
-      draw: [window_],
+      draw: [window_, marks],
       setSelect: [function (u) {
         if (u.select.width > 2) {
           main.setScale("x", { min: u.posToVal(u.select.left, "x"),
