@@ -156,6 +156,16 @@ class TestEpisodes:
         assert not data.decisions_recorded
         assert "No decisions were recorded" in html.render_html(data)
 
+    def test_decisions_placed_by_time_when_some_cycles_have_none(self) -> None:
+        run = _timeline(LOAD, READY)
+        some = replace(run, decisions=tuple(d for k, d in enumerate(run.decisions) if k != 3))
+        steps = report_data.by_step(some)
+        assert sorted(steps) == [k for k in range(len(LOAD)) if k != 3]
+        assert steps[4] is run.decisions[4]
+        worst = worst_episodes(some.demanded, some.ready, some.interval, count=1)[0]
+        lines, _ = report_data.decisions_near(worst, some)
+        assert [line.step for line in lines] == [2, 4, 5]
+
     def test_long_decision_lists_are_cut_in_the_middle(self) -> None:
         load = [10.0] * 5 + [90.0] * 50 + [10.0] * 5
         ready = list(range(1, 6)) + [max(1, k % 9) for k in range(50)] + [1] * 5

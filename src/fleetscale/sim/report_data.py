@@ -126,17 +126,28 @@ def scores_of(scores: Scores, oracle: Scores) -> tuple[Score, ...]:
     return tuple(out)
 
 
-def decisions_near(episode: Episode, timeline: Timeline, *, before_s: float = 900.0,
-                   limit: int = 12) -> tuple[tuple[DecisionLine, ...], int]:
+def by_step(timeline: Timeline, start: datetime = START) -> dict[int, Decision]:
+    """The recorded decisions keyed by the step they were taken in (one per step when the
+    harness recorded every cycle; placed by their time otherwise)."""
+    decisions = timeline.decisions
+    if len(decisions) == len(timeline.t):
+        return dict(enumerate(decisions))
+    seconds = np.asarray([(d.at - start).total_seconds() for d in decisions], dtype=np.float64)
+    steps = np.searchsorted(np.asarray(timeline.t, dtype=np.float64), seconds, side="right") - 1
+    return {int(k): d for k, d in zip(steps.tolist(), decisions, strict=True) if 0 <= k < len(timeline.t)}
+
+
+def decisions_near(episode: Episode, timeline: Timeline, *, before_s: float = 900.0, limit: int = 12,
+                   start: datetime = START) -> tuple[tuple[DecisionLine, ...], int]:
     """The decisions from ``before_s`` before the episode to its end that changed the fleet,
     plus the one taken as it began and the last one inside it (what the pool thought then)."""
-    decisions = timeline.decisions
+    decisions = by_step(timeline, start)
     if not decisions:
         return (), 0
     lo = max(0, episode.start - int(np.ceil(before_s / timeline.interval)))
-    hi = min(len(decisions), episode.end + 1)
-    keep = [k for k in range(lo, hi)
-            if decisions[k].desired != decisions[k].current or k in (episode.start, episode.end - 1)]
+    hi = min(len(timeline.t), episode.end + 1)
+    keep = [k for k in range(lo, hi) if k in decisions
+            and (decisions[k].desired != decisions[k].current or k in (episode.start, episode.end - 1))]
     omitted = max(0, len(keep) - limit)
     if omitted:  # keep the earliest (how it started) and the latest (how it ended)
         keep = keep[:limit // 2] + keep[len(keep) - (limit - limit // 2):]
@@ -156,7 +167,7 @@ def build(timeline: Timeline, oracle: Timeline, *, title: str, policy: str,
     t = np.asarray(timeline.t, dtype=np.float64)
     views = []
     for episode in worst_episodes(timeline.demanded, timeline.ready, timeline.interval, count=worst):
-        lines, omitted = decisions_near(episode, timeline)
+        lines, omitted = decisions_near(episode, timeline, start=start)
         views.append(EpisodeView(episode, lines, omitted))
     series = Series(
         t=tuple(t.tolist()),
