@@ -106,7 +106,9 @@ def _episodes(data: ReportData) -> str:
     intro = (f"<p>{data.episode_count} episode{'s' if data.episode_count != 1 else ''} in all; the "
              f"{len(data.episodes)} largest by unit-hours short. Each lists the decisions from 15 minutes "
              "before it to its end that changed the fleet, plus the one taken as it began and the last one "
-             "inside it (highlighted: taken while short).</p>")
+             "inside it (highlighted: taken while short). Demanded and ready are those of the interval the "
+             "decision opened (ready after its plan); the reason shows what the decision itself could see "
+             "then.</p>")
     return intro + "\n".join(_episode(data, k, v) for k, v in enumerate(data.episodes, 1))
 
 
