@@ -114,6 +114,15 @@ class _Panel:
         ax.grid(alpha=0.25, lw=0.5)
 
 
+def _level(at: float, placed: list[tuple[float, int]], near: float = 0.02) -> int:
+    """The lowest row of labels with none within ``near`` (a share of the width) of ``at``."""
+    level = 0
+    while any(abs(at - x) < near and row == level for x, row in placed):
+        level += 1
+    placed.append((at, level))
+    return level
+
+
 def _when(panel: _Panel, k: int) -> str:
     return str(panel.x[k].astype(datetime).strftime("%a %Y-%m-%d %H:%M"))
 
@@ -164,14 +173,17 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "",
     what = f"the whole run, {n} steps of {dt:g} s"
     if bucket > 1:
         what += f" (per column: max load and demand, min ready over {bucket} steps)"
-    overview.set_title((title + ": " if title else "") + what, fontsize=10, pad=16)
+    overview.set_title((title + ": " if title else "") + what, fontsize=10, pad=30)
+    placed: list[tuple[float, int]] = []
     for rank, e in enumerate(worst, 1):  # the worst episodes, numbered as in the HTML report
         at = panel.x[e.start]
         overview.plot([at], [1.0], marker="v", color="tab:red", ms=7, clip_on=False,
                       transform=overview.get_xaxis_transform())
         where = float(mdates.date2num(at))  # type: ignore[no-untyped-call]
+        level = _level(e.start / n, placed)
         overview.annotate(f"#{rank}", (where, 1.0), xycoords=("data", "axes fraction"),
-                          xytext=(0, 6), textcoords="offset points", ha="center", fontsize=7, color="tab:red")
+                          xytext=(0, 6 + 8 * level), textcoords="offset points", ha="center", fontsize=7,
+                          color="tab:red")
     for k, zoom in enumerate(zooms, 1):
         lo, hi = zoom.start, zoom.end
         overview.axvspan(panel.x[lo], panel.x[hi - 1] + panel.step, color="0.5",
@@ -187,7 +199,7 @@ def plot_timeline(timeline: Timeline, path: str | Path, title: str = "",
         seen.setdefault(label, handle)
     fig.legend(list(seen.values()), list(seen.keys()), loc="upper center", ncol=len(seen), fontsize=8,
                frameon=False, bbox_to_anchor=(0.5, 1.0))
-    fig.subplots_adjust(left=0.06, right=0.93, top=1 - 0.75 / fig.get_figheight(), bottom=0.06)
+    fig.subplots_adjust(left=0.06, right=0.93, top=1 - 0.9 / fig.get_figheight(), bottom=0.06)
     fig.savefig(path)
     plt.close(fig)
     return tuple(zooms)
