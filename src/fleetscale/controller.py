@@ -27,15 +27,24 @@ import structlog
 
 from fleetscale.act import Actor
 from fleetscale.cycle import (
-    Action, CycleSpec, Inputs, Result, Settled, Step, map_addresses, record, settle, step,
+    Action,
+    CycleSpec,
+    Inputs,
+    Result,
+    Settled,
+    Step,
+    map_addresses,
+    record,
+    settle,
+    step,
 )
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
 from fleetscale.journal.write_ahead import WriteAhead, recovered
+from fleetscale.model import Instance
 from fleetscale.observe import describe, list_instances, read_sessions, read_sources, source_errors
 from fleetscale.ports import Clock, Drainer, Journal, OperatorControls, Provider, Source, StateStore
-from fleetscale.model import Instance
 from fleetscale.state import FleetState
 
 log = structlog.get_logger(__name__)
@@ -108,7 +117,8 @@ class PoolRunner:
             try:
                 sink.record(rec)
             except Exception as exc:  # a failing sink never fails the cycle
-                log.error("journal sink failed", pool=self.name, sink=type(sink).__name__, error=describe(exc))
+                log.error("journal sink failed", pool=self.name, sink=type(sink).__name__,
+                          error=describe(exc))
         return rec
 
     def turn(self) -> Turn:
@@ -128,8 +138,8 @@ class PoolRunner:
             log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
             failed = f"cycle failed: {describe(exc)}"
             st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
-            settled = replace(settled or Settled(self.state, (), ()), errors=(*(settled.errors if settled else ()),
-                                                                                failed))
+            before = settled or Settled(self.state, (), ())
+            settled = replace(before, errors=(*before.errors, failed))
         return Turn(self, st, settled, cycle_id, now)
 
     def observe(self, now: datetime, cycle_id: str) -> Inputs:
@@ -147,7 +157,7 @@ class PoolRunner:
             if rec.changed_fleet:
                 listed, error = list_instances(self.provider)
                 if listed is None:
-                    return Inputs(now, cycle_id, tuple(obs), None, {}, tuple(errors) + (str(error),), notes)
+                    return Inputs(now, cycle_id, tuple(obs), None, {}, (*errors, str(error)), notes)
         drains = self.state.drains
         if not drains:
             return Inputs(now, cycle_id, tuple(obs), listed, {}, tuple(errors), notes)
@@ -192,7 +202,8 @@ class PoolRunner:
         if op.paused <= base.paused and override is base.override:
             spec = self.spec
         else:
-            spec = replace(self.spec, decision=replace(base, paused=base.paused | op.paused, override=override))
+            decision = replace(base, paused=base.paused | op.paused, override=override)
+            spec = replace(self.spec, decision=decision)
         self._controlled = (op, spec)
         return spec
 
@@ -207,7 +218,7 @@ class PoolRunner:
         try:
             return replace(st, notes=st.notes + tuple(hook(st.view)))
         except Exception as exc:
-            return replace(st, errors=st.errors + (f"drainer reconcile failed: {describe(exc)}",))
+            return replace(st, errors=(*st.errors, f"drainer reconcile failed: {describe(exc)}"))
 
     def _load(self) -> FleetState:
         try:

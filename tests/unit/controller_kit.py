@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetscale.config import PoolConfig
 from fleetscale.app import runner_for
+from fleetscale.config import PoolConfig
 from fleetscale.controller import PoolRunner
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal

@@ -4,7 +4,8 @@ Values are encoded with their type so that a reload gives back an equal value:
 dataclasses as ``{"$dc": "module:Name", ...fields}`` (only classes of fleetscale's own
 packages are ever rebuilt), datetimes as ``{"$dt": ISO 8601}``, enums as ``{"$enum":
 "module:Name", "v": value}``, tuples as lists, mappings as ``{"$map": [[k, v], ...]}``,
-frozensets as ``{"$set": [...]}``, numpy arrays as ``{"$nd": [...], "dtype": ...}``; NaN and infinities as JSON's extended literals.
+frozensets as ``{"$set": [...]}``, numpy arrays as ``{"$nd": [...], "dtype": ...}``; NaN and
+infinities as JSON's extended literals.
 """
 
 from __future__ import annotations
