@@ -13,7 +13,7 @@ import structlog
 
 from fleetscale import registry
 from fleetscale.config import Loaded, PoolConfig
-from fleetscale.controller import Controller, PoolRunner
+from fleetscale.controller import Controller
 from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
 from fleetscale.errors import ConfigError, FleetscaleError
@@ -24,6 +24,7 @@ from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.journal.write_ahead import crash_at_from_env
 from fleetscale.ports import Clock, Closeable, Journal
 from fleetscale.reconciler import Rules
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
 
 logger = structlog.get_logger(__name__)

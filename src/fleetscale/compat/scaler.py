@@ -34,7 +34,6 @@ from fleetscale.app import runner_for
 from fleetscale.compat.csp import CspProvider, instance_types
 from fleetscale.compat.gateway_config import seed_to_document
 from fleetscale.config import Loaded, PoolConfig, parse
-from fleetscale.controller import PoolRunner
 from fleetscale.cycle import Action, Inputs, overlay
 from fleetscale.errors import ConfigError, FleetscaleError, ProviderError
 from fleetscale.journal.record import CycleRecord
@@ -43,6 +42,7 @@ from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import Instance, InstanceState, Observation
 from fleetscale.planner import cheapest_mix
 from fleetscale.reconciler import reconcile
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
 from fleetscale.state import FleetState
 
