@@ -43,7 +43,7 @@ class Controller:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         stop = stop or threading.Event()
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         if install_signals and threading.current_thread() is threading.main_thread():
             def handler(signum: int, frame: FrameType | None) -> None:
                 log.info("stopping after the cycle in flight", signal=signal.Signals(signum).name)
