@@ -24,9 +24,7 @@ def _mutable_globals(path: Path) -> list[str]:
     for node in tree.body:
         if isinstance(node, ast.Assign | ast.AnnAssign):
             value = node.value
-            if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp):
-                found.append(f"line {node.lineno}")
-            elif (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp) or (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
                   and value.func.id in ("dict", "list", "set", "defaultdict", "OrderedDict")):
                 found.append(f"line {node.lineno}")
     return found

@@ -21,7 +21,6 @@ when the CSP object has it, else the error says so.
 from __future__ import annotations
 
 import builtins
-
 import math
 import re
 from collections.abc import Mapping, Sequence
