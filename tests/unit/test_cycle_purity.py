@@ -20,13 +20,16 @@ ALLOWED = ("from fleetscale.reconciler import ...", "from fleetscale.journal.rec
 def _mutable_globals(path: Path) -> list[str]:
     """Module-level names bound to a mutable container (a hidden cache)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    literals = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
+    factories = ("dict", "list", "set", "defaultdict", "OrderedDict")
     found = []
     for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            value = node.value
-            if isinstance(value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp) or (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-                  and value.func.id in ("dict", "list", "set", "defaultdict", "OrderedDict")):
-                found.append(f"line {node.lineno}")
+        if not isinstance(node, ast.Assign | ast.AnnAssign):
+            continue
+        value = node.value
+        called = isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in factories
+        if isinstance(value, literals) or called:
+            found.append(f"line {node.lineno}")
     return found
 
 
