@@ -27,7 +27,8 @@ def _mutable_globals(path: Path) -> list[str]:
         if not isinstance(node, ast.Assign | ast.AnnAssign):
             continue
         value = node.value
-        called = isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in factories
+        called = (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                  and value.func.id in factories)
         if isinstance(value, literals) or called:
             found.append(f"line {node.lineno}")
     return found
