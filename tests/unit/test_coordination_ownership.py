@@ -60,7 +60,7 @@ class TestAssign:
 
 
 class TestRebalance:
-    """A round moves at most max_moves pools away from a live holder; free pools go at once."""
+    """A round moves at most max_moves pools (minus those in flight); free pools go at once."""
 
     @given(pool_sets, replica_sets, st.data(), st.integers(min_value=0, max_value=10))
     def test_one_owner_each_and_bounded_moves(self, pools: frozenset[str], live: frozenset[str],
@@ -72,7 +72,9 @@ class TestRebalance:
         assert set(plan.owners) == set(pools)
         assert set(plan.owners.values()) <= live
         taken_from_live = [p for p in pools if holding.get(p) in live and plan.owners[p] != holding[p]]
-        assert len(taken_from_live) <= max_moves
+        free = sum(1 for p in pools if p not in holding)
+        assert plan.free == free
+        assert len(taken_from_live) <= max(0, max_moves - free)
         assert sorted(taken_from_live) == sorted(plan.moves)
         target = assign(pools, live)
         for p in pools:  # free pools and pools of dead replicas go to their target at once
@@ -95,6 +97,15 @@ class TestRebalance:
         one = rebalance(pools, ["a", "b", "c"], holders, 3)
         two = rebalance(list(reversed(pools)), ["c", "b", "a"], dict(reversed(list(holders.items()))), 3)
         assert one == two and len(one.moves) == 3 and one.deferred > 0
+
+    def test_pools_in_flight_use_up_the_budget(self) -> None:
+        pools = [f"p{i}" for i in range(50)]
+        holders = assign(pools, ["a", "b"])
+        for gone in ("p1", "p2"):  # released, not taken yet
+            del holders[gone]
+        plan = rebalance(pools, ["a", "b", "c"], holders, 3)
+        assert plan.free == 2 and len(plan.moves) == 1
+        assert rebalance(pools, ["a", "b", "c"], {}, 3).moves == ()
 
     def test_negative_max_moves_refused(self) -> None:
         with pytest.raises(ValueError, match="max_moves"):

@@ -7,9 +7,13 @@ with no coordination; when a replica joins, only the pools it now wins move to i
 
 **Bounded rebalancing**: ``rebalance`` starts from who holds what now. A pool that nobody
 (live) holds goes to its target at once, because availability comes first. A pool that a live
-replica holds but whose target is another replica is a *move*: at most ``max_moves`` of those
-happen per round (the first ones in pool-name order), the rest stay where they are until a later
-round. Every replica that sees the same holders and live set computes the same plan.
+replica holds but whose target is another replica is a *move*. Pools that nobody holds are
+counted as moves in flight (a replica released them and their new owner has not taken them
+yet), so a round starts at most ``max_moves - free`` new moves (the first ones in pool-name
+order) and the rest wait for a later round: however the replicas' rounds interleave, no more
+than ``max_moves`` pools are between owners at once (a failover, where many pools are free,
+starts no voluntary move). Every replica that sees the same holders and live set computes the
+same plan.
 """
 
 from __future__ import annotations
@@ -44,12 +48,14 @@ class Plan:
     moves: tuple[str, ...]
     #: pools still away from their target, left for later rounds
     deferred: int
+    #: pools nobody holds now (in flight between owners, or never taken)
+    free: int = 0
 
 
 def rebalance(pools: Iterable[str], live: Iterable[str], holders: Mapping[str, str], max_moves: int,
               targets: Mapping[str, str] | None = None) -> Plan:
-    """The owner of every pool after one round, moving at most ``max_moves`` pools away from a
-    live holder. ``holders`` maps pool -> replica holding its lease now (missing: free).
+    """The owner of every pool after one round, moving at most ``max_moves - free`` pools away
+    from a live holder. ``holders`` maps pool -> replica holding its lease now (missing: free).
     ``targets`` may pass a precomputed ``assign(pools, live)``."""
     if max_moves < 0:
         raise ValueError(f"max_moves must be >= 0 (got {max_moves})")
@@ -67,7 +73,8 @@ def rebalance(pools: Iterable[str], live: Iterable[str], holders: Mapping[str, s
             owners[pool] = holder
         else:
             owners[pool] = target[pool]
-    moves = tuple(wanted[:max_moves])
+    free = sum(1 for pool in pool_list if pool not in holders)
+    moves = tuple(wanted[:max(0, max_moves - free)])
     for pool in moves:
         owners[pool] = target[pool]
-    return Plan(owners=owners, moves=moves, deferred=len(wanted) - len(moves))
+    return Plan(owners=owners, moves=moves, deferred=len(wanted) - len(moves), free=free)
