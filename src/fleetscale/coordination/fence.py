@@ -32,7 +32,7 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fleetscale.coordination.lease import Lease
-from fleetscale.coordination.sql import db_now, leases
+from fleetscale.coordination.sql import create_tables, db_now, leases
 from fleetscale.errors import FencingError
 
 
@@ -65,7 +65,7 @@ class LeaseRowFence:
     """Checks the ``sql`` backend's lease row; the state must live in the same database."""
 
     def create(self, engine: sa.Engine) -> None:
-        leases.metadata.create_all(engine)
+        create_tables(leases.metadata, engine)
 
     def guard(self, conn: sa.Connection, pool: str, token: int) -> None:
         dialect = conn.dialect.name
@@ -106,7 +106,7 @@ class TokenFence:
     """A per-pool high-water mark of tokens in the state's database (``fs_fence``)."""
 
     def create(self, engine: sa.Engine) -> None:
-        fence_marks.create_all(engine)
+        create_tables(fence_marks, engine)
 
     def guard(self, conn: sa.Connection, pool: str, token: int) -> None:
         self._raise_mark(conn, pool, token)

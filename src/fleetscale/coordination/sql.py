@@ -141,6 +141,18 @@ def make_engine(url: str) -> sa.Engine:
     return engine
 
 
+def create_tables(tables: sa.MetaData, engine: sa.Engine) -> None:
+    """``create_all``, tolerating another replica creating the same tables at the same moment."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            tables.create_all(engine)
+            return
+        except SQLAlchemyError as exc:
+            if attempt + 1 == _ATTEMPTS:
+                raise CoordinationError(f"lease table: cannot create tables: {exc}") from exc
+            time.sleep(0.05 * (attempt + 1))  # then create_all sees what the other one made
+
+
 def _retryable(exc: DBAPIError) -> bool:
     orig = exc.orig
     code = orig.args[0] if orig is not None and orig.args else None
@@ -161,7 +173,7 @@ class SqlLeases:
         self._sql = _statements(self.dialect)
         self._monotonic = monotonic
         if create:
-            self._run("create tables", lambda c: metadata.create_all(c))
+            create_tables(metadata, engine)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> SqlLeases:
