@@ -6,6 +6,7 @@ etcd, whose minimum lease TTL is about 2 s), so each test takes a few seconds.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -123,10 +124,9 @@ class TestFencing:
             lb = take(b, "p", "B", spec.ttl, spec.ttl + 10)
             with engine.begin() as conn:  # the new holder claims the pool as it loads its state
                 fence.claim(conn, "p", lb.token)
-            with pytest.raises(FencingError, match=f"token {la.token} refused"):
-                with engine.begin() as conn:
-                    conn.execute(writes.insert(), {"pool": "p", "holder": "A", "token": la.token})
-                    fence.guard(conn, "p", la.token)
+            with pytest.raises(FencingError, match=f"token {la.token} refused"), engine.begin() as conn:
+                conn.execute(writes.insert(), {"pool": "p", "holder": "A", "token": la.token})
+                fence.guard(conn, "p", la.token)
             guarded_write(engine, fence, "p", "B", lb.token)
             assert fenced_tokens(engine, "p") == [("A", la.token), ("B", lb.token)]
         finally:
@@ -167,7 +167,7 @@ def check_history(outcomes: list[Outcome], engine: sa.Engine) -> None:
         if previous is not None:
             assert g.token >= previous.token, (previous, g)
         previous = g
-    for x, y in zip(believed, believed[1:], strict=False):  # no two believed intervals overlap
+    for x, y in itertools.pairwise(believed):  # no two believed intervals overlap
         if x.token != y.token:
             later_ends = [g.end for g in believed if g.token == x.token]
             assert max(later_ends) <= y.start, (x, y)
@@ -219,8 +219,8 @@ class TestPausedReplica:
                   "prefix": spec.prefix, "ttl": 2.0, "margin": 0.5}
         paused = Spec(**fields)  # type: ignore[arg-type]
         engine = paused.state()
-        child = subprocess.Popen([sys.executable, "-m", "tests.integration.coordination_child", json.dumps(fields)],
-                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        argv = [sys.executable, "-m", "tests.integration.coordination_child", json.dumps(fields)]
+        child = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
         other = Coordinator(paused.backend(), ["p"], replica="taker", ttl=paused.ttl,
                             safety_margin=paused.margin, max_moves=1)
