@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from fleetscale.coordination.fence import may_act
 from fleetscale.coordination.lease import Lease, LeaseBackend
 from fleetscale.coordination.replica import Coordinator
-from fleetscale.errors import FencingError
-from tests.fixtures.services import ROOT
+from fleetscale.errors import CoordinationError, FencingError
+from tests.fixtures.services import ROOT, free_port
 from tests.integration.coordination_support import (
     Grab,
     Outcome,
@@ -265,3 +265,44 @@ def wait_line(proc: subprocess.Popen[str], timeout: float) -> str:
     if not box or not box[0]:
         raise AssertionError(f"the child said nothing within {timeout} s (exit code {proc.poll()})")
     return box[0]
+
+
+class TestBackendEdges:
+    """Specific to one backend."""
+
+    def test_mariadb_open_guarded_write_does_not_stall_others(  # type: ignore[no-untyped-def]
+            self, mysql_server, mysql_db) -> None:
+        """A replica stuck inside a guarded transaction holds one lease row: a takeover of that
+        pool gives up after LOCK_WAIT (and tries next round), other pools renew meanwhile."""
+        url = mysql_server.url(mysql_db)
+        spec = Spec("mariadb", url, url)
+        a, b, engine, fence = spec.backend(), spec.backend(), spec.state(), spec.fence()
+        try:
+            la = take(a, "p", "A", 1.0, 5)
+            take(b, "q", "B", 30.0, 5)
+            with engine.begin() as stuck:
+                fence.guard(stuck, "p", la.token)  # the row stays locked until this block ends
+                time.sleep(1.2)  # A's lease expires while its transaction is open
+                with pytest.raises(CoordinationError, match="Lock wait timeout"):
+                    b.acquire_or_renew("p", "B", 30.0)
+                assert set(b.renew_all("B", 30.0)) == {"q"}
+            lb = take(b, "p", "B", 30.0, 5)
+            assert lb.token > la.token
+        finally:
+            a.close()
+            b.close()
+            engine.dispose()
+
+    def test_etcd_fails_over_to_the_next_endpoint(  # type: ignore[no-untyped-def]
+            self, etcd_server, etcd_prefix) -> None:
+        from fleetscale.coordination.etcd import EtcdLeases
+
+        dead = f"http://127.0.0.1:{free_port()}"
+        backend = EtcdLeases([dead, etcd_server.endpoint], prefix=etcd_prefix)
+        try:
+            lease = backend.acquire_or_renew("p", "A", 2.0)
+            assert lease is not None and backend.check("p", lease.token)
+        finally:
+            backend.close()
+        with pytest.raises(CoordinationError, match="no endpoint answered"):
+            EtcdLeases([dead], prefix=etcd_prefix).holders()

@@ -9,9 +9,10 @@ Every ``tick`` (every ``renew_every`` seconds, a third of the TTL by default):
    (``ownership.rebalance``: rendezvous targets, at most ``max_moves`` moves per round);
 4. take the free pools the plan gives this replica; release the ones it gives to another.
 
-Each change is reported to ``on_change`` (for the journal) as an ``OwnershipChange``. A backend
-that cannot be reached raises ``CoordinationError`` from ``tick``; the leases then simply are
-not renewed, and ``may_act`` turns false when their local deadlines pass.
+Each change is reported to ``on_change`` (for the journal) as an ``OwnershipChange``. When the
+heartbeat, the renewal or the listing fails, ``tick`` raises ``CoordinationError``; the leases
+then simply are not renewed, and ``may_act`` turns false when their local deadlines pass. A
+failure to take or release one pool is logged and does not stop the round.
 """
 
 from __future__ import annotations
@@ -111,7 +112,10 @@ class Coordinator:
         self._owned = dict(owned)
         for pool, lease in renewed.items():  # held but not known here (a restart under the same name)
             if pool not in owned:
-                self.backend.release(pool, self.replica, lease.token)
+                try:
+                    self.backend.release(pool, self.replica, lease.token)
+                except CoordinationError as exc:
+                    log.warning("release failed", pool=pool, error=str(exc))
 
         live = self.backend.live_replicas() | {self.replica}
         holders = {p: h.replica for p, h in self.backend.holders().items()}
@@ -121,13 +125,20 @@ class Coordinator:
         if give:  # stop acting first, then give up
             self._owned = dict(owned)
         for pool, lease in give.items():
-            self.backend.release(pool, self.replica, lease.token)
+            try:
+                self.backend.release(pool, self.replica, lease.token)
+            except CoordinationError as exc:  # no longer acting on it; the lease will expire
+                log.warning("release failed", pool=pool, error=str(exc))
             self._emit(changes, lease, ChangeKind.RELEASED,
                        f"rebalance: {plan.owners[pool]} is its owner now")
         taken: list[Lease] = []
         for pool, owner in plan.owners.items():
             if owner == self.replica and pool not in owned and pool not in holders:
-                got = self.backend.acquire_or_renew(pool, self.replica, self.ttl)
+                try:
+                    got = self.backend.acquire_or_renew(pool, self.replica, self.ttl)
+                except CoordinationError as exc:  # e.g. its row is locked: try next round
+                    log.warning("take failed", pool=pool, error=str(exc))
+                    continue
                 if got is not None:
                     owned[pool] = got
                     taken.append(got)

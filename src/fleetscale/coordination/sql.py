@@ -27,7 +27,9 @@ the affected-row count is not used (it depends on the driver's ``CLIENT_FOUND_RO
 Pitfalls handled here: rows are never deleted (the epoch would restart at 1 and tokens would go
 backwards); ``release`` only expires the row. Names compare byte for byte on MariaDB
 (``utf8mb4_bin``), so ``A`` and ``a`` are different replicas. Concurrent first inserts of one
-key can deadlock on InnoDB; those statements are retried.
+key can deadlock on InnoDB; those statements are retried. A lease statement waits at most
+``LOCK_WAIT`` seconds for a row locked by a guarded write (``fence.LeaseRowFence``), so one
+replica paused inside such a transaction cannot stall the others' renewals.
 """
 
 from __future__ import annotations
@@ -49,8 +51,12 @@ T = TypeVar("T")
 _NAME = sa.String(191).with_variant(mysql.VARCHAR(191, collation="utf8mb4_bin"), "mysql", "mariadb")
 #: finished membership rows older than this are deleted at each heartbeat
 _FORGET_US = 3600 * 1_000_000
-#: InnoDB deadlock / lock wait timeout, SQLite "database is locked": worth another try
-_RETRY_CODES = (1213, 1205)
+#: InnoDB deadlock, SQLite "database is locked": worth another try
+_RETRY_CODES = (1213,)
+#: seconds a lease statement waits for a row another transaction locked (a guarded write in
+#: flight) before giving up for this round, instead of InnoDB's 50 s: a replica paused inside a
+#: guarded transaction must not stall the others' renewals
+LOCK_WAIT = 2
 _ATTEMPTS = 4
 
 metadata = sa.MetaData()
@@ -131,13 +137,22 @@ def _sqlite_setup(dbapi_conn: Any, record: Any) -> None:
     cur.close()
 
 
+def _mysql_setup(dbapi_conn: Any, record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f"SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT}")
+    cur.close()
+
+
 def make_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite files in WAL mode with a busy timeout."""
+    """An engine for ``url``; SQLite files in WAL mode with a busy timeout; MariaDB sessions
+    with a short lock wait (``LOCK_WAIT``)."""
     if url in ("sqlite://", "sqlite:///:memory:"):
         return sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     engine = sa.create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_setup)
+    elif engine.dialect.name in ("mysql", "mariadb"):
+        sa.event.listen(engine, "connect", _mysql_setup)
     return engine
 
 
