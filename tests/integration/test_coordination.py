@@ -99,6 +99,20 @@ class TestLeaseLifecycle:
             a.close()
             b.close()
 
+    def test_acquire_many_takes_only_the_free_ones(self, spec: Spec) -> None:
+        a, b = spec.backend(), spec.backend()
+        try:
+            held = take(a, "p1", "A", 30.0, 5)
+            got = b.acquire_many(["p0", "p1", "p2"], "B", 30.0)
+            assert set(got) == {"p0", "p2"} and all(lease.holder == "B" for lease in got.values())
+            again = b.acquire_many(["p0", "p2"], "B", 30.0)  # a renewal: same tokens
+            assert {p: x.token for p, x in again.items()} == {p: x.token for p, x in got.items()}
+            assert {p: h.replica for p, h in a.holders().items()} == {"p0": "B", "p1": "A", "p2": "B"}
+            assert a.check("p1", held.token)
+        finally:
+            a.close()
+            b.close()
+
     def test_membership_expires(self, spec: Spec) -> None:
         a, b = spec.backend(), spec.backend()
         try:

@@ -142,6 +142,15 @@ class EtcdLeases:
             return Lease(pool, replica, int(kv["mod_revision"]), grant.sent_at + ttl)
         return None
 
+    def acquire_many(self, pools: Sequence[str], replica: str, ttl: float) -> Mapping[str, Lease]:
+        """One transaction per pool (etcd's txn is all-or-nothing, so pools cannot share one)."""
+        got: dict[str, Lease] = {}
+        for pool in pools:
+            lease = self.acquire_or_renew(pool, replica, ttl)
+            if lease is not None:
+                got[pool] = lease
+        return got
+
     def renew_all(self, replica: str, ttl: float) -> Mapping[str, Lease]:
         grant = self._grant(replica, ttl, refresh=True)
         return {self._name("leases", kv): Lease(self._name("leases", kv), replica, int(kv["mod_revision"]),

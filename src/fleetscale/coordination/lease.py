@@ -14,7 +14,7 @@ in ``fence.may_act`` absorbs clock-rate differences and the time a write takes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,6 +47,11 @@ class LeaseBackend(Protocol):
     def acquire_or_renew(self, pool: str, replica: str, ttl: float) -> Lease | None:
         """Take ``pool`` if it is free or its lease expired (new, higher token), renew it if
         ``replica`` holds it (same token), else ``None``. One atomic operation."""
+        ...
+
+    def acquire_many(self, pools: Sequence[str], replica: str, ttl: float) -> Mapping[str, Lease]:
+        """``acquire_or_renew`` for many pools in few round trips (a takeover of a dead
+        replica's share); returns the pools taken or renewed."""
         ...
 
     def renew_all(self, replica: str, ttl: float) -> Mapping[str, Lease]:

@@ -131,17 +131,15 @@ class Coordinator:
                 log.warning("release failed", pool=pool, error=str(exc))
             self._emit(changes, lease, ChangeKind.RELEASED,
                        f"rebalance: {plan.owners[pool]} is its owner now")
+        wanted = [p for p, owner in plan.owners.items()
+                  if owner == self.replica and p not in owned and p not in holders]
         taken: list[Lease] = []
-        for pool, owner in plan.owners.items():
-            if owner == self.replica and pool not in owned and pool not in holders:
-                try:
-                    got = self.backend.acquire_or_renew(pool, self.replica, self.ttl)
-                except CoordinationError as exc:  # e.g. its row is locked: try next round
-                    log.warning("take failed", pool=pool, error=str(exc))
-                    continue
-                if got is not None:
-                    owned[pool] = got
-                    taken.append(got)
+        if wanted:
+            try:
+                taken = list(self.backend.acquire_many(wanted, self.replica, self.ttl).values())
+            except CoordinationError as exc:  # e.g. a row locked by a paused writer: next round
+                log.warning("take failed", pools=len(wanted), error=str(exc))
+            owned.update((lease.pool, lease) for lease in taken)
         self._owned = dict(owned)
         for lease in taken:
             self._emit(changes, lease, ChangeKind.ACQUIRED,

@@ -35,7 +35,7 @@ replica paused inside such a transaction cannot stall the others' renewals.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -57,6 +57,8 @@ _RETRY_CODES = (1213,)
 #: flight) before giving up for this round, instead of InnoDB's 50 s: a replica paused inside a
 #: guarded transaction must not stall the others' renewals
 LOCK_WAIT = 2
+#: pools taken per transaction by ``acquire_many``
+_CHUNK = 500
 _ATTEMPTS = 4
 
 metadata = sa.MetaData()
@@ -224,6 +226,30 @@ class SqlLeases:
                 return Lease(pool, replica, int(row.epoch), started + ttl)
             return None
         return self._run(f"take {pool}", go)
+
+    def acquire_many(self, pools: Sequence[str], replica: str, ttl: float) -> Mapping[str, Lease]:
+        """The take statement for each pool, ``_CHUNK`` pools per transaction (one commit, not
+        one per pool), then one read of what this replica holds. A chunk that fails (a row
+        locked by a guarded write) rolls back and is skipped; raises only if every chunk failed."""
+        got: dict[str, Lease] = {}
+        failed: CoordinationError | None = None
+        for i in range(0, len(pools), _CHUNK):
+            chunk = pools[i:i + _CHUNK]
+            started = self._monotonic()
+
+            def go(c: sa.Connection, chunk: Sequence[str] = chunk, started: float = started) -> None:
+                c.execute(self._sql["take"], [{"pool": p, "me": replica, "ttl_us": _us(ttl)} for p in chunk])
+                wanted = set(chunk)
+                for r in c.execute(self._sql["mine"], {"me": replica}).all():
+                    if r.pool in wanted:
+                        got[r.pool] = Lease(r.pool, replica, int(r.epoch), started + ttl)
+            try:
+                self._run(f"take {len(chunk)} pools", go)
+            except CoordinationError as exc:
+                failed = exc
+        if failed is not None and not got:
+            raise failed
+        return got
 
     def renew_all(self, replica: str, ttl: float) -> Mapping[str, Lease]:
         started = self._monotonic()
