@@ -320,3 +320,24 @@ class TestBackendEdges:
             backend.close()
         with pytest.raises(CoordinationError, match="no endpoint answered"):
             EtcdLeases([dead], prefix=etcd_prefix).holders()
+
+    def test_token_fence_on_mariadb(self, mysql_server, mysql_db) -> None:  # type: ignore[no-untyped-def]
+        """The high-water mark (etcd's fence) on a MariaDB state store."""
+        from fleetscale.coordination.fence import TokenFence
+
+        url = mysql_server.url(mysql_db)
+        engine = Spec("etcd", "unused", url).state()
+        fence = TokenFence()
+        try:
+            guarded_write(engine, fence, "p", "A", 5)
+            with engine.begin() as conn:
+                fence.claim(conn, "p", 9)
+            with pytest.raises(FencingError, match="a newer holder wrote with token 9"):
+                guarded_write(engine, fence, "p", "A", 5)
+            guarded_write(engine, fence, "p", "B", 9)
+            guarded_write(engine, fence, "p", "C", 12)
+            with pytest.raises(FencingError):
+                guarded_write(engine, fence, "p", "B", 9)
+            assert fenced_tokens(engine, "p") == [("A", 5), ("B", 9), ("C", 12)]
+        finally:
+            engine.dispose()
