@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from fleetscale.coordination.history import OwnershipLog
 from fleetscale.coordination.ownership import assign
 from fleetscale.coordination.replica import ChangeKind, Coordinator, OwnershipChange
 from fleetscale.coordination.sql import SqlLeases, make_engine
-from fleetscale.errors import ConfigError
+from fleetscale.errors import ConfigError, JournalError
 
 POOLS = [f"pool-{i:02d}" for i in range(30)]
 TTL = 60.0
@@ -86,6 +87,35 @@ class TestSpread:
         assert set(b.owned()) == set(POOLS)
         for pool, lease in a_had.items():
             assert b.owned()[pool].token > lease.token
+
+
+class TestRunLoop:
+    """run() ticks in its thread until told to stop, then hands everything back."""
+
+    def test_run_until_stopped(self, engine: sa.Engine) -> None:
+        import threading
+
+        a = replica(engine, "a")
+        stop = threading.Event()
+        t = threading.Thread(target=a.run, args=(stop, 0.05))
+        t.start()
+        try:
+            deadline = time.monotonic() + 20
+            while len(a.owned()) < len(POOLS) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert set(a.owned()) == set(POOLS)
+        finally:
+            stop.set()
+            t.join(timeout=20)
+        assert not t.is_alive() and a.owned() == {}
+        assert a.backend.holders() == {} and a.backend.live_replicas() == frozenset()
+
+    def test_a_journal_outage_does_not_stop_the_leases(self, engine: sa.Engine) -> None:
+        def broken(change: OwnershipChange) -> None:
+            raise JournalError("journal down")
+        a = replica(engine, "a", on_change=broken)
+        a.tick()
+        assert set(a.owned()) == set(POOLS)
 
 
 class TestLocalDeadline:

@@ -27,7 +27,7 @@ import structlog
 
 from fleetscale.coordination import fence, ownership
 from fleetscale.coordination.lease import Lease, LeaseBackend
-from fleetscale.errors import CoordinationError
+from fleetscale.errors import CoordinationError, FleetscaleError
 
 log = structlog.get_logger(__name__)
 
@@ -91,7 +91,10 @@ class Coordinator:
         log.info("ownership", pool=lease.pool, replica=self.replica, change=kind.value,
                  token=lease.token, reason=reason)
         if self._on_change is not None:
-            self._on_change(change)
+            try:
+                self._on_change(change)
+            except FleetscaleError as exc:  # a journal outage must not stop the leases
+                log.warning("ownership change not journaled", pool=lease.pool, error=str(exc))
 
     def _targets_for(self, live: frozenset[str]) -> dict[str, str]:
         if self._targets[0] != live or not self._targets[1]:
@@ -166,13 +169,15 @@ class Coordinator:
 
     def run(self, stop: threading.Event, renew_every: float | None = None) -> None:
         """Tick every ``renew_every`` seconds (default ttl / 3) until ``stop`` is set, then
-        ``stop()``. A failed tick is logged; the next one tries again."""
+        ``stop()``. A failed tick is logged; the next one tries again. Run it in its own thread."""
         every = renew_every if renew_every is not None else self.ttl / 3
         while True:
             try:
                 self.tick()
             except CoordinationError as exc:
                 log.warning("coordination tick failed", replica=self.replica, error=str(exc))
+            except Exception:  # keep heartbeating: a dead loop would silently idle every pool
+                log.exception("coordination tick crashed", replica=self.replica)
             if stop.wait(every):
                 break
         self.stop()
