@@ -341,3 +341,89 @@ class TestBackendEdges:
             assert fenced_tokens(engine, "p") == [("A", 5), ("B", 9), ("C", 12)]
         finally:
             engine.dispose()
+
+
+class Replica:
+    """A replica process and what it said: (time, {pool: token} it may act on)."""
+
+    def __init__(self, spec: Spec, name: str, pools: list[str], max_moves: int) -> None:
+        fields = {"kind": spec.kind, "lease_target": spec.lease_target, "state_url": spec.state_url,
+                  "prefix": spec.prefix, "ttl": spec.ttl, "margin": spec.margin}
+        argv = [sys.executable, "-m", "tests.integration.coordination_replica", json.dumps(fields), name,
+                str(max_moves), *pools]
+        self.name = name
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            got = json.loads(line)
+            self.samples.append((got["t"], got["acting"]))
+
+    def end(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        self.proc.wait(timeout=30)
+        self.reader.join(timeout=5)
+
+
+def acting_intervals(replicas: list[Replica]) -> dict[str, list[tuple[float, float, str, int]]]:
+    """pool -> [(first, last sample time, replica, token)] of each stretch a replica acted on it."""
+    out: dict[str, list[tuple[float, float, str, int]]] = {}
+    for r in replicas:
+        spans: dict[tuple[str, int], list[float]] = {}
+        for t, acting in r.samples:
+            for pool, token in acting.items():
+                spans.setdefault((pool, token), []).append(t)
+        for (pool, token), times in spans.items():
+            out.setdefault(pool, []).append((min(times), max(times), r.name, token))
+    return out
+
+
+class TestThreeReplicas:
+    """Three replica processes on one backend: spread, SIGKILL takeover, bounded rebalance."""
+
+    def test_spread_kill_rejoin(self, spec: Spec) -> None:
+        from fleetscale.coordination.ownership import assign
+
+        pools = [f"pool-{i:02d}" for i in range(24)]
+        max_moves = 3
+        observer = spec.backend()
+        replicas = [Replica(spec, f"r{i}", pools, max_moves) for i in range(3)]
+        try:
+            def holders() -> dict[str, str]:
+                return {p: h.replica for p, h in observer.holders().items()}
+            wait_for("the three replicas share every pool",
+                     lambda: holders() == assign(pools, ["r0", "r1", "r2"]), 60)
+            killed = {p: h.token for p, h in observer.holders().items() if h.replica == "r0"}
+            assert killed
+            replicas[0].end(signal.SIGKILL)
+            wait_for("r1 and r2 take r0's pools", lambda: holders() == assign(pools, ["r1", "r2"]),
+                     spec.ttl + 30)
+            after = observer.holders()
+            assert all(after[p].token > t for p, t in killed.items())
+            replicas.append(Replica(spec, "r3", pools, max_moves))
+            most_free = 0
+            deadline = time.monotonic() + 60
+            while holders() != assign(pools, ["r1", "r2", "r3"]):  # moves in flight stay bounded
+                most_free = max(most_free, len(pools) - len(observer.holders()))
+                assert time.monotonic() < deadline, "no convergence after r3 joined"
+                time.sleep(0.05)
+            assert most_free <= max_moves
+            for r in replicas[1:]:
+                r.end(signal.SIGTERM)
+            assert observer.holders() == {}
+        finally:
+            for r in replicas:
+                if r.proc.poll() is None:
+                    r.proc.kill()
+                    r.proc.wait(timeout=10)
+            observer.close()
+        for pool, spans in acting_intervals(replicas).items():  # never two actors at once
+            spans.sort()
+            for (_, end, who, token), (start, _, other, token2) in itertools.pairwise(spans):
+                assert end < start, (pool, who, token, other, token2)
