@@ -91,7 +91,7 @@ def contend(spec: Spec, pool: str, me: str, duration: float, seed: int, start_at
     ok = refused = 0
     while time.monotonic() < start_at:
         time.sleep(0.01)
-    stop = start_at + duration
+    stop = time.monotonic() + duration  # the full duration even when this worker came up late
     try:
         while time.monotonic() < stop:
             lease = backend.acquire_or_renew(pool, me, spec.ttl)
