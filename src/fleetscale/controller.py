@@ -86,6 +86,10 @@ class Controller:
                 on_cycle(record)
             due[runner.name] = when + timedelta(seconds=runner.interval)
 
+    def journal_errors(self) -> dict[str, str]:
+        """Pools whose journal or state cannot be written, and why (a health signal)."""
+        return {r.name: r.journal_error for r in self.runners if r.journal_error}
+
     def close(self) -> None:
         for fn in self._on_close:
             try:
