@@ -40,6 +40,7 @@ from fleetscale.journal.write_ahead import (
 )
 from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot, session_count
 from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
+from fleetscale.reaction import Reactions, close_all, watch_sources
 from fleetscale.reconciler import Repair, Rules, reconcile
 
 log = structlog.get_logger(__name__)
@@ -72,6 +73,8 @@ class _Cycle:
     errors: list[str] = dataclasses.field(default_factory=list)
     launched: set[str] = dataclasses.field(default_factory=set)
     terminated: set[str] = dataclasses.field(default_factory=set)
+    #: False for an extra cycle (reaction.py): rules counted in cycles skip it
+    scheduled: bool = True
 
 
 class PoolRunner:
@@ -120,10 +123,14 @@ class PoolRunner:
 
     # --- the cycle --------------------------------------------------------------------
 
-    def cycle(self) -> CycleRecord:
+    def cycle(self, extra: str | None = None) -> CycleRecord:
+        """One cycle; ``extra`` = why an extra (not scheduled) cycle runs (``reaction.py``)."""
         now = self.clock.now()
         self.seq += 1
         c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}")
+        if extra is not None:  # --- reaction.py: an extra cycle ---
+            c.scheduled = False
+            c.outcome.append(f"extra cycle: {extra}")
         log.debug("cycle start", pool=self.name, cycle_id=c.cycle_id)
         verdict = plan = None
         try:
@@ -166,7 +173,7 @@ class PoolRunner:
         visible = c.instances
         if self.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
             visible = tuple(i for i in c.instances if i.id in known)
-        snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations))
+        snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations), scheduled=c.scheduled)
         verdict, plan = core.think(snapshot, spec, self.memory, self.types, c.cycle_id)
         self.memory = verdict.memory
         if self.dry_run:
@@ -415,16 +422,23 @@ class Controller:
                 previous[sig] = signal.signal(sig, handler)
         scheduler = BackgroundScheduler(timezone="UTC")
         first = datetime.now().astimezone()
+        # --- reaction.py: extra cycles on notification, one cycle of a pool at a time ---
+        reactions = Reactions(self.runners, lambda delay, fn: scheduler.add_job(
+            fn, "date", run_date=datetime.now().astimezone() + timedelta(seconds=delay),
+            misfire_grace_time=None))
         for runner in self.runners:
-            scheduler.add_job(runner.cycle, "interval", seconds=runner.pool.interval / speed,
+            scheduler.add_job(reactions.scheduled, "interval", args=[runner.name],
+                              seconds=runner.pool.interval / speed,
                               id=runner.name, name=f"cycle {runner.name}", max_instances=1,
                               coalesce=True, next_run_time=first, misfire_grace_time=None)
         scheduler.start()
+        watches = watch_sources(self.runners, reactions.notify)
         log.info("controller started", pools=[r.name for r in self.runners])
         try:
             while not stop.wait(0.2):
                 pass
         finally:
+            close_all(watches)
             scheduler.shutdown(wait=True)
             for sig, before in previous.items():  # give the caller its handlers back
                 signal.signal(sig, before)
