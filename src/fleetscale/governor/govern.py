@@ -13,8 +13,10 @@ Order of the rules (each appends a readable step when it acts):
 
 An extra cycle (``scheduled`` False: a source reported a change between scheduled cycles)
 neither advances nor resets the hysteresis streaks, and passes hysteresis only where the
-scheduled cycles have met it already (or it asks for one cycle); the time-based rules apply
-as always (``hysteresis.wait_extra``).
+scheduled cycles have met it already (or it asks for one cycle; ``hysteresis.wait_extra``).
+Its desire is checked against the stabilisation window but not remembered in it, so an extra
+cycle that does not act leaves the memory as it was. The other rules are in time and apply
+as always.
 """
 
 from __future__ import annotations
@@ -174,8 +176,10 @@ def govern(
         note = warmup.note(final, current, pending)
         if note:
             steps.append(note)
-    if not scheduled and final != current:  # acting starts every streak afresh
-        up_streak = down_streak = 0
+    if not scheduled:  # the window remembers scheduled cycles only; acting restarts the streaks
+        desires = memory.desires
+        if final != current:
+            up_streak = down_streak = 0
     mem = _after(
         memory, now, current, final, wanted, up_streak, down_streak, window_keep, change_keep, desires
     )
