@@ -92,7 +92,10 @@ class Settings(BaseModel):
     @classmethod
     def _address(cls, value: str | None) -> str | None:
         if value is not None:
-            split_address(value)
+            try:
+                split_address(value)
+            except ValueError:
+                raise ValueError("expected host:port with a port 1-65535") from None
         return value
 
     @model_validator(mode="after")
