@@ -167,7 +167,7 @@ def run(crossings: int, call_gap: float, interval: float) -> dict[str, Any]:
                                       extra_sinks=(recorder,))
         runner = controller.runners[0]
         timed = TimedProvider(runner.provider)
-        runner.provider = timed  # type: ignore[assignment]
+        runner.provider = timed
         stop = threading.Event()
         loop = threading.Thread(target=controller.run, kwargs={"stop": stop, "install_signals": False})
         loop.start()

@@ -87,10 +87,9 @@ def rpc(kamailio: Kamailio) -> Iterator[KamailioRpc]:
 
 
 def test_events_drive_extra_cycles(kamailio: Kamailio, tmp_path: Path, rpc: KamailioRpc) -> None:
-    doc = {"pools": [pool_doc(kamailio, "sip", "gw-", 1, kamailio.registrar, tmp_path / "gw",
-                              interval=INTERVAL)],
-           "journal": {"sql": f"sqlite:///{tmp_path / 'journal.db'}", "log": False}}
-    doc["pools"][0]["sources"][0]["evapi_address"] = kamailio.evapi_address
+    pool = pool_doc(kamailio, "sip", "gw-", 1, kamailio.registrar, tmp_path / "gw", interval=INTERVAL)
+    pool["sources"][0]["evapi_address"] = kamailio.evapi_address
+    doc = {"pools": [pool], "journal": {"sql": f"sqlite:///{tmp_path / 'journal.db'}", "log": False}}
     recorder = Recorder()
     controller = build_controller(parse(doc), WallClock(), extra_sinks=(recorder,))
     stop = threading.Event()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fleetscale.kamailio.rpc import KamailioRpc, RpcError
+from fleetscale.model import Instance
 from fleetscale.providers import local
 from fleetscale.sources import kamailio as ksource
 from tests.fixtures.kamailio import Kamailio, start_caller
@@ -78,7 +79,8 @@ def unregister(k: Kamailio, user: str, contact: str) -> None:
         s.bind(("127.0.0.1", 0))
         s.settimeout(3)
         local_port = s.getsockname()[1]
-        msg = (f"REGISTER sip:{k.registrar} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK-fs1\r\n"
+        msg = (f"REGISTER sip:{k.registrar} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK-fs1\r\n"
                f"Max-Forwards: 70\r\nFrom: <sip:{user}@{host}>;tag=fs1\r\nTo: <sip:{user}@{host}>\r\n"
                f"Call-ID: fs-unregister-{user}\r\nCSeq: 9 REGISTER\r\nContact: <sip:{user}@{contact}>\r\n"
                "Expires: 0\r\nContent-Length: 0\r\n\r\n")
@@ -94,7 +96,10 @@ def test_registration_joins_the_dispatcher_without_a_cycle(
     rpc = KamailioRpc(kamailio.rpc_url)
     try:
         wait_for(lambda: notes.having("events connected"), 10, "connected to evapi")
-        (gw,) = provider.launch("gateway", 1, "r1")
+        made: list[Instance] = provider.launch("gateway", 1, "r1")
+        (gw,) = made
+        address = gw.address or ""
+
         # no read() is ever called here: only the watch can have added the destination
         wait_for(lambda: notes.having(f"register {gw.id}"), 10, "register event")
         wait_for(lambda: (1, f"sip:{gw.address}") in members(rpc), 10, "dispatcher member")
@@ -105,7 +110,7 @@ def test_registration_joins_the_dispatcher_without_a_cycle(
         wait_for(lambda: len(notes.having(f"call-end {gw.address}")) == 2, 10, "two call-end events")
         assert len(notes.having(f"call-start {gw.address}")) == 2
 
-        unregister(kamailio, gw.id, gw.address)
+        unregister(kamailio, gw.id, address)
         wait_for(lambda: notes.having(f"unregister {gw.id}"), 10, "unregister event")
     finally:
         watch.close()

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetscale.kamailio.evapi import KamailioEvent, NetstringDecoder, NetstringError, parse_event, split_address
+from fleetscale.kamailio.evapi import (
+    KamailioEvent,
+    NetstringDecoder,
+    NetstringError,
+    parse_event,
+    split_address,
+)
 from fleetscale.kamailio.watch import KamailioWatch
 from fleetscale.sources.kamailio import Settings
 
