@@ -18,7 +18,7 @@ import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
@@ -41,6 +41,22 @@ from fleetscale.state import FleetState
 
 log = structlog.get_logger(__name__)
 _NO_OPERATOR = OperatorState()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One cycle as it happened; ``record()`` builds its journal record."""
+
+    runner: PoolRunner
+    step: Step
+    settled: Settled
+    cycle_id: str
+    started_at: datetime
+
+    def record(self) -> CycleRecord:
+        r = self.runner
+        return record(self.step, self.settled, pool=r.name, cycle_id=self.cycle_id,
+                      started_at=self.started_at, finished_at=r.clock.now(), dry_run=r.dry_run)
 
 
 class PoolRunner:
@@ -86,13 +102,24 @@ class PoolRunner:
     # --- the cycle --------------------------------------------------------------------
 
     def cycle(self, extra: str | None = None) -> CycleRecord:
-        """One cycle; ``extra`` = why an extra (not scheduled) cycle runs (``reaction.py``)."""
+        """One cycle, journaled; returns its record. ``extra`` = why an extra (not scheduled)
+        cycle runs (``reaction.py``)."""
+        turn = self.turn(extra)
+        rec = turn.record()
+        for sink in self.journals:
+            try:
+                sink.record(rec)
+            except Exception as exc:  # a failing sink never fails the cycle
+                log.error("journal sink failed", pool=self.name, sink=type(sink).__name__, error=describe(exc))
+        return rec
+
+    def turn(self, extra: str | None = None) -> Turn:
+        """One cycle without journaling it (the simulator builds records only when asked)."""
         now = self.clock.now()
         self.seq += 1
         cycle_id = f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}"
         st: Step | None = None
         settled: Settled | None = None
-        failed: tuple[str, ...] = ()
         try:
             inputs = self.observe(now, cycle_id)
             if extra is not None:  # --- reaction.py: an extra cycle (rules counted in cycles skip it) ---
@@ -103,27 +130,19 @@ class PoolRunner:
             settled = self.perform(st, now)
         except Exception as exc:  # a failing pool never stops the others
             log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
-            failed = (f"cycle failed: {describe(exc)}",)
-        if st is None:
-            st = Step(self.state, (), self.state.instances, None, None, (), (), ())
-        if settled is None:
-            settled = Settled(self.state, (), ())
-        rec = record(st, replace(settled, errors=settled.errors + failed), pool=self.name, cycle_id=cycle_id,
-                     started_at=now, finished_at=self.clock.now(), dry_run=self.dry_run)
-        for sink in self.journals:
-            try:
-                sink.record(rec)
-            except Exception as exc:  # a failing sink never fails the cycle
-                log.error("journal sink failed", pool=self.name, sink=type(sink).__name__, error=describe(exc))
-        return rec
+            failed = f"cycle failed: {describe(exc)}"
+            st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
+            settled = replace(settled or Settled(self.state, (), ()), errors=(*(settled.errors if settled else ()),
+                                                                                failed))
+        return Turn(self, st, settled, cycle_id, now)
 
     def observe(self, now: datetime, cycle_id: str) -> Inputs:
         """Everything the cycle reads (I/O), including the replay of open intents."""
         obs = read_sources(self.sources, self.name, now)
         errors = source_errors(obs)
-        listed, error = list_instances(self.provider)
+        listed, error = list_instances(self.provider, self.state.listed)
         if listed is None:
-            return Inputs(now, cycle_id, tuple(obs), None, {}, tuple(errors) + (str(error),))
+            return Inputs(now, cycle_id, tuple(obs), None, {}, (*errors, str(error)))
         notes: tuple[str, ...] = ()
         if self.wal is not None and not self.dry_run:
             rec = self.wal.recover(listed, self.state.drains, now)
@@ -133,9 +152,11 @@ class PoolRunner:
                 listed, error = list_instances(self.provider)
                 if listed is None:
                     return Inputs(now, cycle_id, tuple(obs), None, {}, tuple(errors) + (str(error),), notes)
+        drains = self.state.drains
+        if not drains:
+            return Inputs(now, cycle_id, tuple(obs), listed, {}, tuple(errors), notes)
         obs = list(map_addresses(tuple(obs), listed))
-        draining = [i for i in listed if i.id in self.state.drains]
-        sessions, problems = read_sessions(self.drainer, draining, obs, now)
+        sessions, problems = read_sessions(self.drainer, [i for i in listed if i.id in drains], obs, now)
         return Inputs(now, cycle_id, tuple(obs), listed, sessions, tuple(errors + problems), notes)
 
     def perform(self, st: Step, now: datetime) -> Settled:

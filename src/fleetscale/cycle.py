@@ -25,10 +25,11 @@ from fleetscale.core import think
 from fleetscale.decide import DecisionSpec, Verdict
 from fleetscale.journal.record import CycleRecord
 from fleetscale.model import Instance, InstanceState, InstanceType, Observation, Plan, Snapshot
-from fleetscale.reconciler import Rules, reconcile
+from fleetscale.reconciler import Repair, Rules, reconcile
 from fleetscale.state import FleetState
 
 _S = InstanceState
+_READY = InstanceState.READY
 ActionKind = Literal["cancel", "launch", "drain", "terminate"]
 
 
@@ -120,14 +121,12 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     snapshot = Snapshot(state.pool, now, visible, obs, scheduled=inputs.scheduled)
     verdict, plan = think(snapshot, spec.decision, seen.memory, spec.types, inputs.cycle_id)
     decided = seen.remember(verdict.memory)
-    actions, planned = _plan_actions(decided, plan, inputs.sessions, now)
-    reads_ok = not any(o.error for o in obs)
-    to_stop = {o.instance_id for o in obs
-               if o.metric == "to_stop" and o.ok and o.value and o.instance_id is not None}
-    gone = {t for a in actions if a.kind == "terminate" for t in a.targets}
-    remaining = tuple(i for i in planned.instances if i.id not in gone)
-    repair = reconcile(now, remaining, planned.drains, inputs.sessions, set(planned.known), spec.rules,
-                       planned.first_seen, to_stop, reads_ok=reads_ok)
+    if plan.empty:
+        actions: tuple[Action, ...] = ()
+        planned = decided
+    else:
+        actions, planned = _plan_actions(decided, plan, inputs.sessions, now)
+    repair = _repair(planned, obs, actions, inputs.sessions, spec.rules, now)
     after = decided.forget_drains(repair.forget_drains).adopted(repair.adopt)
     notes = inputs.notes + repair.notes
     if repair.adopt:
@@ -139,6 +138,25 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
         extra.append(Action("terminate", tuple(i for i, _ in repair.terminate), f"{plan.request_id}/reconcile",
                             why=tuple(w for _, w in repair.terminate), repair=True))
     return Step(after, obs, seen.instances, verdict, plan, actions + tuple(extra), notes, inputs.errors)
+
+
+_NO_REPAIR = Repair()
+
+
+def _repair(planned: FleetState, obs: tuple[Observation, ...], actions: tuple[Action, ...],
+            sessions: Mapping[str, int | None], rules: Rules, now: datetime) -> Repair:
+    """The reconciler's repairs on the fleet as the plan leaves it. A fleet of known, ready,
+    undrained instances needs none (the common cycle: the reconciler is not asked)."""
+    if planned.calm:
+        return _NO_REPAIR
+    known = planned.known
+    reads_ok = not any(o.error for o in obs)
+    to_stop = {o.instance_id for o in obs
+               if o.metric == "to_stop" and o.ok and o.value and o.instance_id is not None}
+    gone = {t for a in actions if a.kind == "terminate" for t in a.targets}
+    remaining = tuple(i for i in planned.instances if i.id not in gone)
+    return reconcile(now, remaining, planned.drains, sessions, set(known), rules,
+                     planned.first_seen, to_stop, reads_ok=reads_ok)
 
 
 def overlay(state: FleetState, inputs: Inputs, spec: CycleSpec) -> FleetState:
@@ -194,6 +212,8 @@ def _plan_actions(state: FleetState, plan: Plan, sessions: Mapping[str, int | No
 
 def settle(state: FleetState, results: Sequence[Result], now: datetime, dry_run: bool = False) -> Settled:
     """Fold what acting did into the state; the outcome and error lines for the record."""
+    if not results and not dry_run:
+        return Settled(state, (), ())
     outcome: list[str] = []
     errors: list[str] = []
     made: list[Instance] = []

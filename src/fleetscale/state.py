@@ -53,6 +53,10 @@ def _follow(current: InstanceState, seen: InstanceState) -> InstanceState:
     return current
 
 
+def _calm(instances: tuple[Instance, ...], drains: Mapping[str, datetime], known: Mapping[str, str]) -> bool:
+    return not drains and all(i.state is _S.READY and i.id in known for i in instances)
+
+
 @dataclass(frozen=True, slots=True)
 class FleetState:
     """One pool's state between cycles (see the module docstring)."""
@@ -73,6 +77,10 @@ class FleetState:
     #: instances a source has reported registered at least once (never taken back to pending)
     registered: frozenset[str] = frozenset()
     memory: Memory = field(default_factory=Memory)
+    #: every instance ready and known, and no drain in progress: nothing for the reconciler.
+    #: Derived by the transitions when the instances, drains or known change; False (ask
+    #: the reconciler) for a value built any other way.
+    calm: bool = field(default=False, compare=False)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -84,8 +92,24 @@ class FleetState:
 
     # --- transitions -----------------------------------------------------------------
 
-    def _next(self, **changes: object) -> FleetState:
-        return replace(self, version=self.version + 1, **changes)  # type: ignore[arg-type]
+    def _next(self, *, instances: tuple[Instance, ...] | None = None, listed: tuple[Instance, ...] | None = None,
+              drains: Mapping[str, datetime] | None = None, known: Mapping[str, str] | None = None,
+              first_seen: Mapping[str, datetime] | None = None, registered: frozenset[str] | None = None,
+              memory: Memory | None = None) -> FleetState:
+        """This value with the given parts replaced and the version one higher."""
+        fleet = instances is not None or drains is not None or known is not None
+        instances = self.instances if instances is None else instances
+        drains = self.drains if drains is None else drains
+        known = self.known if known is None else known
+        return FleetState(
+            self.pool, self.version + 1, instances,
+            self.listed if listed is None else listed,
+            drains, known,
+            self.first_seen if first_seen is None else first_seen,
+            self.registered if registered is None else registered,
+            self.memory if memory is None else memory,
+            _calm(instances, drains, known) if fleet else self.calm,
+        )
 
     def seen(self, listed: tuple[Instance, ...], registered_now: frozenset[str],
              require_registration: bool, now: datetime) -> FleetState:
