@@ -166,8 +166,11 @@ def run(crossings: int, call_gap: float, interval: float) -> dict[str, Any]:
         controller = build_controller(parse(pool_doc(k, state, crossings, interval)), WallClock(),
                                       extra_sinks=(recorder,))
         runner = controller.runners[0]
-        timed = TimedProvider(runner.provider)
-        runner.provider = timed
+        # the provider call itself: under the write-ahead log (after the intent is written) when
+        # there is one, else under the actor
+        holder: Any = runner.wal if runner.wal is not None else runner.actor
+        timed = TimedProvider(holder.provider)
+        holder.provider = timed
         stop = threading.Event()
         loop = threading.Thread(target=controller.run, kwargs={"stop": stop, "install_signals": False})
         loop.start()
