@@ -22,4 +22,5 @@ fi
 lint_dirs=()
 for d in src tests bench; do [ -d "$d" ] && lint_dirs+=("$d"); done
 $BIN/ruff check "${lint_dirs[@]}"
+$BIN/mypy --strict src
 $BIN/pytest -p no:cacheprovider "$@"

@@ -12,12 +12,10 @@ from typing import Any
 import structlog
 
 from fleetscale import registry
-from fleetscale.config import Loaded
-from fleetscale.config import PoolConfig
-from fleetscale.controller import Controller, PoolRunner
+from fleetscale.config import Loaded, PoolConfig
+from fleetscale.controller import Controller
 from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
-from fleetscale.reconciler import Rules
 from fleetscale.errors import ConfigError, FleetscaleError
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.log import LogJournal
@@ -25,6 +23,8 @@ from fleetscale.journal.sql import SqlJournal
 from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.journal.write_ahead import crash_at_from_env
 from fleetscale.ports import Clock, Closeable, Journal
+from fleetscale.reconciler import Rules
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
 
 logger = structlog.get_logger(__name__)
@@ -86,7 +86,8 @@ def build_controller(
             closers.append(exporter.close)
         sinks.extend(extra_sinks)
         for i, pool in enumerate(cfg.pools):
-            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, states, closers, dry_run, intents))
+            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, states, closers, dry_run,
+                                   intents))
     except BaseException:
         for close in closers:  # do not leak what was already built
             try:

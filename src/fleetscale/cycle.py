@@ -17,7 +17,7 @@ the plan leaves it (drains begun or cancelled), never on what it was before.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -39,7 +39,7 @@ class CycleSpec:
 
     decision: DecisionSpec
     types: tuple[InstanceType, ...]
-    rules: Rules = Rules()
+    rules: Rules = field(default_factory=Rules)
     require_registration: bool = False
     dry_run: bool = False
 
@@ -135,7 +135,8 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     extra = [Action("drain", (iid,), inputs.cycle_id, why=(f" ({why})",), repair=True)
              for iid, why in repair.drain if iid not in draining]
     if repair.terminate:
-        extra.append(Action("terminate", tuple(i for i, _ in repair.terminate), f"{plan.request_id}/reconcile",
+        extra.append(Action("terminate", tuple(i for i, _ in repair.terminate),
+                            f"{plan.request_id}/reconcile",
                             why=tuple(w for _, w in repair.terminate), repair=True))
     return Step(after, obs, seen.instances, verdict, plan, actions + tuple(extra), notes, inputs.errors)
 
@@ -223,7 +224,8 @@ def settle(state: FleetState, results: Sequence[Result], now: datetime, dry_run:
         a = r.action
         if dry_run:
             if a.kind == "terminate":
-                outcome.extend(f"dry run: would terminate {i} ({w})" for i, w in zip(a.targets, a.why, strict=True))
+                outcome.extend(f"dry run: would terminate {i} ({w})"
+                               for i, w in zip(a.targets, a.why, strict=True))
             elif a.kind == "drain" and a.repair:
                 outcome.append(f"dry run: would drain {a.targets[0]}{a.why[0][1:]}")
             continue

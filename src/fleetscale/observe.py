@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from fleetscale.model import Instance, InstanceState, Observation, session_count
+from fleetscale.ports import Drainer, Provider, Source
 
 _GONE = InstanceState.GONE
-from fleetscale.ports import Drainer, Provider, Source
 
 
 def describe(exc: BaseException) -> str:

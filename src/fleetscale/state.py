@@ -92,7 +92,8 @@ class FleetState:
 
     # --- transitions -----------------------------------------------------------------
 
-    def _next(self, *, instances: tuple[Instance, ...] | None = None, listed: tuple[Instance, ...] | None = None,
+    def _next(self, *, instances: tuple[Instance, ...] | None = None,
+              listed: tuple[Instance, ...] | None = None,
               drains: Mapping[str, datetime] | None = None, known: Mapping[str, str] | None = None,
               first_seen: Mapping[str, datetime] | None = None, registered: frozenset[str] | None = None,
               memory: Memory | None = None) -> FleetState:
@@ -130,9 +131,9 @@ class FleetState:
             if target is _S.READY:
                 if inst.id in self.drains:
                     target = _S.DRAINING
-                elif require_registration and inst.id not in registered:
-                    if old is None or old.state is _S.PENDING:
-                        target = _S.PENDING
+                elif (require_registration and inst.id not in registered
+                      and (old is None or old.state is _S.PENDING)):
+                    target = _S.PENDING
             if old is not None:
                 target = _follow(old.state, target)
             out.append(inst if target is inst.state else replace(inst, state=target))
@@ -199,6 +200,6 @@ class FleetState:
         return self if memory is self.memory else self._next(memory=memory)
 
     def _move(self, iid: str, to: InstanceState, *, drains: dict[str, datetime]) -> FleetState:
-        out = tuple(replace(i, state=check_transition(i.state, to)) if i.id == iid and i.state is not to else i
-                    for i in self.instances)
+        out = tuple(replace(i, state=check_transition(i.state, to))
+                    if i.id == iid and i.state is not to else i for i in self.instances)
         return self._next(instances=out, drains=_frozen(drains))

@@ -26,13 +26,13 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from fleetscale.controller import PoolRunner
 from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.state_store import MemoryStore
 from fleetscale.model import Decision, Instance, InstanceState, InstanceType
 from fleetscale.reconciler import Rules
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.metrics import Scores, demanded, score
 from fleetscale.sim.provider import SimulatedProvider
