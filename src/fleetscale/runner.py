@@ -121,7 +121,7 @@ class PoolRunner:
         """One cycle without journaling it (the simulator builds records only when asked)."""
         now = self.clock.now()
         self.seq += 1
-        cycle_id = f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}"
+        cycle_id = f"{self.name}:{self.run_id}.{self.seq}"  # unique per pool; the time is started_at
         st: Step | None = None
         settled: Settled | None = None
         try:
@@ -166,7 +166,7 @@ class PoolRunner:
     def perform(self, st: Step, now: datetime) -> Settled:
         """Act on ``st``'s actions (nothing in a dry run), fold the results into the state,
         save it, then close the intents it records."""
-        return self.apply(st.state, st.actions, {i.id: i for i in st.view}, now)
+        return self.apply(st.state, st.actions, {i.id: i for i in st.view} if st.actions else {}, now)
 
     def apply(self, state: FleetState, actions: Sequence[Action], view: dict[str, Instance],
               now: datetime) -> Settled:
