@@ -59,6 +59,8 @@ class Inputs:
     errors: tuple[str, ...] = ()
     #: lines already worth recording (write-ahead recovery, the drainer's own reconcile)
     notes: tuple[str, ...] = ()
+    #: False for an extra cycle (``reaction.py``): rules counted in cycles skip it
+    scheduled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     visible = seen.instances
     if spec.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
         visible = tuple(i for i in visible if i.id in seen.known)
-    snapshot = Snapshot(state.pool, now, visible, obs)
+    snapshot = Snapshot(state.pool, now, visible, obs, scheduled=inputs.scheduled)
     verdict, plan = think(snapshot, spec.decision, seen.memory, spec.types, inputs.cycle_id)
     decided = seen.remember(verdict.memory)
     if plan.empty:

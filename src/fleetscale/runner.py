@@ -107,9 +107,10 @@ class PoolRunner:
 
     # --- the cycle --------------------------------------------------------------------
 
-    def cycle(self) -> CycleRecord:
-        """One cycle, journaled; returns its record."""
-        turn = self.turn()
+    def cycle(self, extra: str | None = None) -> CycleRecord:
+        """One cycle, journaled; returns its record. ``extra`` = why an extra (not scheduled)
+        cycle runs (``reaction.py``)."""
+        turn = self.turn(extra)
         rec = turn.record()
         for sink in self.journals:
             try:
@@ -131,7 +132,7 @@ class PoolRunner:
         pool acts on nothing: a health signal for ``run``, an exit code for ``run --once``."""
         return self._state_error or self._sink_error
 
-    def turn(self) -> Turn:
+    def turn(self, extra: str | None = None) -> Turn:
         """One cycle without journaling it (the simulator builds records only when asked)."""
         now = self.clock.now()
         self.seq += 1
@@ -141,22 +142,20 @@ class PoolRunner:
         settled: Settled | None = None
         try:
             inputs = self.observe(now, cycle_id)
+            if extra is not None:  # --- reaction.py: an extra cycle (rules counted in cycles skip it) ---
+                inputs = replace(inputs, scheduled=False, notes=(f"extra cycle: {extra}", *inputs.notes))
             st = step(self.state, inputs, self._spec_at(now, inputs))
             if inputs.listed is not None:
                 st = self._drainer_reconcile(st)
             settled = self.perform(st, now)
-        except FleetscaleError as exc:  # a known fault (journal, provider, ...): one line
-            log.error("cycle failed", pool=self.name, cycle_id=cycle_id, error=describe(exc))
-            failed = f"cycle failed: {describe(exc)}"
+        except Exception as exc:  # a failing pool never stops the others
+            if isinstance(exc, FleetscaleError):  # a known fault (journal, provider...): one line
+                log.error("cycle failed", pool=self.name, cycle_id=cycle_id, error=describe(exc))
+            else:  # a bug: its traceback goes to the log
+                log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
             st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
             before = settled or Settled(self.state, (), ())
-            settled = replace(before, errors=(*before.errors, failed))
-        except Exception as exc:  # a bug: its traceback goes to the log; the other pools go on
-            log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
-            failed = f"cycle failed: {describe(exc)}"
-            st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
-            before = settled or Settled(self.state, (), ())
-            settled = replace(before, errors=(*before.errors, failed))
+            settled = replace(before, errors=(*before.errors, f"cycle failed: {describe(exc)}"))
         return Turn(self, st, settled, cycle_id, now)
 
     def observe(self, now: datetime, cycle_id: str) -> Inputs:

@@ -193,10 +193,15 @@ class FleetState:
         )
 
     def forget_drains(self, ids: Iterable[str]) -> FleetState:
+        """Drain records dropped (their instance vanished, or its drain was cancelled outside
+        a cycle); an instance still in the view goes back to ready, as a cancelled drain."""
         drop = set(ids) & set(self.drains)
         if not drop:
             return self
-        return self._next(drains=_frozen({k: v for k, v in self.drains.items() if k not in drop}))
+        out = tuple(replace(i, state=check_transition(i.state, _S.READY))
+                    if i.id in drop and i.state is _S.DRAINING else i for i in self.instances)
+        kept = {k: v for k, v in self.drains.items() if k not in drop}
+        return self._next(instances=out, drains=_frozen(kept))
 
     def remember(self, memory: Memory) -> FleetState:
         return self if memory is self.memory else self._next(memory=memory)
