@@ -1,0 +1,53 @@
+"""A PoolRunner over a real provider and an SQL journal, for the fault tests: run cycles and
+read back what ``fleetscale explain`` prints for them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fleetscale.config import PoolConfig
+from fleetscale.controller import PoolRunner
+from fleetscale.drainers.none import NoDrainer
+from fleetscale.journal.explain import explain
+from fleetscale.journal.record import CycleRecord
+from fleetscale.journal.sql import SqlJournal
+from fleetscale.ports import Clock, Provider, Source
+from fleetscale.sources.fixed import FixedSource
+
+
+def pool_config(types: Sequence[tuple[str, int]] = (("default", 1),), **over: Any) -> PoolConfig:
+    """A pool tracking ``load`` at 1 per unit, shrinking without stabilisation delay."""
+    base: dict[str, Any] = {
+        "name": "web", "max": 20, "interval": 60, "provider": {"kind": "simulated"},
+        "instance_types": [{"name": n, "weight": w} for n, w in types],
+        "policies": [{"kind": "target", "target": 1}],
+        "governor": {"down": {"stabilisation": 0}},
+    }
+    base.update(over)
+    return PoolConfig.model_validate(base)
+
+
+@dataclass
+class FaultRunner:
+    runner: PoolRunner
+    journal: SqlJournal
+
+    def cycle(self) -> CycleRecord:
+        return self.runner.cycle()
+
+    def explained(self, last: int = 1) -> str:
+        """What ``fleetscale explain --last N`` prints for this pool."""
+        return explain(self.journal.cycles(self.runner.name, last))
+
+
+def fault_runner(tmp_path: Path, provider: Provider, clock: Clock, *, load: float | None = 3.0,
+                 sources: Sequence[Source] | None = None, pool: PoolConfig | None = None) -> FaultRunner:
+    pool = pool or pool_config()
+    journal = SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}")
+    runner = PoolRunner(pool, sources=sources if sources is not None else [FixedSource(load)],
+                        provider=provider, drainer=NoDrainer(), journals=[journal], store=journal,
+                        clock=clock)
+    return FaultRunner(runner, journal)
