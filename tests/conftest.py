@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.fixtures.heroku",
     "tests.fixtures.elasticsearch",
     "tests.contract.moto_process",
+    "tests.fixtures.fault_proxy",
     "tests.contract.kits",
 ]

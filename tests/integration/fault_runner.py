@@ -1,5 +1,6 @@
-"""A PoolRunner over a real provider and an SQL journal, for the fault tests: run cycles and
-read back what ``fleetscale explain`` prints for them."""
+"""A PoolRunner wired as ``fleetscale run`` wires it (SQL journal, write-ahead intents on the
+same engine) over a real provider, for the fault tests: run cycles, read back what
+``fleetscale explain`` prints for them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fleetscale.config import PoolConfig
 from fleetscale.controller import PoolRunner
 from fleetscale.drainers.none import NoDrainer
 from fleetscale.journal.explain import explain
+from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.ports import Clock, Provider, Source
@@ -38,6 +40,10 @@ class FaultRunner:
     def cycle(self) -> CycleRecord:
         return self.runner.cycle()
 
+    def errors(self, last: int = 1) -> list[str]:
+        """The errors of the last cycles, as journaled."""
+        return [e for rec in self.journal.cycles(self.runner.name, last) for e in rec.get("errors", [])]
+
     def explained(self, last: int = 1) -> str:
         """What ``fleetscale explain --last N`` prints for this pool."""
         return explain(self.journal.cycles(self.runner.name, last))
@@ -49,5 +55,5 @@ def fault_runner(tmp_path: Path, provider: Provider, clock: Clock, *, load: floa
     journal = SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}")
     runner = PoolRunner(pool, sources=sources if sources is not None else [FixedSource(load)],
                         provider=provider, drainer=NoDrainer(), journals=[journal], store=journal,
-                        clock=clock)
+                        clock=clock, intents=IntentLog(journal.engine, now=clock.now))
     return FaultRunner(runner, journal)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ FAILING = ["sh", "-c", "echo 'gw: cannot bind 127.0.0.1' >&2; exit 3"]
 MISSING = ["{data}/no-such-gateway"]
 
 
-def provider(tmp_path: Path, clock: SimClock, command: list[str], **extra: object) -> LocalProvider:
+def provider(tmp_path: Path, clock: SimClock, command: list[str], **extra: Any) -> LocalProvider:
     settings = Settings(command=command, lifetime=60, stop_grace=1, state_dir=tmp_path / "local",
                         boot_window=5, boot_backoff=10, boot_backoff_max=40, **extra)
     return LocalProvider(settings, "web", clock)
