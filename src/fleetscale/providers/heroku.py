@@ -117,7 +117,7 @@ class HerokuApi:
         retry_after = response.headers.get("Retry-After") if response is not None else None
         if retry_after and retry_after.isdigit():
             return min(float(retry_after), self.settings.max_backoff)
-        return min(self.settings.backoff * 2**attempt, self.settings.max_backoff)
+        return min(self.settings.backoff * float(2**attempt), self.settings.max_backoff)
 
     def _pace(self) -> None:
         if self.remaining is not None and self.remaining < self.settings.low_remaining:
