@@ -18,6 +18,7 @@ from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.ports import Clock, Provider, Source
 from fleetscale.sources.fixed import FixedSource
+from tests.contract import aws
 
 
 def pool_config(types: Sequence[tuple[str, int]] = (("default", 1),), **over: Any) -> PoolConfig:
@@ -57,3 +58,12 @@ def fault_runner(tmp_path: Path, provider: Provider, clock: Clock, *, load: floa
                         provider=provider, drainer=NoDrainer(), journals=[journal], store=journal,
                         clock=clock, intents=IntentLog(journal.engine, now=clock.now))
     return FaultRunner(runner, journal)
+
+
+def made_in_moto(ec2_url: str) -> dict[str, str]:
+    """Every instance moto ever made (terminated ones included): id -> state."""
+    out = {}
+    for res in aws.client(ec2_url).describe_instances()["Reservations"]:
+        for i in res["Instances"]:
+            out[str(i["InstanceId"])] = str(i["State"]["Name"])
+    return out

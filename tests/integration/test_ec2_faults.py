@@ -20,20 +20,11 @@ from fleetscale.providers import ec2
 from fleetscale.sim.clock import SimClock
 from tests.contract import aws
 from tests.fixtures.fault_proxy import Fault, FaultProxy
-from tests.integration.fault_runner import FaultRunner, fault_runner, pool_config
+from tests.integration.fault_runner import FaultRunner, fault_runner, made_in_moto, pool_config
 
 pytestmark = pytest.mark.integration
 
 WANT = 3  # load 3 at 1 unit per t3.small
-
-
-def made_in_moto(ec2_url: str) -> dict[str, str]:
-    """Every instance moto ever made (terminated ones included): id -> state."""
-    out = {}
-    for res in aws.client(ec2_url).describe_instances()["Reservations"]:
-        for i in res["Instances"]:
-            out[i["InstanceId"]] = i["State"]["Name"]
-    return out
 
 
 @dataclass
