@@ -59,6 +59,7 @@ log = structlog.get_logger(__name__)
 POOL_TAG = "fleetscale:pool"
 REQUEST_TAG = "fleetscale:request"
 
+
 @dataclass
 class BootFailures:
     """Boot failures in a row, the last one's cause and time (reset by a process that lives)."""
