@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetscale.app import runner_for
 from fleetscale.config import PoolConfig
-from fleetscale.controller import PoolRunner
 from fleetscale.drainers.none import NoDrainer
 from fleetscale.journal.explain import explain
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.ports import Clock, Provider, Source
+from fleetscale.runner import PoolRunner
 from fleetscale.sources.fixed import FixedSource
 from tests.contract import aws
 
@@ -54,9 +56,10 @@ def fault_runner(tmp_path: Path, provider: Provider, clock: Clock, *, load: floa
                  sources: Sequence[Source] | None = None, pool: PoolConfig | None = None) -> FaultRunner:
     pool = pool or pool_config()
     journal = SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}")
-    runner = PoolRunner(pool, sources=sources if sources is not None else [FixedSource(load)],
-                        provider=provider, drainer=NoDrainer(), journals=[journal], store=journal,
-                        clock=clock, intents=IntentLog(journal.engine, now=clock.now))
+    runner = runner_for(pool, sources=sources if sources is not None else [FixedSource(load)],
+                        provider=provider, drainer=NoDrainer(), journals=[journal],
+                        store=SqlStateStore(journal.engine), operator=journal, clock=clock,
+                        intents=IntentLog(journal.engine, now=clock.now))
     return FaultRunner(runner, journal)
 
 
