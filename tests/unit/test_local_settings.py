@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fleetscale import config
+from fleetscale.cli import main
 from fleetscale.errors import ConfigError
 
 
@@ -90,3 +91,19 @@ class TestCommand:
     def test_backoff_numbers_bounded(self, field: str) -> None:
         [line] = problems({field: 1e12})
         assert line.startswith(f"pools.0.provider.{field}:")
+
+
+class TestCheckCommand:
+    """``fleetscale check`` exits 2 and names the field; no traceback."""
+
+    @pytest.mark.parametrize(("option", "field"), [
+        ("state_dir: /proc/fleetscale", "pools.0.provider.state_dir"),
+        ("command: [no-such-gateway-xyz]", "pools.0.provider.command"),
+    ], ids=["state-dir-proc", "missing-program"])
+    def test_exit_2_naming_the_field(self, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     option: str, field: str) -> None:
+        p = tmp_path / "c.yaml"
+        p.write_text(f"pools:\n  - name: gw\n    max: 3\n    provider:\n      kind: local\n      {option}\n")
+        assert main(["check", str(p)]) == 2
+        err = capsys.readouterr().err
+        assert field in err and "Traceback" not in err
