@@ -9,5 +9,6 @@ pytest_plugins = [
     "tests.fixtures.elasticsearch",
     "tests.fixtures.etcd",
     "tests.contract.moto_process",
+    "tests.fixtures.fault_proxy",
     "tests.contract.kits",
 ]

@@ -174,7 +174,9 @@ def _seen(state: FleetState, listed: tuple[Instance, ...], obs: tuple[Observatio
           now: datetime) -> FleetState:
     registered_now = frozenset(o.instance_id for o in obs if o.metric == "registered" and o.ok
                                and o.instance_id and o.value is not None and o.value >= 1)
-    if listed is state.listed and registered_now <= state.registered:
+    # an empty listing is never "the same": () is one object, and instances launched since the
+    # last listing (``FleetState.launched``) must leave the view when the provider lists none
+    if listed and listed is state.listed and registered_now <= state.registered:
         return state  # the same listing, nothing newly registered: the same view
     return state.seen(listed, registered_now, spec.require_registration, now)
 
