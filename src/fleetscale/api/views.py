@@ -1,0 +1,258 @@
+"""The read model: what the API shows, read from the journal's database and nothing else.
+
+``fleetscale run`` (beside its controller) and ``fleetscale serve --journal URL`` (a read-only
+view) both build a ``ReadModel`` on the journal's URL, so both serve the same thing. Sources:
+
+- ``fs_cycles`` (``journal/sql.py``): the full CycleRecord of every cycle (decisions, reasons,
+  proposals, governor steps, observations, instances);
+- ``fs_operator`` and ``fs_operator_events``: pauses and holds, and who set them;
+- ``fs_pool_specs`` (``api/catalogue.py``): each pool's bounds and capacity per unit.
+
+The fleet as it stands (``current_instances``) is read in one place, from the last cycle's
+record, so that it can follow the controller's state wherever that is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from fleetscale.api import catalogue, values
+from fleetscale.api.catalogue import PoolSpec
+from fleetscale.config import redact
+from fleetscale.errors import JournalError
+from fleetscale.journal import sql
+from fleetscale.journal.explain import plan_text
+from fleetscale.journal.operator_log import OperatorEvent, OperatorLog
+
+#: the series never returns more points than this (older cycles are thinned, changes kept)
+MAX_POINTS = 2000
+_IN_SERVICE = ("pending", "ready", "draining")
+
+
+def _iso(dt: datetime) -> str:
+    return dt.replace(tzinfo=UTC).isoformat() if dt.tzinfo is None else dt.astimezone(UTC).isoformat()
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _texts(items: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(str(redact(str(x))) for x in items)
+
+
+def load_of(record: dict[str, Any]) -> float | None:
+    """The cycle's ``load``: the newest good pool-wide reading, else the sum of per-instance ones
+    (as the policies read it)."""
+    pool_wide: tuple[str, float] | None = None
+    per: list[float] = []
+    for o in record.get("observations", ()):
+        value = o.get("value")
+        if o.get("metric") != "load" or o.get("error") or value is None or not 0 <= value < math.inf:
+            continue
+        if o.get("instance_id") is None:
+            if pool_wide is None or o.get("at", "") > pool_wide[0]:
+                pool_wide = (o.get("at", ""), float(value))
+        else:
+            per.append(float(value))
+    if pool_wide is not None:
+        return pool_wide[1]
+    return sum(per) if per else None
+
+
+def demanded(load: float | None, spec: PoolSpec | None) -> int | None:
+    """``max(min, ceil(load / unit_capacity))``, as the simulator scores it."""
+    if load is None or spec is None:
+        return None
+    return max(spec.min, math.ceil(load / spec.unit_capacity - 1e-9))
+
+
+def _units(record: dict[str, Any], states: tuple[str, ...]) -> int:
+    return sum(int(i.get("weight", 1)) for i in record.get("instances", ()) if i.get("state") in states)
+
+
+def _action(e: OperatorEvent) -> values.OperatorAction:
+    return values.OperatorAction(_iso(e.at), e.who, e.action, e.detail, e.reason)
+
+
+class ReadModel:
+    """Reads for the API. Every method opens one short read transaction; a database that does
+    not answer raises JournalError (the API answers 503)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.operator_log = OperatorLog(engine)
+        catalogue.create(engine)
+
+    def _read(self, what: str, fn: Any) -> Any:
+        try:
+            with self.engine.connect() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise JournalError(f"journal: {what} failed: {redact(str(exc).splitlines()[0])}") from exc
+
+    def ping(self) -> None:
+        self._read("ping", lambda c: c.execute(sa.text("SELECT 1")).scalar())
+
+    # --- pools ------------------------------------------------------------------------
+
+    def specs(self) -> dict[str, PoolSpec]:
+        return dict(self._read("read pools", catalogue.read))
+
+    def pool_names(self) -> list[str]:
+        """Published pools, then any other pool the journal has cycles of."""
+        def go(c: sa.Connection) -> list[str]:
+            journaled = c.execute(sa.select(sql.cycles.c.pool).distinct()).scalars().all()
+            return sorted(set(catalogue.read(c)) | set(journaled))
+        return list(self._read("read pools", go))
+
+    def last_record(self, pool: str) -> dict[str, Any] | None:
+        q = (sa.select(sql.cycles.c.record).where(sql.cycles.c.pool == pool)
+             .order_by(sql.cycles.c.id.desc()).limit(1))
+        text = self._read("read cycles", lambda c: c.execute(q).scalar_one_or_none())
+        return json.loads(text) if text else None
+
+    def current_instances(self, pool: str) -> tuple[datetime | None, list[dict[str, Any]],
+                                                    dict[str, int]]:
+        """The fleet as the controller last saw it: (as of, instances as CycleRecord dicts,
+        sessions by instance id). The one place that decides where "now" is read from."""
+        rec = self.last_record(pool)
+        if rec is None:
+            return None, [], {}
+        sessions: dict[str, int] = {}
+        for o in rec.get("observations", ()):
+            value, iid = o.get("value"), o.get("instance_id")
+            if o.get("metric") == "sessions" and iid and not o.get("error") and value is not None \
+                    and 0 <= value < math.inf:
+                sessions[iid] = max(sessions.get(iid, 0), int(value))
+        return _when(rec.get("started_at")), list(rec.get("instances", ())), sessions
+
+    def controls(self, pool: str, now: datetime) -> tuple[tuple[str, ...], values.Hold | None]:
+        """The operator's pauses and (unexpired) hold of ``pool``."""
+        q = sa.select(sql.operator).where(sql.operator.c.pool == pool)
+        rows = self._read("read operator", lambda c: c.execute(q).all())
+        paused = tuple(sorted(r.kind.removeprefix("pause_") for r in rows if r.kind.startswith("pause_")))
+        held = None
+        for r in rows:
+            until = r.until.replace(tzinfo=UTC) if r.until is not None else None
+            if r.kind == "hold" and r.hold is not None and until is not None and until > now:
+                held = values.Hold(r.hold, _iso(until))
+        return paused, held
+
+    def pool(self, name: str, now: datetime, spec: PoolSpec | None = None) -> values.PoolView:
+        rec = self.last_record(name)
+        paused, held = self.controls(name, now)
+        rec = rec or {}
+        d = rec.get("decision") or {}
+        states = [i.get("state") for i in rec.get("instances", ())]
+        load = load_of(rec) if rec else None
+        return values.PoolView(
+            name=name, as_of=rec.get("started_at"), current=d.get("current"), desired=d.get("desired"),
+            ready=states.count("ready"), booting=states.count("pending"), draining=states.count("draining"),
+            ready_units=_units(rec, ("ready",)), load=load, demanded=demanded(load, spec),
+            direction=d.get("direction"), reason=redact(d["reason"]) if d.get("reason") else None,
+            paused=paused, held=held, errors=_texts(rec.get("errors", ())), owner=None,
+            min=spec.min if spec else None, max=spec.max if spec else None,
+            unit_capacity=spec.unit_capacity if spec else None, interval=spec.interval if spec else None,
+            provider=spec.provider if spec else None, dry_run=bool(rec.get("dry_run", spec and spec.dry_run)),
+        )
+
+    def actions(self, pool: str, limit: int = 10) -> tuple[values.OperatorAction, ...]:
+        try:
+            return tuple(_action(e) for e in self.operator_log.events(pool, limit))
+        except JournalError as exc:
+            raise JournalError(redact(str(exc))) from exc
+
+    # --- instances, decisions, series -------------------------------------------------
+
+    def instances(self, pool: str) -> values.InstanceList:
+        as_of, instances, sessions = self.current_instances(pool)
+        out = []
+        for i in instances:
+            launched = _when(i.get("launched_at"))
+            age = (as_of - launched).total_seconds() if as_of and launched else None
+            out.append(values.InstanceView(
+                id=str(i["id"]), type=str(i.get("type", "")), state=str(i.get("state", "")),
+                weight=int(i.get("weight", 1)), sessions=sessions.get(i["id"]),
+                launched_at=_iso(launched) if launched else None,
+                age_seconds=round(age, 3) if age is not None else None, address=i.get("address")))
+        return values.InstanceList(pool, _iso(as_of) if as_of else None, tuple(out))
+
+    def decisions(self, pool: str, limit: int, before: int | None) -> values.DecisionPage:
+        c = sql.cycles.c
+        q = sa.select(c.id, c.record).where(c.pool == pool)
+        if before is not None:
+            q = q.where(c.id < before)
+        rows = self._read("read cycles", lambda conn: conn.execute(
+            q.order_by(c.id.desc()).limit(limit + 1)).all())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        views = tuple(self._decision(r.id, json.loads(r.record)) for r in rows)
+        return values.DecisionPage(pool, views, rows[-1].id if more and rows else None)
+
+    @staticmethod
+    def _decision(row_id: int, rec: dict[str, Any]) -> values.DecisionView:
+        d = rec.get("decision") or {}
+        return values.DecisionView(
+            id=row_id, cycle_id=rec["cycle_id"], started_at=rec["started_at"],
+            finished_at=rec["finished_at"], dry_run=bool(rec.get("dry_run")), current=d.get("current"),
+            desired=d.get("desired"), direction=d.get("direction"),
+            reason=redact(d["reason"]) if d.get("reason") else None,
+            proposals=tuple(values.ProposalView(p["policy"], p.get("desired"), redact(p.get("reason", "")),
+                                                p.get("floor"), p.get("ceiling"))
+                            for p in rec.get("proposals", ())),
+            steps=_texts(rec.get("steps", ())), plan=plan_text(rec.get("plan")),
+            outcome=_texts(rec.get("outcome", ())), errors=_texts(rec.get("errors", ())))
+
+    def series(self, pool: str, since: datetime, spec: PoolSpec | None,
+               max_points: int = MAX_POINTS) -> values.Series:
+        """Load, demanded, ready and provisioned per cycle since ``since``; past ``max_points``
+        cycles every n-th is kept, plus every cycle that scaled (so no decision is lost)."""
+        c = sql.cycles.c
+        where = sa.and_(c.pool == pool, c.started_at >= since.astimezone(UTC).replace(tzinfo=None))
+
+        def go(conn: sa.Connection) -> list[Any]:
+            n = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
+            stride = max(1, math.ceil(n / max_points))
+            q = sa.select(c.id, c.record, sa.literal(stride).label("stride")).where(where)
+            if stride > 1:
+                q = q.where(sa.or_(c.id % stride == 0, c.direction.in_(("up", "down"))))
+            return list(conn.execute(q.order_by(c.id)).all())
+
+        rows = self._read("read series", go)
+        stride = int(rows[0].stride) if rows else 1
+        cols: dict[str, list[Any]] = {k: [] for k in ("t", "load", "demanded", "ready", "provisioned",
+                                                       "desired")}
+        markers = []
+        for r in rows:
+            rec = json.loads(r.record)
+            when = _when(rec.get("started_at"))
+            if when is None:
+                continue
+            t = when.timestamp()
+            load = load_of(rec)
+            d = rec.get("decision") or {}
+            for key, value in (("t", t), ("load", load), ("demanded", demanded(load, spec)),
+                               ("ready", _units(rec, ("ready",))),
+                               ("provisioned", _units(rec, _IN_SERVICE)), ("desired", d.get("desired"))):
+                cols[key].append(value)
+            if d.get("direction") in ("up", "down"):
+                markers.append(values.Marker(t, d["direction"], d["current"], d["desired"],
+                                             redact(d.get("reason", ""))))
+        return values.Series(pool, t=tuple(cols["t"]), load=tuple(cols["load"]),
+                             demanded=tuple(cols["demanded"]), ready=tuple(cols["ready"]),
+                             provisioned=tuple(cols["provisioned"]), desired=tuple(cols["desired"]),
+                             markers=tuple(markers), stride=stride)
