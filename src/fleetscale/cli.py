@@ -189,7 +189,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         try:
             api = config.ApiConfig.model_validate({**api.model_dump(), "listen": args.listen})
         except ValidationError as exc:
-            raise ConfigError(config.format_errors(exc, {"listen": args.listen}, "--listen")) from None
+            why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"--listen: {why} (got {args.listen})") from None
     configure_logging("info")
     serve_journal(url, api)
     return 0

@@ -217,8 +217,8 @@ class Config(_Strict):
         if dupes:
             raise ValueError(f"pool names must be unique, {dupes} repeat")
         if self.api is not None and self.journal.sql in ("sqlite://", "sqlite:///:memory:"):
-            raise ValueError(f"api: needs a journal the API can open beside the controller, a file or "
-                             f"a server; journal.sql is in memory (got {self.journal.sql})")
+            raise ValueError(f"api: needs a journal the API can open beside the controller (a file or "
+                             f"a server), not one in memory: journal.sql is {self.journal.sql}")
         return self
 
     def pool(self, name: str) -> PoolConfig:

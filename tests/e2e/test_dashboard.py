@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TOKEN = "e2e-write-token-5d1c"
 T = TypeVar("T")
+NONE = "\u2013"  # what the page shows for an unknown value (an en dash)
 
 CONFIG = """\
 pools:
@@ -192,11 +193,13 @@ class TestDashboard:
         rows = page.find_elements(By.CSS_SELECTOR, "#pools tbody tr")
         assert [r.get_attribute("data-pool") for r in rows] == ["media"]
         polls = js(page, "return window.fleetscale.polls")
-        wait_for("two more refreshes without reloading", lambda: js(page, "return window.fleetscale.polls") >= polls + 2)
+        wait_for("two more refreshes without reloading",
+                 lambda: js(page, "return window.fleetscale.polls") >= polls + 2)
         assert js(page, "return document.getElementById('status').dataset.state") == "live"
 
     def test_chart_holds_the_api_points(self, page: WebDriver, controller: Controller) -> None:
-        wait_for("12 points in the chart", lambda: js(page, "return window.fleetscale.chart.data[0].length") >= 12)
+        wait_for("12 points in the chart",
+                 lambda: js(page, "return window.fleetscale.chart.data[0].length") >= 12)
         data = js(page, "return window.fleetscale.chart.data.map(function (c) { return Array.from(c); })")
         t, load, demanded, ready, provisioned, marks = data
         api = controller.get("/api/pools/media/series?since=1h")
@@ -230,9 +233,11 @@ class TestDashboard:
         def same() -> bool:
             api = controller.get("/api/pools/media/instances")
             rows = js(page, """return Array.from(document.querySelectorAll('#instances tbody tr')).map(
-                function (tr) { return Array.from(tr.children).map(function (td) { return td.textContent; }); });""")
-            want = [[i["id"], i["type"], i["state"], "–" if i["sessions"] is None else str(i["sessions"]),
-                     i["address"] or "–"] for i in api["instances"]]
+                function (tr) {
+                  return Array.from(tr.children).map(function (td) { return td.textContent; });
+                });""")
+            want = [[i["id"], i["type"], i["state"], NONE if i["sessions"] is None else str(i["sessions"]),
+                     i["address"] or NONE] for i in api["instances"]]
             got = [[r[0], r[1], r[2], r[3], r[5]] for r in rows]
             return bool(want) and got == want
         wait_for("the instance table to equal GET /api/pools/media/instances", same, timeout=30, every=0.1)
@@ -272,8 +277,8 @@ class TestDashboard:
         controller.start()
         wait_for("the page to reconnect", lambda: js(
             page, "return document.getElementById('status').dataset.state") == "live", timeout=20)
-        wait_for("points from after the restart", lambda: js(page, "return window.fleetscale.lastT") > restarted,
-                 timeout=20)
+        wait_for("points from after the restart",
+                 lambda: js(page, "return window.fleetscale.lastT") > restarted, timeout=20)
         assert js(page, "return window.fleetscale.lastT") > before
         new_run = _run_id(controller.get("/api/pools/media/decisions?limit=1")["decisions"][0]["cycle_id"])
         assert new_run != old_run

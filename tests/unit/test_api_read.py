@@ -142,8 +142,9 @@ class TestSeries:
             ("up", 0, 2), ("up", 2, 6), ("down", 6, 3), ("down", 3, 1)]
         assert s["markers"][2]["reason"].startswith("down 6 -> 3: target: load 3")
 
-    @pytest.mark.parametrize("since, n", [("5m", 5), ("2026-01-05T00:08:00Z", 3), ("2026-01-05T00:08:00+00:00", 3),
-                                          ("1h", 11)], ids=["duration", "iso-z", "iso-offset", "all"])
+    @pytest.mark.parametrize("since, n", [("5m", 5), ("2026-01-05T00:08:00Z", 3),
+                                          ("2026-01-05T00:08:00+00:00", 3), ("1h", 11)],
+                             ids=["duration", "iso-z", "iso-offset", "all"])
     def test_since(self, ak: ApiKit, since: str, n: int) -> None:
         assert len(ak.get("/api/pools/web/series", since=since).json()["t"]) == n
 
@@ -194,7 +195,8 @@ class TestHealth:
 
     def test_ready_after_cycles(self, ak: ApiKit) -> None:
         r = ak.get("/readyz")
-        assert r.status_code == 200 and r.json() == {"ready": True, "journal": "ok", "cycles": 11, "why": None}
+        assert r.status_code == 200
+        assert r.json() == {"ready": True, "journal": "ok", "cycles": 11, "why": None}
 
     def test_not_ready_before_a_cycle(self, tmp_path: Path) -> None:
         r = api_kit(tmp_path, loads=()).get("/readyz")
@@ -205,7 +207,8 @@ class TestHealth:
                                            connect_args={"connect_timeout": 2})
         r = ak.get("/readyz")
         assert r.status_code == 503
-        assert r.json()["ready"] is False and r.json()["journal"].startswith("unavailable: journal: ping failed")
+        assert r.json()["ready"] is False
+        assert r.json()["journal"].startswith("unavailable: journal: ping failed")
         r = ak.get("/api/pools")
         assert r.status_code == 503 and r.json()["error"].startswith("journal unavailable: ")
 

@@ -66,11 +66,13 @@ def test_no_secret_in_any_response(tmp_path: Path) -> None:
         controller.close()
     model = ReadModel(sa.create_engine(loaded.config.journal.sql))
     catalogue.publish(model.engine, [catalogue.PoolSpec.of(p) for p in loaded.config.pools], clock.now())
-    client = TestClient(build_app(Serving(model, tokens, writable=True, cycles_done=lambda: 3, now=clock.now)))
+    serving = Serving(model, tokens, writable=True, cycles_done=lambda: 3, now=clock.now)
+    client = TestClient(build_app(serving))
     read = {"Authorization": "Bearer read-tok-s3cret"}
     write = {"Authorization": "Bearer write-tok-s3cret"}
     responses = [client.get(p, headers=read) for p in (
-        "/", "/static/index.html", "/static/dashboard.js", "/static/dashboard.css", "/vendor/uPlot.iife.min.js",
+        "/", "/static/index.html", "/static/dashboard.js", "/static/dashboard.css",
+        "/vendor/uPlot.iife.min.js",
         "/api/openapi.json", "/api/pools", "/healthz", "/readyz", "/api/pools/nope")]
     for name in ("web", "db"):
         responses += [client.get(f"/api/pools/{name}{p}", headers=read) for p in (

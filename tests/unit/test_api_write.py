@@ -98,7 +98,8 @@ class TestActions:
         r = ak.post("/api/pools/web/resume")
         assert r.status_code == 200 and r.json()["action"]["detail"] == "2 pause/hold removed"
 
-    def test_explain_shows_who_and_why(self, ak: ApiKit, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_explain_shows_who_and_why(self, ak: ApiKit, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
         ak.post("/api/pools/web/pause", {"direction": "down", "reason": "investigating drains"})
         ak.step([1.0])
         url = f"sqlite:///{tmp_path / 'journal.db'}"
@@ -172,7 +173,8 @@ class TestLoadTokens:
         f.write_text("  abc-123\n")
         tokens = load_tokens(ApiConfig(token_file=f, read_token_env="RT"), {"RT": "r-456"})
         assert tokens == Tokens(write=b"abc-123", read=b"r-456")
-        assert "abc" not in repr(tokens) and tokens.who("abc-123") == "api" and tokens.who("r-456") == "api-read"
+        assert "abc" not in repr(tokens)
+        assert tokens.who("abc-123") == "api" and tokens.who("r-456") == "api-read"
         assert tokens.who(None) is None and tokens.who("") is None
 
     @pytest.mark.parametrize("api, env, line", [

@@ -1,5 +1,5 @@
-"""Serving the API: uvicorn in a background thread of ``fleetscale run``, or in the foreground
-for ``fleetscale serve``.
+"""Serving the API: uvicorn in a background thread, beside the controller of ``fleetscale run``
+or alone for ``fleetscale serve`` (until SIGINT/SIGTERM).
 
 Under ``run`` the server has its own database engine on the journal's URL (its reads never
 wait for the controller's connections), its own event loop in one daemon thread, and learns
@@ -10,11 +10,13 @@ and nothing runs.
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -83,6 +85,7 @@ class ApiServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._serve, name="fleetscale-api", daemon=True)
         self.model = serving.model
+        self.writable = serving.writable
 
     def _serve(self) -> None:
         try:
@@ -99,7 +102,7 @@ class ApiServer:
         if not self.server.started:
             self.stop()
             raise FleetscaleError(f"api: the server did not start within {timeout:g} s")
-        log.info("api listening", url=self.url)
+        log.info("api listening", url=self.url, read_only=not self.writable)
 
     def stop(self, timeout: float = 5.0) -> None:
         self.server.should_exit = True
@@ -149,17 +152,26 @@ class RunApi:
         self.sock.close()
 
 
-def serve_journal(url: str, api: ApiConfig, environ: Mapping[str, str] | None = None) -> None:
-    """``fleetscale serve``: a read-only view of a journal until SIGINT/SIGTERM."""
+def serve_journal(url: str, api: ApiConfig, environ: Mapping[str, str] | None = None,
+                  stop: threading.Event | None = None) -> None:
+    """``fleetscale serve``: a read-only view of a journal until ``stop`` is set or SIGINT/SIGTERM."""
     tokens = load_tokens(api, environ)
     sock = bind(api)
-    model = read_model(url)
-    config = uvicorn.Config(build_app(Serving(model, tokens, writable=False)), log_level="warning",
-                            access_log=False, lifespan="off", log_config=None)
-    host, port = sock.getsockname()[:2]
-    log.info("api listening (read-only)", url=f"http://{host}:{port}")
     try:
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
+        server = ApiServer(Serving(read_model(url), tokens, writable=False), sock)
+    except BaseException:
         sock.close()
-        model.engine.dispose()
+        raise
+    stop = stop or threading.Event()
+    previous: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        server.start()
+        while not stop.wait(0.2):
+            pass
+    finally:
+        server.stop()
+        for sig, before in previous.items():
+            signal.signal(sig, before)
