@@ -123,8 +123,8 @@ def build_app(s: Serving) -> FastAPI:
         return response
 
     def known(pool: str) -> None:
-        names = s.model.pool_names()
-        if pool not in names:
+        if not s.model.has_pool(pool):
+            names = s.model.pool_names()
             raise ApiError(404, f"pool: no pool named {pool!r} (have: {', '.join(names) or 'none'})", "pool")
 
     # --- read -------------------------------------------------------------------------
