@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 from selenium import webdriver
@@ -72,7 +72,7 @@ def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 30.0, every
             last = exc
         else:
             if last:
-                return last
+                return cast(T, last)
         time.sleep(every)
     pytest.fail(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
 

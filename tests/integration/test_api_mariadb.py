@@ -41,7 +41,8 @@ def test_api_on_mariadb(mysql_server, mysql_db, tmp_path: Path) -> None:  # type
         assert s["ready"] == [0, 2, 2, 6, 6, 6, 6, 3, 3, 1, 1]
         assert len(client.get("/api/pools/web/series", params={"since": "5m"}).json()["t"]) == 5
         page = client.get("/api/pools/web/decisions", params={"limit": 4}).json()
-        older = client.get("/api/pools/web/decisions", params={"limit": 50, "before": page["next_before"]}).json()
+        older = client.get("/api/pools/web/decisions",
+                           params={"limit": 50, "before": page["next_before"]}).json()
         assert len(page["decisions"]) + len(older["decisions"]) == len(LOADS)
         r = client.post("/api/pools/web/hold", json={"units": 4, "until": "+1h", "reason": "db test"},
                         headers={"Authorization": f"Bearer {TOKEN}"})
@@ -51,7 +52,8 @@ def test_api_on_mariadb(mysql_server, mysql_db, tmp_path: Path) -> None:  # type
         assert [i["id"] for i in instances] == [i["id"] for i in journal.cycles("web", 1)[-1]["instances"]]
         assert client.get("/api/pools/nope").status_code == 404
         with engine.connect() as conn:  # the series reads by time through its index
-            assert "ix_fs_cycles_pool_started" in {i["name"] for i in sa.inspect(conn).get_indexes("fs_cycles")}
+            names = {i["name"] for i in sa.inspect(conn).get_indexes("fs_cycles")}
+        assert "ix_fs_cycles_pool_started" in names
     finally:
         engine.dispose()
         journal.close()

@@ -34,9 +34,9 @@ class ApiKit:
     def pool(self) -> str:
         return self.kit.runner.name
 
-    def get(self, path: str, token: str | None = None, **params: Any) -> Any:
+    def get(self, path: str, token: str | None = None, params: dict[str, Any] | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.client.get(path, params=params, headers=headers)
+        return self.client.get(path, params=params or {}, headers=headers)
 
     def post(self, path: str, body: Any = None, token: str | None = TOKEN, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

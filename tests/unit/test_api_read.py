@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from fleetscale.api import views
 from fleetscale.api.catalogue import PoolSpec
+from fleetscale.model import Instance
 from tests.unit.api_kit import ApiKit, api_kit
 
 
@@ -17,7 +19,7 @@ def ak(tmp_path: Path) -> ApiKit:
     return api_kit(tmp_path)
 
 
-def _last(ak: ApiKit) -> dict[str, object]:
+def _last(ak: ApiKit) -> dict[str, Any]:
     return ak.kit.journal.cycles(ak.pool, 1)[-1]
 
 
@@ -29,12 +31,12 @@ class TestPools:
         assert [p["name"] for p in body["pools"]] == ["web"]
         p = body["pools"][0]
         rec = _last(ak)
-        states = [i["state"] for i in rec["instances"]]  # type: ignore[union-attr]
+        states = [i["state"] for i in rec["instances"]]
         assert (p["ready"], p["booting"], p["draining"]) == (
             states.count("ready"), states.count("pending"), states.count("draining"))
-        assert p["desired"] == rec["decision"]["desired"]  # type: ignore[index]
-        assert p["reason"] == rec["decision"]["reason"]  # type: ignore[index]
-        assert p["direction"] == rec["decision"]["direction"]  # type: ignore[index]
+        assert p["desired"] == rec["decision"]["desired"]
+        assert p["reason"] == rec["decision"]["reason"]
+        assert p["direction"] == rec["decision"]["direction"]
         assert p["load"] == 1.0 and p["demanded"] == 1
         assert p["as_of"] == rec["started_at"]
         assert (p["min"], p["max"], p["unit_capacity"], p["provider"]) == (1, 10, 1.0, "simulated")
@@ -65,7 +67,7 @@ class TestPools:
         assert p["name"] == "web" and p["demanded"] is None and p["max"] is None
 
 
-def _raise() -> None:
+def _raise() -> list[Instance]:
     from fleetscale.errors import ProviderError
 
     raise ProviderError("cloud down")
@@ -78,7 +80,7 @@ class TestInstances:
         body = ak.get("/api/pools/web/instances").json()
         rec = _last(ak)
         assert [(i["id"], i["state"]) for i in body["instances"]] == [
-            (i["id"], i["state"]) for i in rec["instances"]]  # type: ignore[union-attr]
+            (i["id"], i["state"]) for i in rec["instances"]]
         assert body["as_of"] == rec["started_at"]
 
     def test_sessions_age_address(self, tmp_path: Path) -> None:
@@ -100,7 +102,7 @@ class TestDecisions:
         before = None
         for _ in range(20):
             params = {"limit": 3} | ({"before": before} if before else {})
-            page = ak.get("/api/pools/web/decisions", **params).json()
+            page = ak.get("/api/pools/web/decisions", params=params).json()
             seen += [d["id"] for d in page["decisions"]]
             before = page["next_before"]
             if before is None:
@@ -122,7 +124,7 @@ class TestDecisions:
         assert d.plan == "nothing to do"
 
     def test_plan_and_outcome(self, ak: ApiKit) -> None:
-        decisions = ak.get("/api/pools/web/decisions", limit=50).json()["decisions"]
+        decisions = ak.get("/api/pools/web/decisions", params={"limit": 50}).json()["decisions"]
         up = next(d for d in decisions if d["direction"] == "up" and d["desired"] == 6)
         assert up["plan"] == "launch 4 x default"
         assert up["outcome"][0].startswith("launched 4 x default: ")
@@ -146,7 +148,7 @@ class TestSeries:
                                           ("2026-01-05T00:08:00+00:00", 3), ("1h", 11)],
                              ids=["duration", "iso-z", "iso-offset", "all"])
     def test_since(self, ak: ApiKit, since: str, n: int) -> None:
-        assert len(ak.get("/api/pools/web/series", since=since).json()["t"]) == n
+        assert len(ak.get("/api/pools/web/series", params={"since": since}).json()["t"]) == n
 
     def test_default_window_is_three_hours(self, ak: ApiKit) -> None:
         ak.kit.clock.advance(3 * 3600 - 5 * 60)  # only the last ~5 cycles are inside 3 h
@@ -155,7 +157,7 @@ class TestSeries:
     def test_thinning_keeps_every_scaling(self, tmp_path: Path) -> None:
         loads = [2.0] * 30 + [6.0] * 30 + [3.0] * 30
         ak = api_kit(tmp_path, loads=loads)
-        s = ak.get("/api/pools/web/series", max_points=10).json()
+        s = ak.get("/api/pools/web/series", params={"max_points": 10}).json()
         assert s["stride"] == 9 and len(s["t"]) < 20
         full = ak.get("/api/pools/web/series").json()
         assert s["markers"] == full["markers"] and len(full["t"]) == 90
@@ -174,7 +176,7 @@ class TestBadInput:
         ("series", {"max_points": 1}, "max_points"),
     ], ids=["limit-0", "limit-text", "limit-big", "before-negative", "since-text", "since-no-zone", "points"])
     def test_422_names_the_field(self, ak: ApiKit, path: str, params: dict[str, object], field: str) -> None:
-        r = ak.get(f"/api/pools/web/{path}", **params)
+        r = ak.get(f"/api/pools/web/{path}", params=params)
         assert r.status_code == 422
         body = r.json()
         assert body["field"] == field and body["error"].startswith(f"{field}: ")

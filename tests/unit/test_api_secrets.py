@@ -16,6 +16,7 @@ from fleetscale.api.views import ReadModel
 from fleetscale.app import build_controller
 from fleetscale.controller import PoolRunner
 from fleetscale.errors import SourceError
+from fleetscale.journal.sql import SqlJournal
 from fleetscale.model import Observation
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.provider import SimulatedProvider
@@ -55,6 +56,7 @@ def test_no_secret_in_any_response(tmp_path: Path) -> None:
             controller.cycle()
             clock.advance(60)
         store = controller.runners[0].store
+        assert isinstance(store, SqlJournal)
         pool = config.PoolConfig.model_validate({"name": "db", "max": 3, "provider": {"kind": "simulated"}})
         provider = SimulatedProvider(clock, pool.types(), pool="db")
         leaky = PoolRunner(pool, sources=[LeakySource()], provider=provider, drainer=provider.drainer(),
