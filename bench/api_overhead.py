@@ -11,8 +11,10 @@ per second this process can do), in four settings, interleaved over ``--rounds``
   (pools, pool, instances, decisions?limit=15, series since the last point);
 - ``api + busy client``: the same requests back to back, as fast as the server answers.
 
-Prints cycles/s (median of the rounds) and the cycle time p50/p95 in ms, and the requests the
-client made. The client is a separate process, as a browser is.
+Prints cycles/s (median of the rounds), the cycle's wall time p50/p95 and CPU time in ms, the
+CPU the rest of the process used (the API), and the requests the client made. The client is a
+separate process, as a browser is. On a shared machine wall times carry others' load: the
+interleaved rounds spread it over the settings, the CPU times do not carry it.
 
     PYTHONPATH=src python bench/api_overhead.py [--seconds 10] [--rounds 3]
 """
@@ -72,17 +74,22 @@ def _poll(url: str, every: float, seconds: float, out: Any) -> None:
     out.put(n)
 
 
-def _run(controller: Any, seconds: float) -> list[float]:
-    times = []
+def _run(controller: Any, seconds: float) -> tuple[list[float], list[float], float]:
+    """Wall and CPU (this thread) seconds of each cycle, and the CPU seconds of the whole process
+    (the cycles plus whatever else runs in it: the API's threads)."""
+    wall, cpu = [], []
+    process = time.process_time()
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.thread_time()
         controller.cycle()
-        times.append(time.perf_counter() - began)
-    return times
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.thread_time() - began_cpu)
+    return wall, cpu, time.process_time() - process
 
 
-def _setting(loaded: Any, setting: str, seconds: float, ctx: Any) -> tuple[list[float], int]:
+def _setting(loaded: Any, setting: str, seconds: float, ctx: Any) -> tuple[tuple[list[float], list[float],
+                                                                                 float], int]:
     """Cycle times of one run of ``setting`` and the requests its client made."""
     from fleetscale.api.server import RunApi
     from fleetscale.app import build_controller
@@ -100,12 +107,12 @@ def _setting(loaded: Any, setting: str, seconds: float, ctx: Any) -> tuple[list[
                 client = ctx.Process(target=_poll, args=(api.server.url, every, seconds, queue))
                 client.start()
                 time.sleep(1.0)  # the client's interpreter starts
-        times = _run(controller, seconds)
+        measured = _run(controller, seconds)
         n = 0
         if client is not None:
             client.join(seconds + 60)
             n = queue.get(timeout=10)
-        return times, n
+        return measured, n
     finally:
         if api is not None:
             api.close()
@@ -125,29 +132,40 @@ def main() -> None:
     loaded = config.parse(_document(tmp))
     ctx = mp.get_context("spawn")
     rates: dict[str, list[float]] = {s: [] for s in SETTINGS}
-    cycle_ms: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    wall_ms: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    cpu_ms: dict[str, list[float]] = {s: [] for s in SETTINGS}
+    other_cpu: dict[str, float] = {s: 0.0 for s in SETTINGS}
+    spent: dict[str, float] = {s: 0.0 for s in SETTINGS}
     requests: dict[str, int] = {s: 0 for s in SETTINGS}
     _setting(loaded, "no api", 2.0, ctx)  # warm up: imports, the journal's first rows
     for _ in range(args.rounds):
         for setting in SETTINGS:
-            times, n = _setting(loaded, setting, args.seconds, ctx)
-            rates[setting].append(len(times) / sum(times) if times else 0.0)
-            cycle_ms[setting] += [t * 1000 for t in times]
+            (wall, cpu, process), n = _setting(loaded, setting, args.seconds, ctx)
+            rates[setting].append(len(wall) / sum(wall) if wall else 0.0)
+            wall_ms[setting] += [t * 1000 for t in wall]
+            cpu_ms[setting] += [t * 1000 for t in cpu]
+            other_cpu[setting] += max(0.0, process - sum(cpu))
+            spent[setting] += sum(wall)
             requests[setting] += n
     from fleetscale.journal.sql import SqlJournal
 
     journal = SqlJournal(loaded.config.journal.sql)
     total = len(journal.cycles("media", 10_000_000))
     journal.close()
-    print(f"api overhead: {args.rounds} rounds x {args.seconds:g} s per setting; the journal ended with "
-          f"{total} cycles")
+    print(f"api overhead: {args.rounds} rounds x {args.seconds:g} s per setting, interleaved; the journal "
+          f"ended with {total} cycles")
     base = statistics.median(rates["no api"])
-    print(f"{'setting':<20} {'cycles/s':>9} {'vs no api':>10} {'p50 ms':>8} {'p95 ms':>8} {'requests':>9}")
+    print(f"{'setting':<18} {'cycles/s':>8} {'vs no api':>9} {'p50 ms':>7} {'p95 ms':>7} {'cpu ms':>7} "
+          f"{'other cpu':>9} {'requests':>8}")
     for s in SETTINGS:
-        ms = sorted(cycle_ms[s])
+        ms = sorted(wall_ms[s])
         rate = statistics.median(rates[s])
-        print(f"{s:<20} {rate:9.1f} {rate / base - 1:+10.1%} {ms[len(ms) // 2]:8.2f} "
-              f"{ms[int(len(ms) * 0.95)]:8.2f} {requests[s]:9d}")
+        print(f"{s:<18} {rate:8.1f} {rate / base - 1:+9.1%} {ms[len(ms) // 2]:7.2f} "
+              f"{ms[int(len(ms) * 0.95)]:7.2f} {statistics.median(cpu_ms[s]):7.2f} "
+              f"{other_cpu[s] / spent[s]:9.1%} {requests[s]:8d}")
+    print("cycles/s: median over the rounds of wall-clock cycles per second; p50/p95 ms: wall time of "
+          "one cycle; cpu ms: median CPU time of one cycle (its own thread); other cpu: CPU the rest "
+          "of the process used (the API's threads) per second of cycling")
 
 
 if __name__ == "__main__":
