@@ -116,15 +116,18 @@ class Controller:
                                          stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, env=env)
         wait_for("the controller's /readyz", lambda: self.get("/readyz").get("ready"), timeout=40)
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """SIGTERM, then the exit code (None if it had to be killed)."""
+        code = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                code = self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         self.proc = None
+        return code
 
     def get(self, path: str) -> Any:
         try:
@@ -270,7 +273,7 @@ class TestDashboard:
     def test_page_survives_a_controller_restart(self, page: WebDriver, controller: Controller) -> None:
         before = js(page, "return window.fleetscale.lastT")
         old_run = _run_id(controller.get("/api/pools/media/decisions?limit=1")["decisions"][0]["cycle_id"])
-        controller.stop()
+        assert controller.stop() == 0, "the API's thread does not hold up a clean stop"
         wait_for("the page to notice", lambda: js(
             page, "return document.getElementById('status').dataset.state") == "down", timeout=15)
         restarted = time.time()

@@ -90,8 +90,8 @@ def demanded(load: float | None, spec: PoolSpec | None) -> int | None:
     return max(spec.min, math.ceil(load / spec.unit_capacity - 1e-9))
 
 
-def _units(record: dict[str, Any], states: tuple[str, ...]) -> int:
-    return sum(int(i.get("weight", 1)) for i in record.get("instances", ()) if i.get("state") in states)
+def _units(instances: Iterable[dict[str, Any]], states: tuple[str, ...]) -> int:
+    return sum(int(i.get("weight", 1)) for i in instances if i.get("state") in states)
 
 
 def _action(e: OperatorEvent) -> values.OperatorAction:
@@ -145,11 +145,12 @@ class ReadModel:
         text = self._read("read cycles", lambda c: c.execute(q).scalar_one_or_none())
         return json.loads(text) if text else None
 
-    def current_instances(self, pool: str) -> tuple[datetime | None, list[dict[str, Any]],
-                                                    dict[str, int]]:
+    def current_instances(self, pool: str, last: dict[str, Any] | None = None) -> tuple[
+            datetime | None, list[dict[str, Any]], dict[str, int]]:
         """The fleet as the controller last saw it: (as of, instances as CycleRecord dicts,
-        sessions by instance id). The one place that decides where "now" is read from."""
-        rec = self.last_record(pool)
+        sessions by instance id). The one place that decides where the fleet "now" is read
+        from: today the last cycle's record (``last`` when the caller has read it already)."""
+        rec = last if last is not None else self.last_record(pool)
         if rec is None:
             return None, [], {}
         sessions: dict[str, int] = {}
@@ -173,16 +174,16 @@ class ReadModel:
         return paused, held
 
     def pool(self, name: str, now: datetime, spec: PoolSpec | None = None) -> values.PoolView:
-        rec = self.last_record(name)
+        rec = self.last_record(name) or {}
         paused, held = self.controls(name, now)
-        rec = rec or {}
+        _, instances, _ = self.current_instances(name, rec)
         d = rec.get("decision") or {}
-        states = [i.get("state") for i in rec.get("instances", ())]
+        states = [i.get("state") for i in instances]
         load = load_of(rec) if rec else None
         return values.PoolView(
             name=name, as_of=rec.get("started_at"), current=d.get("current"), desired=d.get("desired"),
             ready=states.count("ready"), booting=states.count("pending"), draining=states.count("draining"),
-            ready_units=_units(rec, ("ready",)), load=load, demanded=demanded(load, spec),
+            ready_units=_units(instances, ("ready",)), load=load, demanded=demanded(load, spec),
             direction=d.get("direction"), reason=redact(d["reason"]) if d.get("reason") else None,
             paused=paused, held=held, errors=_texts(rec.get("errors", ())), owner=None,
             min=spec.min if spec else None, max=spec.max if spec else None,
@@ -266,8 +267,9 @@ class ReadModel:
             load = load_of(rec)
             d = rec.get("decision") or {}
             for key, value in (("t", t), ("load", load), ("demanded", demanded(load, spec)),
-                               ("ready", _units(rec, ("ready",))),
-                               ("provisioned", _units(rec, _IN_SERVICE)), ("desired", d.get("desired"))):
+                               ("ready", _units(rec.get("instances", ()), ("ready",))),
+                               ("provisioned", _units(rec.get("instances", ()), _IN_SERVICE)),
+                               ("desired", d.get("desired"))):
                 cols[key].append(value)
             if d.get("direction") in ("up", "down"):
                 markers.append(values.Marker(t, d["direction"], d["current"], d["desired"],
