@@ -13,10 +13,10 @@ from fleetscale.api import catalogue
 from fleetscale.api.app import Serving, build_app
 from fleetscale.api.auth import load_tokens
 from fleetscale.api.views import ReadModel
-from fleetscale.app import build_controller
-from fleetscale.controller import PoolRunner
+from fleetscale.app import build_controller, runner_for
 from fleetscale.errors import SourceError
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import Observation
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.provider import SimulatedProvider
@@ -55,12 +55,12 @@ def test_no_secret_in_any_response(tmp_path: Path) -> None:
         for _ in range(3):
             controller.cycle()
             clock.advance(60)
-        store = controller.runners[0].store
-        assert isinstance(store, SqlJournal)
+        journal = next(j for j in controller.runners[0].journals if isinstance(j, SqlJournal))
         pool = config.PoolConfig.model_validate({"name": "db", "max": 3, "provider": {"kind": "simulated"}})
         provider = SimulatedProvider(clock, pool.types(), pool="db")
-        leaky = PoolRunner(pool, sources=[LeakySource()], provider=provider, drainer=provider.drainer(),
-                           journals=[store], store=store, clock=clock)
+        leaky = runner_for(pool, sources=[LeakySource()], provider=provider, drainer=provider.drainer(),
+                           journals=[journal], store=SqlStateStore(journal.engine), operator=journal,
+                           clock=clock)
         for _ in range(2):
             record = leaky.cycle()
         assert "hunter2-db-pass" in " ".join(record.errors)  # the journal has it: the API must not show it
