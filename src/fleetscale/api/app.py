@@ -110,7 +110,8 @@ def build_app(s: Serving) -> FastAPI:
 
     @app.exception_handler(JournalError)
     async def _journal_down(request: Request, exc: JournalError) -> JSONResponse:
-        return JSONResponse({"error": f"journal unavailable: {redact(str(exc))}", "field": None},
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__  # never the SQL text
+        return JSONResponse({"error": f"journal unavailable: {redact(first)}", "field": None},
                             status_code=503)
 
     @app.middleware("http")
@@ -204,7 +205,8 @@ def build_app(s: Serving) -> FastAPI:
         try:
             s.model.ping()
         except JournalError as exc:
-            return _ready(False, f"unavailable: {redact(str(exc))}", cycles, "the journal does not answer")
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return _ready(False, f"unavailable: {redact(first)}", cycles, "the journal does not answer")
         if cycles == 0:
             return _ready(False, "ok", cycles, "the controller has not completed a cycle yet")
         return _ready(True, "ok", cycles, None)

@@ -79,8 +79,6 @@ def publish(engine: sa.Engine, pools: Sequence[PoolSpec], at: datetime) -> None:
 
 
 def read(conn: sa.Connection) -> dict[str, PoolSpec]:
-    """Every published pool by name (an empty catalogue when the table does not exist yet)."""
-    if not sa.inspect(conn).has_table(specs.name):
-        return {}
+    """Every published pool by name (the table must exist: ``create``)."""
     return {r.pool: PoolSpec(r.pool, r.min, r.max, r.unit_capacity, r.interval, r.provider, bool(r.dry_run))
             for r in conn.execute(sa.select(specs))}

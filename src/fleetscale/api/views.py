@@ -192,10 +192,7 @@ class ReadModel:
         )
 
     def actions(self, pool: str, limit: int = 10) -> tuple[values.OperatorAction, ...]:
-        try:
-            return tuple(_action(e) for e in self.operator_log.events(pool, limit))
-        except JournalError as exc:
-            raise JournalError(redact(str(exc))) from exc
+        return tuple(_action(e) for e in self.operator_log.events(pool, limit))
 
     # --- instances, decisions, series -------------------------------------------------
 
