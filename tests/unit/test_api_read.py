@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from fleetscale.api import views
+from fleetscale.api import catalogue, views
 from fleetscale.api.catalogue import PoolSpec
 from fleetscale.model import Instance
 from tests.unit.api_kit import ApiKit, api_kit
+from tests.unit.controller_kit import kit, pool_config
 
 
 @pytest.fixture
@@ -42,6 +44,24 @@ class TestPools:
         assert (p["min"], p["max"], p["unit_capacity"], p["provider"]) == (1, 10, 1.0, "simulated")
         assert p["paused"] == [] and p["held"] is None and p["errors"] == [] and p["owner"] is None
 
+    def test_many_pools_listed_as_each_is_shown(self, ak: ApiKit, tmp_path: Path) -> None:
+        """The list (a few queries for all pools) says what each pool's own endpoint says."""
+        for name in ("alpha", "zeta"):
+            other = kit(tmp_path, load=3.0, pool=pool_config(name=name), journal=ak.kit.journal,
+                        clock=ak.kit.clock)
+            other.runner.cycle()
+        catalogue.publish(ak.model.engine, [PoolSpec("idle", 0, 4, 1.0, 60.0, "simulated", False)],
+                          ak.kit.clock.now())
+        ak.kit.journal.hold("zeta", 2, ak.kit.clock.now() + timedelta(hours=1), ak.kit.clock.now())
+        ak.kit.journal.pause("alpha", ak.kit.clock.now())
+        listed = ak.get("/api/pools").json()["pools"]
+        assert [p["name"] for p in listed] == ["alpha", "idle", "web", "zeta"]
+        for p in listed:
+            assert p == ak.get(f"/api/pools/{p['name']}").json()["pool"]
+        by_name = {p["name"]: p for p in listed}
+        assert by_name["zeta"]["held"]["units"] == 2 and by_name["alpha"]["paused"] == ["down", "up"]
+        assert by_name["idle"]["as_of"] is None and by_name["alpha"]["desired"] == 3
+
     def test_one_pool(self, ak: ApiKit) -> None:
         body = ak.get("/api/pools/web").json()
         assert body["pool"] == ak.get("/api/pools").json()["pools"][0]
@@ -67,7 +87,7 @@ class TestPools:
         assert p["name"] == "web" and p["demanded"] is None and p["max"] is None
 
 
-def _raise() -> list[Instance]:
+def _raise() -> tuple[Instance, ...]:
     from fleetscale.errors import ProviderError
 
     raise ProviderError("cloud down")
@@ -111,8 +131,6 @@ class TestDecisions:
         assert seen == sorted(seen, reverse=True)
 
     def test_reasons_proposals_steps(self, tmp_path: Path) -> None:
-        from tests.unit.controller_kit import kit, pool_config
-
         pool = pool_config(min=1, governor={"down": {"hysteresis": 3, "stabilisation": 0}})
         k = kit(tmp_path, load=5.0, pool=pool)
         k.step(2)

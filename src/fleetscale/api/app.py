@@ -132,8 +132,7 @@ def build_app(s: Serving) -> FastAPI:
 
     @app.get("/api/pools", response_model=values.PoolList, tags=["read"])
     def pools(_: Reader) -> values.PoolList:
-        specs, now = s.model.specs(), s.now()
-        return values.PoolList(tuple(s.model.pool(n, now, specs.get(n)) for n in s.model.pool_names()))
+        return values.PoolList(tuple(s.model.pools(s.now())))
 
     @app.get("/api/pools/{pool}", response_model=values.PoolDetail, tags=["read"])
     def pool(pool: str, _: Reader) -> values.PoolDetail:

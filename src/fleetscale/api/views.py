@@ -34,11 +34,18 @@ from fleetscale.journal.operator_log import OperatorEvent, OperatorLog
 #: the series never returns more points than this (older cycles are thinned, changes kept)
 MAX_POINTS = 2000
 _IN_SERVICE = ("pending", "ready", "draining")
+#: (paused directions, unexpired hold)
+Controls = tuple[tuple[str, ...], values.Hold | None]
 #: the pools of ``fs_cycles`` in O(pools) index seeks (a loose index scan; SQLite and MariaDB)
-_DISTINCT_POOLS = sa.text(
+_POOLS_CTE = (
     "WITH RECURSIVE p(pool) AS (SELECT MIN(pool) FROM fs_cycles UNION ALL "
-    "SELECT (SELECT MIN(pool) FROM fs_cycles WHERE fs_cycles.pool > p.pool) FROM p WHERE p.pool IS NOT NULL) "
-    "SELECT pool FROM p")
+    "SELECT (SELECT MIN(pool) FROM fs_cycles WHERE fs_cycles.pool > p.pool) FROM p "
+    "WHERE p.pool IS NOT NULL) ")
+_DISTINCT_POOLS = sa.text(_POOLS_CTE + "SELECT pool FROM p")
+#: every pool's last record, one index seek per pool
+_LAST_RECORDS = sa.text(
+    _POOLS_CTE + "SELECT c.pool, c.record FROM fs_cycles c WHERE c.id IN "
+    "(SELECT (SELECT MAX(f.id) FROM fs_cycles f WHERE f.pool = p.pool) FROM p WHERE p.pool IS NOT NULL)")
 #: ``series?since=`` reads a pool's cycles by time: an index the journal's own table lacks, created
 #: here when missing (its own MetaData: the journal's schema is not changed otherwise)
 _by_time = sa.Table("fs_cycles", sa.MetaData(), sa.Column("pool", sa.String(64)),
@@ -161,21 +168,44 @@ class ReadModel:
                 sessions[iid] = max(sessions.get(iid, 0), int(value))
         return _when(rec.get("started_at")), list(rec.get("instances", ())), sessions
 
-    def controls(self, pool: str, now: datetime) -> tuple[tuple[str, ...], values.Hold | None]:
+    def controls(self, pool: str, now: datetime) -> Controls:
         """The operator's pauses and (unexpired) hold of ``pool``."""
-        q = sa.select(sql.operator).where(sql.operator.c.pool == pool)
+        return self._controls(pool, now).get(pool, ((), None))
+
+    def _controls(self, pool: str | None, now: datetime) -> dict[str, Controls]:
+        """Pauses and unexpired hold by pool (of one pool, or of all)."""
+        q = sa.select(sql.operator)
+        if pool is not None:
+            q = q.where(sql.operator.c.pool == pool)
         rows = self._read("read operator", lambda c: c.execute(q).all())
-        paused = tuple(sorted(r.kind.removeprefix("pause_") for r in rows if r.kind.startswith("pause_")))
-        held = None
-        for r in rows:
-            until = r.until.replace(tzinfo=UTC) if r.until is not None else None
-            if r.kind == "hold" and r.hold is not None and until is not None and until > now:
-                held = values.Hold(r.hold, _iso(until))
-        return paused, held
+        out: dict[str, Controls] = {}
+        for name in {r.pool for r in rows}:
+            mine = [r for r in rows if r.pool == name]
+            paused = tuple(sorted(r.kind.removeprefix("pause_") for r in mine if r.kind.startswith("pause_")))
+            held = None
+            for r in mine:
+                until = r.until.replace(tzinfo=UTC) if r.until is not None else None
+                if r.kind == "hold" and r.hold is not None and until is not None and until > now:
+                    held = values.Hold(r.hold, _iso(until))
+            out[name] = (paused, held)
+        return out
+
+    def pools(self, now: datetime) -> list[values.PoolView]:
+        """Every pool at a glance, in three queries whatever their number."""
+        def go(c: sa.Connection) -> tuple[dict[str, PoolSpec], dict[str, str]]:
+            return catalogue.read(c), {r.pool: r.record for r in c.execute(_LAST_RECORDS)}
+        specs, records = self._read("read pools", go)
+        controls = self._controls(None, now)
+        return [self._pool(name, json.loads(records[name]) if name in records else {},
+                           controls.get(name, ((), None)), specs.get(name))
+                for name in sorted(set(specs) | set(records))]
 
     def pool(self, name: str, now: datetime, spec: PoolSpec | None = None) -> values.PoolView:
-        rec = self.last_record(name) or {}
-        paused, held = self.controls(name, now)
+        return self._pool(name, self.last_record(name) or {}, self.controls(name, now), spec)
+
+    def _pool(self, name: str, rec: dict[str, Any], controls: Controls,
+              spec: PoolSpec | None) -> values.PoolView:
+        paused, held = controls
         _, instances, _ = self.current_instances(name, rec)
         d = rec.get("decision") or {}
         states = [i.get("state") for i in instances]
