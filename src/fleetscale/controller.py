@@ -43,7 +43,7 @@ class Controller:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         stop = stop or threading.Event()
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         if install_signals and threading.current_thread() is threading.main_thread():
             def handler(signum: int, frame: FrameType | None) -> None:
                 log.info("stopping after the cycle in flight", signal=signal.Signals(signum).name)
@@ -85,6 +85,10 @@ class Controller:
             if on_cycle is not None:
                 on_cycle(record)
             due[runner.name] = when + timedelta(seconds=runner.interval)
+
+    def journal_errors(self) -> dict[str, str]:
+        """Pools whose journal or state cannot be written, and why (a health signal)."""
+        return {r.name: r.journal_error for r in self.runners if r.journal_error}
 
     def close(self) -> None:
         for fn in self._on_close:

@@ -125,6 +125,8 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     else:
         actions, planned = _plan_actions(decided, plan, inputs.sessions, now)
     repair = _repair(planned, obs, actions, inputs.sessions, spec.rules, now)
+    if repair is _NO_REPAIR:  # the common cycle: nothing for the reconciler
+        return Step(decided, obs, seen.instances, verdict, plan, actions, inputs.notes, inputs.errors)
     after = decided.forget_drains(repair.forget_drains).adopted(repair.adopt)
     notes = inputs.notes + repair.notes
     if repair.adopt:

@@ -156,12 +156,14 @@ class FleetState:
         return self._move(iid, _S.READY, drains=drains)
 
     def launched(self, made: Iterable[Instance], at: datetime) -> FleetState:
-        """Instances this controller just launched: known, and in the view as they were made."""
+        """Instances this controller just launched: known, and in the view as booting (they
+        become ready through the next listing, registration included, like any other)."""
         made = tuple(made)
         if not made:
             return self
         have = {i.id for i in self.instances}
-        fresh = tuple(i for i in made if i.id not in have)
+        fresh = tuple(i if i.state is _S.PENDING else replace(i, state=_S.PENDING)
+                      for i in made if i.id not in have and i.state in (_S.PENDING, _S.READY))
         known = {**self.known, **{i.id: "launched" for i in made}}
         seen = {**self.first_seen, **{i.id: self.first_seen.get(i.id, at) for i in made}}
         return self._next(instances=self.instances + fresh, known=MappingProxyType(known),

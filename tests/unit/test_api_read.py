@@ -11,6 +11,8 @@ import sqlalchemy as sa
 
 from fleetscale.api import catalogue, views
 from fleetscale.api.catalogue import PoolSpec
+from fleetscale.coordination.history import OwnershipLog
+from fleetscale.coordination.replica import ChangeKind, OwnershipChange
 from fleetscale.model import Instance
 from tests.unit.api_kit import ApiKit, api_kit
 from tests.unit.controller_kit import kit, pool_config
@@ -43,6 +45,7 @@ class TestPools:
         assert p["as_of"] == rec["started_at"]
         assert (p["min"], p["max"], p["unit_capacity"], p["provider"]) == (1, 10, 1.0, "simulated")
         assert p["paused"] == [] and p["held"] is None and p["errors"] == [] and p["owner"] is None
+        assert p["owner_token"] is None
 
     def test_many_pools_listed_as_each_is_shown(self, ak: ApiKit, tmp_path: Path) -> None:
         """The list (a few queries for all pools) says what each pool's own endpoint says."""
@@ -61,6 +64,21 @@ class TestPools:
         by_name = {p["name"]: p for p in listed}
         assert by_name["zeta"]["held"]["units"] == 2 and by_name["alpha"]["paused"] == ["down", "up"]
         assert by_name["idle"]["as_of"] is None and by_name["alpha"]["desired"] == 3
+
+    def test_owner_from_the_ownership_journal(self, ak: ApiKit) -> None:
+        """With coordinated replicas, the pool shows the replica holding it and its token."""
+        log = OwnershipLog(ak.model.engine)
+        assert ak.get("/api/pools/web").json()["pool"]["owner"] is None
+        for replica, kind, token in [("r1", ChangeKind.ACQUIRED, 1), ("r1", ChangeKind.LOST, 1),
+                                     ("r2", ChangeKind.ACQUIRED, 2)]:
+            log.record(OwnershipChange("web", replica, kind, token, "test"))
+        log.record(OwnershipChange("other", "r1", ChangeKind.ACQUIRED, 3, "test"))
+        p = ak.get("/api/pools/web").json()["pool"]
+        assert (p["owner"], p["owner_token"]) == ("r2", 2)
+        assert ak.get("/api/pools").json()["pools"][0]["owner"] == "r2"
+        log.record(OwnershipChange("web", "r2", ChangeKind.RELEASED, 2, "rebalance"))
+        p = ak.get("/api/pools/web").json()["pool"]
+        assert (p["owner"], p["owner_token"]) == (None, None)
 
     def test_one_pool(self, ak: ApiKit) -> None:
         body = ak.get("/api/pools/web").json()

@@ -53,8 +53,10 @@ class PoolView:
     held: Hold | None
     #: what went wrong in the last cycle
     errors: tuple[str, ...]
-    #: the replica holding the pool (coordination); None when one controller runs everything
+    #: the replica holding the pool and its fencing token (coordination); None when one
+    #: controller runs everything, or while no replica holds the pool
     owner: str | None
+    owner_token: int | None
     min: int | None
     max: int | None
     unit_capacity: float | None

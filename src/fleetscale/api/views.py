@@ -6,7 +6,8 @@ view) both build a ``ReadModel`` on the journal's URL, so both serve the same th
 - ``fs_cycles`` (``journal/sql.py``): the full CycleRecord of every cycle (decisions, reasons,
   proposals, governor steps, observations, instances);
 - ``fs_operator`` and ``fs_operator_events``: pauses and holds, and who set them;
-- ``fs_pool_specs`` (``api/catalogue.py``): each pool's bounds and capacity per unit.
+- ``fs_pool_specs`` (``api/catalogue.py``): each pool's bounds and capacity per unit;
+- ``fs_ownership`` (``coordination/history.py``): which replica holds each pool, when several share them.
 
 The fleet as it stands (``current_instances``) is read in one place, from the last cycle's
 record, so that it can follow the controller's state wherever that is kept.
@@ -26,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fleetscale.api import catalogue, values
 from fleetscale.api.catalogue import PoolSpec
 from fleetscale.config import redact
+from fleetscale.coordination.history import OwnershipLog, ownership
 from fleetscale.errors import JournalError
 from fleetscale.journal import sql
 from fleetscale.journal.explain import plan_text
@@ -112,6 +114,7 @@ class ReadModel:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.operator_log = OperatorLog(engine)
+        OwnershipLog(engine)  # creates fs_ownership when missing (written by coordinated replicas)
         catalogue.create(engine)
         try:
             _BY_TIME.create(engine, checkfirst=True)
@@ -190,21 +193,42 @@ class ReadModel:
             out[name] = (paused, held)
         return out
 
+    def owners(self, pool: str | None = None) -> dict[str, tuple[str, int]]:
+        """The replica holding each pool and its fencing token (``fs_ownership``, written by
+        coordinated replicas): the highest token acquired that its holder has not released or
+        lost. A pool nobody holds (or a deployment without coordination) is absent."""
+        o = ownership.alias("o")
+        end = ownership.alias("e")
+        latest = sa.select(o.c.pool, sa.func.max(o.c.token).label("token")).where(o.c.change == "acquired")
+        if pool is not None:
+            latest = latest.where(o.c.pool == pool)
+        top = latest.group_by(o.c.pool).subquery()
+        acq = ownership.alias("a")
+        q = (sa.select(acq.c.pool, acq.c.replica, acq.c.token)
+             .join(top, sa.and_(acq.c.pool == top.c.pool, acq.c.token == top.c.token))
+             .where(acq.c.change == "acquired")
+             .where(~sa.exists().where(end.c.pool == acq.c.pool, end.c.token == acq.c.token,
+                                       end.c.replica == acq.c.replica,
+                                       end.c.change.in_(("released", "lost")))))
+        rows = self._read("read owners", lambda c: c.execute(q).all())
+        return {r.pool: (r.replica, int(r.token)) for r in rows}
+
     def pools(self, now: datetime) -> list[values.PoolView]:
-        """Every pool at a glance, in three queries whatever their number."""
+        """Every pool at a glance, in four queries whatever their number."""
         def go(c: sa.Connection) -> tuple[dict[str, PoolSpec], dict[str, str]]:
             return catalogue.read(c), {r.pool: r.record for r in c.execute(_LAST_RECORDS)}
         specs, records = self._read("read pools", go)
-        controls = self._controls(None, now)
+        controls, owners = self._controls(None, now), self.owners()
         return [self._pool(name, json.loads(records[name]) if name in records else {},
-                           controls.get(name, ((), None)), specs.get(name))
+                           controls.get(name, ((), None)), specs.get(name), owners.get(name))
                 for name in sorted(set(specs) | set(records))]
 
     def pool(self, name: str, now: datetime, spec: PoolSpec | None = None) -> values.PoolView:
-        return self._pool(name, self.last_record(name) or {}, self.controls(name, now), spec)
+        return self._pool(name, self.last_record(name) or {}, self.controls(name, now), spec,
+                          self.owners(name).get(name))
 
-    def _pool(self, name: str, rec: dict[str, Any], controls: Controls,
-              spec: PoolSpec | None) -> values.PoolView:
+    def _pool(self, name: str, rec: dict[str, Any], controls: Controls, spec: PoolSpec | None,
+              owner: tuple[str, int] | None) -> values.PoolView:
         paused, held = controls
         _, instances, _ = self.current_instances(name, rec)
         d = rec.get("decision") or {}
@@ -215,7 +239,8 @@ class ReadModel:
             ready=states.count("ready"), booting=states.count("pending"), draining=states.count("draining"),
             ready_units=_units(instances, ("ready",)), load=load, demanded=demanded(load, spec),
             direction=d.get("direction"), reason=redact(d["reason"]) if d.get("reason") else None,
-            paused=paused, held=held, errors=_texts(rec.get("errors", ())), owner=None,
+            paused=paused, held=held, errors=_texts(rec.get("errors", ())),
+            owner=owner[0] if owner else None, owner_token=owner[1] if owner else None,
             min=spec.min if spec else None, max=spec.max if spec else None,
             unit_capacity=spec.unit_capacity if spec else None, interval=spec.interval if spec else None,
             provider=spec.provider if spec else None, dry_run=bool(rec.get("dry_run", spec and spec.dry_run)),

@@ -44,8 +44,9 @@ def _non_negative(text: str) -> float:
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("simulate", help="replay a load trace through a pool's policies and score it",
-                       description=__doc__.split("\n\n")[0])
+    p: argparse.ArgumentParser = sub.add_parser(
+        "simulate", help="replay a load trace through a pool's policies and score it",
+        description=__doc__.split("\n\n")[0])
     p.add_argument("--trace", required=True, metavar="FILE", help="CSV t_seconds,load (uniform interval)")
     p.add_argument("--config", metavar="FILE", help="simulate a configured pool (with --pool)")
     p.add_argument("--pool", metavar="NAME", help="the pool of --config to simulate")
