@@ -165,7 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         controller = build_controller(loaded, dry_run=args.dry_run, extra_sinks=api.sinks if api else ())
         try:
             if api is not None:
-                api.start()
+                api.start(controller.journal_errors)
             if args.once:
                 records = controller.cycle()
             else:

@@ -3,7 +3,7 @@ and the FastAPI application over that journal (its own engine, as under ``fleets
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,8 @@ class ApiKit:
 
 
 def api_kit(tmp_path: Path, loads: Sequence[float] = LOADS, *, writable: bool = True,
-            read_token: bool = False, write_token: bool = True, publish: bool = True) -> ApiKit:
+            read_token: bool = False, write_token: bool = True, publish: bool = True,
+            journal_errors: Callable[[], Mapping[str, str]] | None = None) -> ApiKit:
     pool = pool_config(min=1, max=10, policies=[{"kind": "target", "target": 1}])
     k = kit(tmp_path, load=loads[0] if loads else 0.0, pool=pool)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'journal.db'}")
@@ -60,7 +61,8 @@ def api_kit(tmp_path: Path, loads: Sequence[float] = LOADS, *, writable: bool = 
     cycles = [0]
     tokens = Tokens(write=TOKEN.encode() if write_token else None,
                     read=READ_TOKEN.encode() if read_token else None)
-    app = build_app(Serving(model, tokens, writable=writable, cycles_done=lambda: cycles[0], now=k.clock.now))
+    app = build_app(Serving(model, tokens, writable=writable, cycles_done=lambda: cycles[0], now=k.clock.now,
+                            journal_errors=journal_errors))
     out = ApiKit(k, model, TestClient(app), cycles)
     out.step(loads)
     return out

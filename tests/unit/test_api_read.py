@@ -240,6 +240,16 @@ class TestHealth:
         r = api_kit(tmp_path, loads=()).get("/readyz")
         assert r.status_code == 503 and r.json()["why"] == "the controller has not completed a cycle yet"
 
+    def test_not_ready_while_the_controller_cannot_write(self, tmp_path: Path) -> None:
+        failing = {"web": "journal: record failed: disk full"}
+        ak = api_kit(tmp_path, journal_errors=lambda: failing)
+        r = ak.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["why"] == ("the controller cannot write its journal: pool web: "
+                                   "journal: record failed: disk full")
+        failing.clear()
+        assert ak.get("/readyz").status_code == 200
+
     def test_not_ready_when_the_journal_is_away(self, ak: ApiKit) -> None:
         ak.model.engine = sa.create_engine("mysql+pymysql://fleetscale@127.0.0.1:1/none",
                                            connect_args={"connect_timeout": 2})

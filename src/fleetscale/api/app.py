@@ -20,7 +20,7 @@ The dashboard is ``/`` (``web/static``) with uPlot from ``web/vendor``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -64,6 +64,8 @@ class Serving:
     writable: bool
     #: cycles this process completed (None: it runs no controller)
     cycles_done: Callable[[], int] | None = None
+    #: pools whose journal or state the controller cannot write (``Controller.journal_errors``)
+    journal_errors: Callable[[], Mapping[str, str]] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
@@ -208,6 +210,10 @@ def build_app(s: Serving) -> FastAPI:
             return _ready(False, f"unavailable: {redact(first)}", cycles, "the journal does not answer")
         if cycles == 0:
             return _ready(False, "ok", cycles, "the controller has not completed a cycle yet")
+        failing = s.journal_errors() if s.journal_errors else {}
+        if failing:
+            why = "; ".join(f"pool {pool}: {redact(text)}" for pool, text in sorted(failing.items()))
+            return _ready(False, "ok", cycles, f"the controller cannot write its journal: {why}")
         return _ready(True, "ok", cycles, None)
 
     # --- the dashboard ----------------------------------------------------------------

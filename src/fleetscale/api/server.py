@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,7 +134,9 @@ class RunApi:
         tokens = load_tokens(api, environ)
         return cls(loaded, tokens, bind(api))
 
-    def start(self) -> None:
+    def start(self, journal_errors: Callable[[], Mapping[str, str]] | None = None) -> None:
+        """Publish the pools and serve; ``journal_errors`` (the controller's) makes ``/readyz``
+        answer 503 while a pool's journal cannot be written."""
         model = read_model(self.loaded.config.journal.sql)
         try:
             catalogue.publish(model.engine, [catalogue.PoolSpec.of(p) for p in self.loaded.config.pools],
@@ -142,8 +144,8 @@ class RunApi:
         except JournalError:
             model.engine.dispose()
             raise
-        self.server = ApiServer(Serving(model, self.tokens, writable=True, cycles_done=self.watch.count),
-                                self.sock)
+        self.server = ApiServer(Serving(model, self.tokens, writable=True, cycles_done=self.watch.count,
+                                        journal_errors=journal_errors), self.sock)
         self.server.start()
 
     def close(self) -> None:
