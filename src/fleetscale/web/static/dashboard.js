@@ -146,7 +146,7 @@
       "operator: " + operatorText(p),
       "as of " + fmtTime(p.as_of),
     ];
-    if (p.owner) parts.push("owner " + p.owner);
+    if (p.owner) parts.push("owner " + p.owner + " (token " + p.owner_token + ")");
     $("#pool-summary").textContent = parts.join(" · ");
     var errs = $("#pool-errors");
     errs.hidden = !p.errors.length;
