@@ -32,6 +32,8 @@ from fleetscale.errors import JournalError
 from fleetscale.journal import sql
 from fleetscale.journal.explain import plan_text
 from fleetscale.journal.operator_log import OperatorEvent, OperatorLog
+from fleetscale.journal.record import _plain
+from fleetscale.journal.state_store import SqlStateStore
 
 #: the series never returns more points than this (older cycles are thinned, changes kept)
 MAX_POINTS = 2000
@@ -114,6 +116,7 @@ class ReadModel:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.operator_log = OperatorLog(engine)
+        self.states = SqlStateStore(engine)
         OwnershipLog(engine)  # creates fs_ownership when missing (written by coordinated replicas)
         catalogue.create(engine)
         try:
@@ -157,19 +160,30 @@ class ReadModel:
 
     def current_instances(self, pool: str, last: dict[str, Any] | None = None) -> tuple[
             datetime | None, list[dict[str, Any]], dict[str, int]]:
-        """The fleet as the controller last saw it: (as of, instances as CycleRecord dicts,
+        """The fleet as the controller knows it: (as of, instances as CycleRecord dicts,
         sessions by instance id). The one place that decides where the fleet "now" is read
-        from: today the last cycle's record (``last`` when the caller has read it already)."""
+        from: the pool's saved state value (``state.FleetState``, saved at the end of the last
+        cycle, so it includes what that cycle launched, drained or terminated), timed by the
+        last cycle's record; the record's instances when no state was saved (a journal of an
+        earlier release). Sessions come from the last record's readings."""
         rec = last if last is not None else self.last_record(pool)
         if rec is None:
             return None, [], {}
+        try:
+            state = self.states.load(pool)
+        except JournalError:
+            state = None
         sessions: dict[str, int] = {}
         for o in rec.get("observations", ()):
             value, iid = o.get("value"), o.get("instance_id")
             if o.get("metric") == "sessions" and iid and not o.get("error") and value is not None \
                     and 0 <= value < math.inf:
                 sessions[iid] = max(sessions.get(iid, 0), int(value))
-        return _when(rec.get("started_at")), list(rec.get("instances", ())), sessions
+        if state is not None:
+            instances: list[dict[str, Any]] = [_plain(i) for i in state.instances]
+        else:
+            instances = list(rec.get("instances", ()))
+        return _when(rec.get("started_at")), instances, sessions
 
     def controls(self, pool: str, now: datetime) -> Controls:
         """The operator's pauses and (unexpired) hold of ``pool``."""
