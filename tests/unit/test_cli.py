@@ -89,8 +89,9 @@ class TestOperator:
 
     def test_pause_hold_resume(self, valid: Path, tmp_path: Path, capsys: Cap) -> None:
         url = f"sqlite:///{tmp_path / 'j.db'}"
+        assert main(["run", "--once", "--dry-run", str(valid)]) == 0  # the controller creates the journal
         assert main(["pause", "web", "--direction", "down", "--config", str(valid)]) == 0
-        assert main(["hold", "web", "4", "--until", "2099-01-01T00:00:00Z", "--journal", url]) == 0
+        assert main(["hold", "web", "4", "--until", "+2d", "--journal", url]) == 0
         op = SqlJournal(url).operator("web", datetime.now(UTC))
         assert op.paused == {Direction.DOWN}
         assert op.override is not None and op.override.hold == 4
@@ -134,5 +135,5 @@ class TestExplain:
         assert main(["run", "--once", str(valid)]) == 0
         capsys.readouterr()
         assert main(["explain", "db", "--config", str(valid).replace("fleet", "fleet")]) == 2
-        assert main(["explain", "db", "--journal", f"sqlite:///{valid.parent / 'j.db'}"]) == 1
-        assert "no cycles journaled for pool 'db' (journal has: web)" in capsys.readouterr().err
+        assert main(["explain", "db", "--journal", f"sqlite:///{valid.parent / 'j.db'}"]) == 2
+        assert "POOL: the journal has recorded no pool of that name (it has: web)" in capsys.readouterr().err
