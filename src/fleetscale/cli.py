@@ -126,9 +126,10 @@ def _load_for_run(args: argparse.Namespace) -> config.Loaded:
     if args.from_env:
         if args.file:
             raise ConfigError("(arguments): give FILE or --from-env, not both (got both)")
-        from fleetscale.compat.dynoscaler_env import document_from_env
+        from fleetscale.compat.dynoscaler_env import parse_env
 
-        return config.parse(document_from_env(dict(os.environ)))
+        loaded: config.Loaded = parse_env(dict(os.environ))
+        return loaded
     if not args.file:
         raise ConfigError("(arguments): run needs FILE or --from-env (got neither)")
     return config.load(args.file)

@@ -62,13 +62,13 @@ class Settings(BaseModel):
     #: botocore retry mode: "standard" (AWS recommended) or "adaptive" (adds client-side rate limiting)
     retry_mode: Literal["standard", "adaptive"] = "standard"
     #: botocore's attempts per call (its own retry, before ours)
-    max_attempts: PositiveInt = 4
+    max_attempts: PositiveInt = Field(default=4, le=20)
     #: our bounded retries after botocore gave up on throttling
-    throttle_retries: NonNegativeInt = 3
-    backoff_base: PositiveFloat = 1.0
-    backoff_max: PositiveFloat = 20.0
-    connect_timeout: PositiveFloat = 5.0
-    read_timeout: PositiveFloat = 30.0
+    throttle_retries: NonNegativeInt = Field(default=3, le=20)
+    backoff_base: PositiveFloat = Field(default=1.0, le=300)
+    backoff_max: PositiveFloat = Field(default=20.0, le=3600)
+    connect_timeout: PositiveFloat = Field(default=5.0, le=300)
+    read_timeout: PositiveFloat = Field(default=30.0, le=3600)
 
 
 def make_client(settings: Settings, botocore_session: Any = None) -> Any:

@@ -63,9 +63,9 @@ class Settings(BaseModel):
                                         "ZONE_RESOURCE_POOL_EXHAUSTED", "SkuNotAvailable")
     throttle_errors: tuple[str, ...] = ("RequestLimitExceeded", "Throttling", "RateLimit",
                                         "Too Many Requests")
-    throttle_retries: NonNegativeInt = 3
-    backoff_base: PositiveFloat = 1.0
-    backoff_max: PositiveFloat = 20.0
+    throttle_retries: NonNegativeInt = Field(default=3, le=20)
+    backoff_base: PositiveFloat = Field(default=1.0, le=300)
+    backoff_max: PositiveFloat = Field(default=20.0, le=3600)
 
 
 STATE_MAP = {
