@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except ConfigError as exc:
         for line in exc.problems:
-            say(line, err=True)
+            say(" ".join(line.split()), err=True)  # one line per problem, always
         return 2
     except TraceError as exc:  # a trace file the user named
         say(f"fleetscale: {exc}", err=True)

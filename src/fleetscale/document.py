@@ -239,7 +239,8 @@ def _yaml(p: Path, text: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise _fail(p, f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise _fail(p, f"invalid YAML{where}: {problem}") from None
     except (ValueError, RecursionError) as exc:
         raise _fail(p, f"invalid YAML: {exc}") from None
 
