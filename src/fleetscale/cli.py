@@ -281,10 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(" ".join(line.split()), err=True)  # one line per problem, always
         return 2
     except TraceError as exc:  # a trace file the user named
-        say(f"fleetscale: {exc}", err=True)
+        say(f"fleetscale: {' '.join(str(exc).split())}", err=True)
         return 2
     except FleetscaleError as exc:
-        say(f"fleetscale: {exc}", err=True)
+        say(f"fleetscale: {' '.join(str(exc).split())}", err=True)
         return 1
     except KeyboardInterrupt:
         return 130

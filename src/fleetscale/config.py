@@ -28,6 +28,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -168,6 +169,33 @@ class JournalConfig(_Strict):
     sinks: tuple[AdapterSpec, ...] = ()
     #: serve Prometheus /metrics on this port (None = off)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("sql")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        """A URL SQLAlchemy can parse, of a dialect whose driver is installed; a SQLite file's
+        directory must exist (the journal itself is created on the first cycle)."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            parsed = sa.engine.make_url(url)
+            dialect = parsed.get_dialect()
+            dialect.import_dbapi()
+        except (SQLAlchemyError, ValueError) as exc:
+            raise ValueError(f"not a usable database URL: {' '.join(str(exc).split())}") from None
+        except ImportError as exc:
+            raise ValueError(f"the database driver is not installed: {exc}") from None
+        database = parsed.database or ""
+        if parsed.drivername.startswith("sqlite") and database not in ("", ":memory:"):
+            folder = Path(database).parent
+            try:
+                usable = folder.is_dir()
+            except (OSError, ValueError):
+                usable = False
+            if not usable:
+                raise ValueError(f"no such directory {str(folder)!r} for the SQLite journal")
+        return url
 
 
 class Config(_Strict):

@@ -179,13 +179,15 @@ def _fail(p: Path, message: str) -> ConfigError:
 
 
 def _text(p: Path) -> str:
-    if p.is_dir():
-        raise _fail(p, "is a directory, not a configuration file")
     try:
+        if p.is_dir():
+            raise _fail(p, "is a directory, not a configuration file")
         with p.open("rb") as f:
             raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise _fail(p, f"cannot read {p}: {exc.strerror}") from None
+    except ValueError as exc:  # e.g. a NUL character in the path
+        raise _fail(p, f"cannot read {p}: {exc}") from None
     if len(raw) > MAX_BYTES:
         raise _fail(p, f"larger than {MAX_BYTES // 1024} KiB; not a configuration file")
     if b"\0" in raw:

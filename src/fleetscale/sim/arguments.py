@@ -73,15 +73,27 @@ def _outputs(args: argparse.Namespace) -> list[str]:
         if value is None:
             continue
         flag, path = _flag(name), Path(value)
-        if path.suffix.lower() not in extensions:
-            problems.append(f"{flag}: the file name must end in {' or '.join(extensions)} (got {value})")
-        elif path.is_dir():
-            problems.append(f"{flag}: is a directory, expected a file name (got {value})")
-        elif not path.parent.is_dir():
-            problems.append(f"{flag}: no such directory {str(path.parent)!r} (got {value})")
-        elif not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            problems.append(f"{flag}: cannot write there (got {value})")
+        try:
+            problem = _output(flag, path, value, extensions)
+        except (OSError, ValueError) as exc:
+            problem = f"{flag}: cannot use this path: {getattr(exc, 'strerror', None) or exc} (got {value})"
+        if problem:
+            problems.append(problem)
     return problems
+
+
+def _output(flag: str, path: Path, value: str, extensions: tuple[str, ...]) -> str | None:
+    if "\0" in value:
+        return f"{flag}: the file name contains a NUL character"
+    if path.suffix.lower() not in extensions:
+        return f"{flag}: the file name must end in {' or '.join(extensions)} (got {value})"
+    if path.is_dir():
+        return f"{flag}: is a directory, expected a file name (got {value})"
+    if not path.parent.is_dir():
+        return f"{flag}: no such directory {str(path.parent)!r} (got {value})"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{flag}: cannot write there (got {value})"
+    return None
 
 
 def _trace(args: argparse.Namespace, interval: float | None) -> list[str]:

@@ -128,6 +128,8 @@ def read_trace(path: str | Path) -> Trace:
             raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise TraceError(f"{p}: cannot read trace: {exc.strerror}") from None
+    except ValueError as exc:  # e.g. a NUL character in the path
+        raise TraceError(f"{p}: cannot read trace: {exc}") from None
     if len(raw) > MAX_BYTES:
         raise TraceError(f"{p}: larger than {MAX_BYTES >> 20} MiB")
     if b"\0" in raw:
