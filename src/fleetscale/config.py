@@ -100,7 +100,7 @@ class OverrideConfig(_Strict):
 
 class PoolConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    #: seconds between cycles: 1 s .. 1 day
+    #: seconds between cycles: 0.1 s .. 1 day
     interval: float = Field(default=60.0, ge=limits.INTERVAL_MIN, le=limits.INTERVAL_MAX)
     min: NonNegativeInt = Field(default=0, le=limits.UNITS_MAX)
     max: PositiveInt = Field(le=limits.UNITS_MAX)

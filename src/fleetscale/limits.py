@@ -7,7 +7,8 @@ out of range, or blank text, by the path the user wrote (``pools.0.governor.down
 
 Ranges (documented in the README's configuration section):
 
-- durations (seconds): ``interval`` 1 s .. 1 day; stabilisation, cooldown, step periods,
+- durations (seconds): ``interval`` 0.1 s .. 1 day (sub-second for fast tests and event-driven
+  pools; 1e-6 would flood the log); stabilisation, cooldown, step periods,
   staleness, boot timeout, drain deadline, forecast windows: 0 .. 7 days; latency and
   processing times: 0 .. 1 day;
 - counts of units (``min``, ``max``, ``units``, step sizes, floors): 0 .. 1,000,000;
@@ -28,7 +29,7 @@ from pydantic import BaseModel
 MINUTE = 60.0
 DAY = 86400.0
 WEEK = 7 * DAY
-INTERVAL_MIN = 1.0
+INTERVAL_MIN = 0.1
 INTERVAL_MAX = DAY
 UNITS_MAX = 1_000_000
 CYCLES_MAX = 10_000

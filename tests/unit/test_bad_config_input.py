@@ -63,7 +63,7 @@ class TestNonFiniteAndAbsurdNumbers:
             (I, "unit_capacity: .nan", "pools.0.unit_capacity: must be a finite number (got nan)"),
             (I, "interval: .inf", "pools.0.interval: must be a finite number (got inf)"),
             (I, "interval: 1e12", "pools.0.interval: Input should be less than or equal to 86400"),
-            (I, "interval: 1e-6", "pools.0.interval: Input should be greater than or equal to 1"),
+            (I, "interval: 1e-6", "pools.0.interval: Input should be greater than or equal to 0.1"),
             ("max: 10", "max: 100000000000000000000",
              "pools.0.max: Input should be less than or equal to 1000000"),
             (I, "governor: {down: {stabilisation: .nan}}",
@@ -99,10 +99,10 @@ class TestNonFiniteAndAbsurdNumbers:
         lines = refused(write(tmp_path, text), capsys)
         assert any(line.startswith(needle) for line in lines), lines
 
-    def test_interval_bounds_are_one_second_to_one_day(self, tmp_path: Path, capsys: Cap) -> None:
-        for ok in ("1", "86400"):
+    def test_interval_bounds_are_a_tenth_of_a_second_to_one_day(self, tmp_path: Path, capsys: Cap) -> None:
+        for ok in ("0.1", "86400"):
             assert main(["check", str(write(tmp_path, POOL.replace("interval: 30", f"interval: {ok}")))]) == 0
-        for bad in ("0.5", "86401"):
+        for bad in ("0.05", "86401"):
             (line,) = refused(write(tmp_path, POOL.replace("interval: 30", f"interval: {bad}")), capsys)
             assert line.startswith("pools.0.interval: "), line
 

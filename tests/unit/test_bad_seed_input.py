@@ -53,7 +53,7 @@ class TestSeedNames:
             ({"calls_per_cpu": 1e300}, "calls_per_cpu: must be a number > 0 and at most 1e6"),
             ({"pool": "no spaces allowed"}, "pool: String should match pattern"),
             ({"fleetscale": {"interval": 0.001}},
-             "fleetscale.interval: Input should be greater than or equal to 1 (got 0.001)"),
+             "fleetscale.interval: Input should be greater than or equal to 0.1 (got 0.001)"),
             ({"fleetscale": {"drainer": {"reload_budget": 1000}}},
              "fleetscale.drainer.reload_budget: Input should be less than or equal to 120 (got 1000)"),
         ],
@@ -99,7 +99,7 @@ class TestEnvironmentNames:
         ("change", "expected"),
         [
             ({"FLEETSCALE_INTERVAL": "0.000001"},
-             "FLEETSCALE_INTERVAL: Input should be greater than or equal to 1"),
+             "FLEETSCALE_INTERVAL: Input should be greater than or equal to 0.1"),
             ({"FLEETSCALE_INTERVAL": "1e12"},
              "FLEETSCALE_INTERVAL: Input should be less than or equal to 86400"),
             ({"FLEETSCALE_INTERVAL": "inf"}, "FLEETSCALE_INTERVAL: must be a number above 0 (got inf)"),

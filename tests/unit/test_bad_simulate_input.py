@@ -61,7 +61,7 @@ class TestNumbers:
             (["--boot-delay", "inf"], "--boot-delay: must be a finite number (got inf)"),
             (["--drain-time", "inf"], "--drain-time: must be a finite number (got inf)"),
             (["--interval", "inf"], "--interval: must be a finite number (got inf)"),
-            (["--interval", "1e-6"], "--interval: must be within 1 .. 86400 seconds"),
+            (["--interval", "1e-6"], "--interval: must be within 0.1 .. 86400 seconds"),
             (["--boot-delay", "1e300"], "--boot-delay: must be within 0 .. 604800 seconds"),
             (["--capacity", "inf"], "--capacity: must be a finite number (got inf)"),
             (["--scale", "1e300"], "--scale: must be within"),

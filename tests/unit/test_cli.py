@@ -54,7 +54,7 @@ class TestCheck:
         assert main(["check", str(p)]) == 2
         err = capsys.readouterr().err.splitlines()
         assert err == [
-            "pools.0.interval: Input should be greater than or equal to 1 (got -5)",
+            "pools.0.interval: Input should be greater than or equal to 0.1 (got -5)",
             "pools.0.max: Input should be greater than 0 (got 0)",
             "pools.0.provider.boot_delay: Input should be a valid number (got soon)",
         ]

@@ -2,7 +2,7 @@
 line naming the option as typed (``--boot-delay: ...``), so the command exits 2 at once instead
 of failing after the run (an output path) or producing a report full of ``inf``.
 
-- numbers finite and within the configuration's ranges (``limits``): ``--interval`` 1 s .. 1 day,
+- numbers finite and within the configuration's ranges (``limits``): ``--interval`` 0.1 s .. 1 day,
   ``--boot-delay`` and ``--drain-time`` 0 .. 7 days, ``--capacity`` up to 1e9, ``--scale`` up to
   1e6, ``--min``/``--max`` 0 .. 1,000,000, ``--boot-failure-rate`` in [0, 1);
 - the trace readable (``sources.trace.read_trace``), at least one decision interval long, at
