@@ -265,3 +265,51 @@ class TestFiles:
     def test_directory(self, tmp_path: Path, capsys: Cap) -> None:
         (line,) = refused(tmp_path, capsys)
         assert line.startswith("(file): is a directory")
+
+
+class TestFoundByHand:
+    """Inputs that reached ``internal error`` (exit 1 with an exception name) when tried."""
+
+    @pytest.mark.parametrize(
+        ("url", "needle"),
+        [
+            ("garbage", "journal.sql: not a usable database URL"),
+            ("nosuch://x", "journal.sql: not a usable database URL"),
+            ("sqlite:////nonexistent/dir/j.db", "journal.sql: no such directory '/nonexistent/dir'"),
+            ("sqlite:////" + "a" * 5000 + "/j.db", "journal.sql: no such directory"),
+        ],
+        ids=["garbage", "unknown-dialect", "missing-directory", "name-too-long"],
+    )
+    def test_journal_url_checked_at_check(self, tmp_path: Path, capsys: Cap, url: str, needle: str) -> None:
+        text = POOL.replace("sqlite:///JOURNAL", url)
+        (line,) = refused(write(tmp_path, text), capsys)
+        assert line.startswith(needle), line
+
+    @pytest.mark.parametrize("name", ["a" * 5000 + ".yaml", "a\0b.yaml"], ids=["too-long", "nul"])
+    def test_unusable_file_names(self, capsys: Cap, name: str) -> None:
+        (line,) = refused(Path(name), capsys)
+        assert line.startswith("(file): cannot read")
+
+    @pytest.mark.parametrize("option", ["--report", "--trace"])
+    @pytest.mark.parametrize("name", ["/" + "a" * 5000 + "/x", "a\0b"], ids=["too-long", "nul"])
+    def test_unusable_simulate_paths(self, tmp_path: Path, capsys: Cap, option: str, name: str) -> None:
+        good = tmp_path / "t.csv"
+        good.write_text("t_seconds,load\n0,1\n60,2\n120,3\n")
+        suffix = ".json" if option == "--report" else ".csv"
+        argv = ["simulate", "--trace", str(good), option, name + suffix]
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and "internal error" not in err, err
+        assert err.startswith(f"{option}: "), err
+
+    def test_metrics_port_taken_is_one_clear_line(self, tmp_path: Path, capsys: Cap) -> None:
+        import socket
+
+        with socket.socket() as taken:
+            taken.bind(("0.0.0.0", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            cfg = write(tmp_path, POOL + f"  metrics_port: {port}\n")
+            assert main(["run", "--once", "--dry-run", str(cfg)]) == 1
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"fleetscale: journal.metrics_port: cannot serve metrics on 0.0.0.0:{port}")
