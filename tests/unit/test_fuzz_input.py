@@ -201,7 +201,7 @@ def traces(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(min_value=0, max_value=2))):
         if rows:
             k = draw(st.integers(min_value=0, max_value=len(rows) - 1))
-            t, load = rows[k].split(",")
+            t, load = rows[k].split(",", 1)
             if draw(st.booleans()):
                 t = draw(NUMBERS)
             else:
