@@ -118,3 +118,15 @@ class TestUnknownPoolsAndJournals:
     def test_not_a_url(self, capsys: Cap) -> None:
         (line,) = refused(capsys, "pause", "web", "--journal", "not a url")
         assert line == "--journal: not a database URL (got not a url)"
+
+
+class TestDemoArguments:
+    """demo: a non-finite or absurd --interval/--speed/--boot-delay/--drain-time is refused
+    (today: a pydantic ValidationError or an OverflowError as an internal error)."""
+
+    @pytest.mark.parametrize("argv", [["--interval", "inf"], ["--speed", "1e308"], ["--speed", "nan"],
+                                      ["--drain-time", "inf"], ["--boot-delay", "1e300"]],
+                             ids=["interval-inf", "speed-huge", "speed-nan", "drain-inf", "boot-huge"])
+    def test_refused(self, capsys: Cap, argv: list[str]) -> None:
+        (line,) = refused(capsys, "demo", *argv, "--duration", "1h")
+        assert line.startswith(f"{argv[0]}: must be a finite number from "), line
