@@ -12,7 +12,6 @@ The seed gateway Scaler's JSON (``gw_name_prefix``, ``sip_db``, ``cpu_per_gw``,
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +32,8 @@ from pydantic import (
     model_validator,
 )
 
-from fleetscale import document, limits, registry
+from fleetscale import document, limits
+from fleetscale.config_adapters import adapter_problems, raw_adapter_problems, validate_json
 from fleetscale.config_errors import format_errors
 from fleetscale.decide import DecisionSpec, Override
 from fleetscale.errors import ConfigError
@@ -276,67 +276,6 @@ class Config(_Strict):
 # --- loading -------------------------------------------------------------------------
 
 
-def _check_one(role: str, kind: str, options: Mapping[str, Any], where: str, problems: list[str]) -> Any:
-    """Validate one adapter's options with its module's Settings; None (and problems) if bad."""
-    try:
-        module = registry.module_for(role, kind)
-    except ConfigError:
-        known = ", ".join(sorted(registry.KINDS[role]))
-        problems.append(f"{where}.kind: unknown {role} kind; known: {known} (got {kind})")
-        return None
-    except ImportError as exc:
-        problems.append(f"{where}.kind: {role} {kind!r} is not available: {exc} (got {kind})")
-        return None
-    try:
-        return _validate(module.Settings, dict(options))
-    except ValidationError as exc:
-        problems.extend(format_errors(exc, options, where))
-        return None
-
-
-def _check_adapters(config: Config) -> tuple[list[str], dict[tuple[str, int | None, str], Any]]:
-    problems: list[str] = []
-    settings: dict[tuple[str, int | None, str], Any] = {}
-
-    def check(role: str, spec: AdapterSpec, where: str, key: tuple[str, int | None, str]) -> None:
-        got = _check_one(role, spec.kind, spec.options, where, problems)
-        if got is not None:
-            settings[key] = got
-
-    for i, pool in enumerate(config.pools):
-        for j, src in enumerate(pool.sources):
-            check("source", src, f"pools.{i}.sources.{j}", (pool.name, j, "source"))
-        check("provider", pool.provider, f"pools.{i}.provider", (pool.name, None, "provider"))
-        check("drainer", pool.drainer, f"pools.{i}.drainer", (pool.name, None, "drainer"))
-    for j, sink in enumerate(config.journal.sinks):
-        check("sink", sink, f"journal.sinks.{j}", ("", j, "sink"))
-    return problems, settings
-
-
-def _raw_adapter_problems(data: Mapping[str, Any]) -> list[str]:
-    """Adapter problems of a document that failed validation elsewhere, so that ``check``
-    reports them all at once (best effort on the raw mappings)."""
-    found: list[tuple[str, Any, str]] = []
-    pools = data.get("pools")
-    for i, pool in enumerate(pools if isinstance(pools, list) else []):
-        if not isinstance(pool, Mapping):
-            continue
-        sources = pool.get("sources")
-        for j, src in enumerate(sources if isinstance(sources, list) else []):
-            found.append(("source", src, f"pools.{i}.sources.{j}"))
-        found.append(("provider", pool.get("provider"), f"pools.{i}.provider"))
-        found.append(("drainer", pool.get("drainer"), f"pools.{i}.drainer"))
-    journal = data.get("journal")
-    sinks = journal.get("sinks") if isinstance(journal, Mapping) else None
-    for j, sink in enumerate(sinks if isinstance(sinks, list) else []):
-        found.append(("sink", sink, f"journal.sinks.{j}"))
-    problems: list[str] = []
-    for role, spec, where in found:
-        if isinstance(spec, Mapping) and isinstance(spec.get("kind"), str):
-            _check_one(role, spec["kind"], {k: v for k, v in spec.items() if k != "kind"}, where, problems)
-    return problems
-
-
 @dataclasses.dataclass(frozen=True)
 class Loaded:
     """A validated configuration plus each adapter's validated settings."""
@@ -355,24 +294,6 @@ class Loaded:
 
     def sink_settings(self, index: int) -> Any:
         return self.settings[("", index, "sink")]
-
-
-def _json(data: Any) -> str:
-    """``data`` as JSON text, so that pydantic validates it strictly as JSON: a number field
-    refuses ``true``/``yes`` and text, a whole-number field refuses 1.5."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, set | frozenset):
-            return sorted(value, key=str)
-        if hasattr(value, "isoformat"):
-            return value.isoformat()
-        return str(value)
-
-    return json.dumps(data, default=plain, allow_nan=False)
-
-
-def _validate(model: Any, data: Any) -> Any:
-    return model.model_validate_json(_json(data), strict=True)
 
 
 def seed_document(data: Any) -> bool:
@@ -401,12 +322,12 @@ def _parse(data: Any) -> Loaded:
     if bad:
         raise ConfigError(bad)
     try:
-        config = _validate(Config, data)
+        config = validate_json(Config, data)
     except ValidationError as exc:
         lines = format_errors(exc, data)
-        lines += [p for p in _raw_adapter_problems(data) if p not in lines]
+        lines += [p for p in raw_adapter_problems(data) if p not in lines]
         raise ConfigError(lines) from None
-    problems, settings = _check_adapters(config)
+    problems, settings = adapter_problems(config)
     problems = limits.problems(config.pools) + problems
     if problems:
         raise ConfigError(problems)
