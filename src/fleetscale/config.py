@@ -206,9 +206,9 @@ class CoordinationConfig(_Strict):
     #: seconds a lease lives without renewal; a dead replica's pools move after about this long
     ttl: float = Field(default=10.0, ge=1.0, le=600.0)
     #: a replica stops acting this long before its lease's local deadline (default ttl / 5)
-    safety_margin: PositiveFloat | None = None
+    safety_margin: PositiveFloat | None = Field(default=None, le=600.0)
     #: heartbeat and renewal period (default ttl / 3)
-    renew_every: PositiveFloat | None = None
+    renew_every: PositiveFloat | None = Field(default=None, le=600.0)
     #: this replica's name, unique among the replicas (default HOSTNAME-PID)
     replica: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
     #: etcd: client URLs, e.g. [http://127.0.0.1:2379]
