@@ -1,28 +1,36 @@
 """Acting on a cycle's actions (I/O): each action becomes one provider or drainer call, written
 ahead as an intent when the pool has a write-ahead log. Never raises: a failed call is a
-``Result`` with its error, and the rest of the actions still run."""
+``Result`` with its error, and the rest of the actions still run; except ``FencingError``
+(several replicas: this one may no longer act on the pool), which stops the actions there.
+Without a write-ahead log, ``may_act`` is asked before each call (the log asks it itself,
+after writing the intent)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fleetscale.cycle import Action, Result
-from fleetscale.journal.write_ahead import WriteAhead
+from fleetscale.errors import FencingError
+from fleetscale.journal.write_ahead import LeaseExpiring, WriteAhead
 from fleetscale.model import Instance
 from fleetscale.observe import describe
 from fleetscale.ports import Drainer, Provider
 
 
 class Actor:
-    def __init__(self, provider: Provider, drainer: Drainer, wal: WriteAhead | None = None) -> None:
+    def __init__(self, provider: Provider, drainer: Drainer, wal: WriteAhead | None = None,
+                 may_act: Callable[[], bool] | None = None) -> None:
         self.provider = provider
         self.drainer = drainer
         self.wal = wal
+        self.may_act = may_act
 
     def act(self, actions: Sequence[Action], view: Mapping[str, Instance]) -> list[Result]:
         return [self._one(a, view) for a in actions]
 
     def _one(self, a: Action, view: Mapping[str, Instance]) -> Result:
+        if self.wal is None and self.may_act is not None and not self.may_act():
+            raise LeaseExpiring(f"lease may have expired; did not {a.kind}")
         try:
             if a.kind == "launch":
                 if self.wal is not None:
@@ -49,5 +57,7 @@ class Actor:
             else:
                 self.drainer.cancel(inst)
             return Result(a, True)
+        except FencingError:
+            raise
         except Exception as exc:
             return Result(a, False, error=describe(exc))

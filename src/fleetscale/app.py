@@ -7,7 +7,7 @@ sink and the controller's durable state; the structured log is a sink unless
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +27,9 @@ from fleetscale.ports import Clock, Closeable, Journal
 from fleetscale.reconciler import Rules
 from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
+
+if TYPE_CHECKING:
+    from fleetscale.coordination.build import Coordination
 
 logger = structlog.get_logger(__name__)
 
@@ -81,10 +84,13 @@ def build_controller(
         sinks.append(LogJournal())
     runners = []
     try:
+        # several replicas: leases, and a fence on every state and intent write
+        coordination = _coordination(loaded, url, store, closers)
+        fence = coordination.fence if coordination else None
         # write-ahead intents beside the journal, on the same engine: one connection pool per
         # database, and an in-memory journal (``sqlite://``) is one database for every thread
-        intents = IntentLog(store.engine, now=clock.now)
-        states = SqlStateStore(store.engine)
+        intents = IntentLog(store.engine, now=clock.now, fence=fence)
+        states = SqlStateStore(store.engine, fence=fence)
         for j, spec in enumerate(cfg.journal.sinks):
             sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
             sinks.append(sink)
@@ -98,7 +104,7 @@ def build_controller(
         sinks.extend(extra_sinks)
         for i, pool in enumerate(cfg.pools):
             runners.append(_runner(loaded, i, pool, clock, url, sinks, store, states, closers, dry_run,
-                                   intents))
+                                   intents, coordination))
     except BaseException:
         for close in closers:  # do not leak what was already built
             try:
@@ -106,12 +112,35 @@ def build_controller(
             except Exception as exc:
                 logger.warning("close after a failed start failed", error=str(exc))
         raise
-    return Controller(runners, clock, on_close=closers)
+    return Controller(runners, clock, on_close=closers, coordination=coordination)
+
+
+def _coordination(loaded: Loaded, url: str, store: SqlJournal, closers: list[Any]) -> Coordination | None:
+    """The ``coordination:`` section's backend, coordinator and fence (None without one).
+    Ownership changes are journaled in ``fs_ownership``."""
+    cfg = loaded.config
+    if cfg.coordination is None:
+        return None
+    from fleetscale.coordination.build import build
+    from fleetscale.coordination.history import OwnershipLog
+
+    history = OwnershipLog(store.engine)
+    try:
+        c = build(cfg.coordination, url, [p.name for p in cfg.pools], on_change=history.record)
+    except FleetscaleError as exc:
+        raise ConfigError(f"coordination: cannot start: {exc} (got backend {cfg.coordination.backend})"
+                          ) from exc
+    closers.append(c.backend.close)
+    try:
+        c.fence.create(store.engine)
+    except SQLAlchemyError as exc:
+        raise JournalError(f"coordination: cannot create the fence's tables: {type(exc).__name__}") from None
+    return c
 
 
 def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: list[Journal],
             store: SqlJournal, states: SqlStateStore, closers: list[Any], dry_run: bool,
-            intents: IntentLog | None = None) -> PoolRunner:
+            intents: IntentLog | None = None, coordination: Coordination | None = None) -> PoolRunner:
     where = f"pools.{i}"
     sources = []
     for j, s in enumerate(pool.sources):  # each closer is kept at once: a later failure closes it
@@ -126,7 +155,8 @@ def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: li
     closers += _closer(drainer)
     return runner_for(pool, sources=sources, provider=provider, drainer=drainer, journals=sinks,
                       store=states, operator=store, clock=clock, dry_run=dry_run,
-                      intents=intents, crash_at=crash_at_from_env())  # write-ahead intents
+                      intents=intents, crash_at=crash_at_from_env(),  # write-ahead intents
+                      leases=coordination.coordinator if coordination else None)
 
 
 def _build(role: str, kind: str, settings: Any, pool: Any, where: str, clock: Clock, url: str) -> Any:

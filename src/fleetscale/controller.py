@@ -1,7 +1,14 @@
 """The controller: runs every pool's cycles (``runner.PoolRunner``); a failing pool never
-stops the others. ``run()`` schedules real-time cycles with APScheduler until
-SIGINT/SIGTERM/SIGHUP (the cycle in flight finishes); ``run_paced()`` steps the pools on any
-clock (the demo's scaled clock, tests' simulated clock).
+stops the others. ``run()`` schedules real-time cycles (``pacing.Pacer``: one heap, a bounded
+pool of worker threads) until SIGINT/SIGTERM/SIGHUP (the cycles in flight finish, nothing
+queued starts); ``run_paced()`` steps the pools on any clock (the demo's scaled clock, tests'
+simulated clock).
+
+Several replicas (``coordination:``): the ``Coordinator`` ticks in its own thread beside the
+scheduler (heartbeat, renew, rebalance); its first tick runs before any cycle. Every cycle,
+scheduled or extra, starts only when ``runner.ready()`` (this replica holds the pool's lease
+and may act); the others are skipped at the cost of a dictionary lookup. On stop the
+coordinator releases every pool after the last cycle, so the other replicas take over at once.
 """
 
 from __future__ import annotations
@@ -11,15 +18,22 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from fleetscale.journal.record import CycleRecord
 from fleetscale.observe import describe
+from fleetscale.pacing import Pacer
 from fleetscale.ports import Clock
 from fleetscale.reaction import Reactions, close_all, watch_sources
 from fleetscale.runner import PoolRunner
+
+if TYPE_CHECKING:
+    from fleetscale.coordination.build import Coordination
+
+#: worker threads for the cycles (they wait on I/O: providers, sources, the database)
+WORKERS = 16
 
 log = structlog.get_logger(__name__)
 
@@ -28,52 +42,80 @@ class Controller:
     """Runs every pool's cycles; a failing pool never stops the others."""
 
     def __init__(self, runners: Sequence[PoolRunner], clock: Clock,
-                 on_close: Sequence[Callable[[], Any]] = ()) -> None:
+                 on_close: Sequence[Callable[[], Any]] = (),
+                 coordination: Coordination | None = None, workers: int = WORKERS) -> None:
         self.runners = tuple(runners)
         self.clock = clock
         self._on_close = tuple(on_close)
+        #: several replicas: this replica's coordinator (None: it owns every pool)
+        self.coordination = coordination
+        self.workers = workers
+        #: the running scheduler (``run()``), for its lateness figures
+        self.pacer: Pacer | None = None
 
     def cycle(self) -> list[CycleRecord]:
-        """One cycle of every pool, in order."""
-        return [r.cycle() for r in self.runners]
+        """One cycle of every pool this replica owns, in order (with coordination: one
+        coordinator round first, and the pools released after)."""
+        if self.coordination is None:
+            return [r.cycle() for r in self.runners]
+        me = self.coordination.coordinator
+        try:
+            me.tick()
+            return [r.cycle() for r in self.runners if r.ready()]
+        finally:
+            me.stop()
 
     def run(self, stop: threading.Event | None = None, speed: float = 1.0,
             install_signals: bool = True) -> None:
-        """Real time: each pool every ``interval / speed`` wall seconds (APScheduler), the first
-        cycle at once, until ``stop`` is set or SIGINT/SIGTERM; the cycle in flight finishes."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
+        """Real time: each pool every ``interval / speed`` wall seconds, the first cycle at once,
+        until ``stop`` is set or SIGINT/SIGTERM/SIGHUP; the cycles in flight finish."""
         stop = stop or threading.Event()
         previous: dict[signal.Signals, Any] = {}
         if install_signals and threading.current_thread() is threading.main_thread():
             def handler(signum: int, frame: FrameType | None) -> None:
-                log.info("stopping after the cycle in flight", signal=signal.Signals(signum).name)
+                log.info("stopping after the cycles in flight", signal=signal.Signals(signum).name)
                 stop.set()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, handler)
-        scheduler = BackgroundScheduler(timezone="UTC")
-        first = datetime.now().astimezone()
+        leases = self._start_coordination()
+        pacer = self.pacer = Pacer(min(self.workers, max(1, len(self.runners))))
         # --- reaction.py: extra cycles on notification, one cycle of a pool at a time ---
-        reactions = Reactions(self.runners, lambda delay, fn: scheduler.add_job(
-            fn, "date", run_date=datetime.now().astimezone() + timedelta(seconds=delay),
-            misfire_grace_time=None))
-        for runner in self.runners:
-            scheduler.add_job(reactions.scheduled, "interval", args=[runner.name],
-                              seconds=runner.interval / speed,
-                              id=runner.name, name=f"cycle {runner.name}", max_instances=1,
-                              coalesce=True, next_run_time=first, misfire_grace_time=None)
-        scheduler.start()
+        reactions = Reactions(self.runners, pacer.once)
+        n = max(1, len(self.runners))
+        for i, runner in enumerate(self.runners):
+            interval = runner.interval / speed
+            # the first cycles at once, spread over a tenth of the interval (no thundering herd)
+            pacer.every(runner.name, interval, _scheduled(reactions, runner),
+                        first=min(interval / 10, 1.0) * i / n)
         watches = watch_sources(self.runners, reactions.notify)
-        log.info("controller started", pools=[r.name for r in self.runners])
+        log.info("controller started", pools=len(self.runners),
+                 replica=self.coordination.coordinator.replica if self.coordination else None)
         try:
-            while not stop.wait(0.2):
-                pass
+            pacer.run(stop)
         finally:
             close_all(watches)
-            scheduler.shutdown(wait=True)
+            pacer.shutdown()
+            if leases is not None:  # after the last cycle: release every pool, leave
+                leases[0].set()
+                leases[1].join(timeout=30)
             for sig, before in previous.items():  # give the caller its handlers back
                 signal.signal(sig, before)
             log.info("controller stopped")
+
+    def _start_coordination(self) -> tuple[threading.Event, threading.Thread] | None:
+        """The coordinator's thread; its first round has run when this returns."""
+        if self.coordination is None:
+            return None
+        c = self.coordination
+        try:
+            c.coordinator.tick()
+        except Exception as exc:  # the thread keeps trying; no pool cycles until it succeeds
+            log.warning("first coordination round failed", error=describe(exc))
+        done = threading.Event()
+        thread = threading.Thread(target=c.coordinator.run, args=(done, c.renew_every),
+                                  name="coordinator", daemon=True)
+        thread.start()
+        return done, thread
 
     def run_paced(self, until: datetime, stop: threading.Event | None = None,
                   on_cycle: Callable[[CycleRecord], None] | None = None) -> None:
@@ -98,9 +140,23 @@ class Controller:
         """Pools whose journal or state cannot be written, and why (a health signal)."""
         return {r.name: r.journal_error for r in self.runners if r.journal_error}
 
+    def owned(self) -> list[str]:
+        """The pools this replica may cycle now (every pool without coordination)."""
+        if self.coordination is None:
+            return [r.name for r in self.runners]
+        return sorted(self.coordination.coordinator.owned())
+
     def close(self) -> None:
         for fn in self._on_close:
             try:
                 fn()
             except Exception as exc:
                 log.warning("close failed", error=describe(exc))
+
+
+def _scheduled(reactions: Reactions, runner: PoolRunner) -> Callable[[], None]:
+    """A pool's scheduled cycle (``Reactions.scheduled`` runs it only when this replica may
+    cycle the pool: ``runner.ready()``)."""
+    def run() -> None:
+        reactions.scheduled(runner.name)
+    return run

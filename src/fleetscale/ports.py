@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from fleetscale.model import Instance, Observation
 
 if TYPE_CHECKING:
+    from fleetscale.coordination.lease import Lease
     from fleetscale.journal.record import CycleRecord
     from fleetscale.journal.sql import OperatorState
     from fleetscale.state import FleetState
@@ -91,7 +92,22 @@ class StateStore(Protocol):
 
     def load(self, pool: str) -> FleetState | None: ...
 
-    def save(self, state: FleetState) -> None: ...
+    def claim(self, pool: str, token: int) -> FleetState | None:
+        """Takeover (several replicas): claim ``pool`` for lease ``token`` and load its state in
+        the same transaction; raises FencingError when the token is not current."""
+        ...
+
+    def save(self, state: FleetState, token: int | None = None) -> None:
+        """``token``: the pool's lease token when replicas share the pools (fenced stores)."""
+        ...
+
+
+class Leases(Protocol):
+    """This replica's leases on the pools (``coordination.replica.Coordinator``)."""
+
+    def lease(self, pool: str) -> Lease | None: ...
+
+    def may_act(self, pool: str, now_monotonic: float) -> bool: ...
 
 
 class OperatorControls(Protocol):

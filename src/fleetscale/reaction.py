@@ -122,8 +122,11 @@ class Reactions:
     def scheduled(self, pool: str) -> None:
         """A scheduled cycle of ``pool`` (the interval job calls this)."""
         with self._locks[pool]:
+            runner = self._runners[pool]
+            if not _owned(runner):
+                return
             self.debouncer.covered(pool)
-            self._runners[pool].cycle()
+            runner.cycle()
 
     def notify(self, pool: str, why: str) -> None:
         """A source saw a change in ``pool``: an extra cycle soon (debounced). Never raises."""
@@ -143,7 +146,15 @@ class Reactions:
             why = self.debouncer.begin(pool)
             if why is None:
                 return  # a scheduled cycle started after the notification: it saw the change
-            self._runners[pool].cycle(extra=why)
+            runner = self._runners[pool]
+            if _owned(runner):
+                runner.cycle(extra=why)
+
+
+def _owned(runner: Cycler) -> bool:
+    """Several replicas: a runner with ``ready()`` cycles only while this replica owns it."""
+    ready = getattr(runner, "ready", None)
+    return ready is None or bool(ready())
 
 
 def watch_sources(runners: Iterable[Any], notify: Callable[[str, str], None]) -> list[Closeable]:

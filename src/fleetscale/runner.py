@@ -9,10 +9,20 @@ wrong is an error of that cycle's record and the pool holds.
 The pool's ``FleetState`` has one owner, the runner, and one store (``journal/state_store.py``):
 loaded whole at start, saved whole after each cycle. ``controller.Controller`` runs the
 runners of every pool; the simulator runs one runner on a simulated clock.
+
+Several replicas (``coordination/``, a runner built with ``leases``): ``ready()`` says whether
+this replica may cycle the pool now (it holds the lease and ``may_act``); on a new lease token
+it takes the pool over: the state is loaded again in the transaction that claims the token
+(``StateStore.claim``) and the write-ahead log starts afresh, so the first cycle replays the
+intents the previous owner left open. Every state and intent write carries the token; a write
+the store refuses (``FencingError``) ends the cycle, drops the in-memory state and the runner
+acts on the pool again only under a newer token. ``may_act`` is asked again right before every
+launch, drain and terminate.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -33,14 +43,23 @@ from fleetscale.cycle import (
     settle,
     step,
 )
-from fleetscale.errors import FleetscaleError
+from fleetscale.errors import FencingError, FleetscaleError
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
-from fleetscale.journal.write_ahead import WriteAhead, recovered
+from fleetscale.journal.write_ahead import LeaseExpiring, WriteAhead, recovered
 from fleetscale.model import Instance
 from fleetscale.observe import describe, list_instances, read_sessions, read_sources, source_errors
-from fleetscale.ports import Clock, Drainer, Journal, OperatorControls, Provider, Source, StateStore
+from fleetscale.ports import (
+    Clock,
+    Drainer,
+    Journal,
+    Leases,
+    OperatorControls,
+    Provider,
+    Source,
+    StateStore,
+)
 from fleetscale.state import FleetState
 
 log = structlog.get_logger(__name__)
@@ -82,6 +101,7 @@ class PoolRunner:
         intents: IntentLog | None = None,
         crash_at: str | None = None,
         run_id: str | None = None,
+        leases: Leases | None = None,
     ) -> None:
         self.name = name
         self.interval = interval
@@ -97,13 +117,80 @@ class PoolRunner:
         self.seq = 0
         #: distinguishes this runner's cycle ids from those of an earlier process
         self.run_id = run_id or uuid.uuid4().hex[:6]
-        self.state = self._load()
-        self.wal = WriteAhead(name, provider, drainer, intents, crash_at, clock) if intents else None
-        self.actor = Actor(provider, drainer, self.wal)
+        #: several replicas: this replica's leases (None: it owns the pool, as one replica does)
+        self.leases = leases
+        #: the lease token the state was loaded under (None: not owned / not loaded)
+        self.token: int | None = None
+        #: the highest token a store refused: never act again under it
+        self._refused = -1
+        self._intents, self._crash_at = intents, crash_at
+        self.state = self._load() if leases is None else FleetState(name)
+        self.wal: WriteAhead | None = None
+        self.actor = self._new_actor()
         self._sink_error: str | None = None
         self._state_error: str | None = None
         #: the decision spec under the operator's controls, rebuilt only when they change
         self._controlled: tuple[OperatorState, CycleSpec] = (_NO_OPERATOR, self.spec)
+
+    # --- ownership (several replicas) -----------------------------------------------
+
+    def ready(self) -> bool:
+        """True when this replica may run a cycle of the pool now: always without leases;
+        with leases, while it holds the pool's lease and may act. Takes the pool over (state
+        reloaded under a fence claim, write-ahead log afresh) on a new token."""
+        if self.leases is None:
+            return True
+        lease = self.leases.lease(self.name)
+        if lease is None or not self.leases.may_act(self.name, time.monotonic()):
+            if lease is None and self.token is not None:
+                self._drop("lease gone")
+            return False
+        if lease.token == self.token:
+            return True
+        if lease.token <= self._refused:
+            return False
+        try:
+            state = self.store.claim(self.name, lease.token)
+        except FencingError as exc:
+            log.warning("takeover refused", pool=self.name, token=lease.token, error=describe(exc))
+            self._refused = max(self._refused, lease.token)
+            return False
+        except Exception as exc:
+            log.error("takeover failed; next cycle tries again", pool=self.name, error=describe(exc))
+            return False
+        self.state = state or FleetState(self.name)
+        self.token = lease.token
+        self.actor = self._new_actor()
+        log.info("pool taken over", pool=self.name, token=lease.token, drains=len(self.state.drains),
+                 version=self.state.version)
+        return True
+
+    def _may_act(self) -> bool:
+        if self.leases is None:
+            return True
+        lease = self.leases.lease(self.name)
+        return (lease is not None and lease.token == self.token
+                and self.leases.may_act(self.name, time.monotonic()))
+
+    def _drop(self, why: str, refused: bool = False) -> None:
+        """Stop acting on the pool: forget its in-memory state (reloaded on the next takeover)."""
+        if refused and self.token is not None:
+            self._refused = max(self._refused, self.token)
+        log.warning("stopped acting on the pool", pool=self.name, token=self.token, why=why)
+        self.token = None
+        self.state = FleetState(self.name)
+        self.actor = self._new_actor()
+
+    def _new_actor(self) -> Actor:
+        if self._intents is None:
+            self.wal = None
+            return Actor(self.provider, self.drainer, None, self._may_act if self.leases else None)
+        self.wal = WriteAhead(self.name, self.provider, self.drainer, self._intents, self._crash_at,
+                              self.clock)
+        if self.leases is not None:
+            self.wal.token = self.token
+            self.wal.may_act = self._may_act
+        return Actor(self.provider, self.drainer, self.wal)
 
     # --- the cycle --------------------------------------------------------------------
 
@@ -149,7 +236,10 @@ class PoolRunner:
                 st = self._drainer_reconcile(st)
             settled = self.perform(st, now)
         except Exception as exc:  # a failing pool never stops the others
-            if isinstance(exc, FleetscaleError):  # a known fault (journal, provider...): one line
+            if isinstance(exc, FencingError) and self.leases is not None:
+                # another replica owns the pool (refused), or this one may have lost it (local)
+                self._drop(describe(exc), refused=not isinstance(exc, LeaseExpiring))
+            elif isinstance(exc, FleetscaleError):  # a known fault (journal, provider...): one line
                 log.error("cycle failed", pool=self.name, cycle_id=cycle_id, error=describe(exc))
             else:  # a bug: its traceback goes to the log
                 log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
@@ -199,7 +289,9 @@ class PoolRunner:
             settled = settle(state, results, now, self.dry_run)
         self.state = settled.state
         try:
-            self.store.save(settled.state)
+            self.store.save(settled.state, self.token) if self.leases else self.store.save(settled.state)
+        except FencingError:
+            raise  # another replica owns the pool: the cycle ends here (``turn``)
         except Exception as exc:  # intents stay open: their replay is idempotent
             self._state_error = f"state not saved: {describe(exc)}"
             return replace(settled, errors=(*settled.errors, self._state_error))

@@ -23,6 +23,11 @@ adopt     instance id  written ``done``: an unknown tagged instance taken into t
 Table ``fleetscale_intents`` (SQLAlchemy Core; SQLite, MariaDB, PostgreSQL), unique on
 ``(pool, request_id, action, target)``, so writing the same intent twice returns the first.
 Finished intents are pruned after ``RETENTION`` (at each start, ``write_ahead.recover_into``).
+
+Fencing (several replicas): an ``IntentLog`` built with a ``fence`` runs ``fence.guard(conn,
+pool, token)`` first in the transaction of every write (``begin``, ``finish``, ``fail``,
+``prune``); ``token`` is the writer's lease token for the pool. A refused write raises
+``FencingError`` and writes nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from fleetscale.errors import JournalError
+from fleetscale.errors import FencingError, JournalError
+
+if TYPE_CHECKING:
+    from fleetscale.coordination.fence import Fence
 
 ACTIONS = ("launch", "drain", "cancel", "terminate", "adopt")
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -90,16 +98,25 @@ def _utcnow() -> datetime:
 class IntentLog:
     """The intent table. ``now`` is injected (the controller's clock)."""
 
-    def __init__(self, url_or_engine: str | sa.Engine, now: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, url_or_engine: str | sa.Engine, now: Callable[[], datetime] = _utcnow,
+                 fence: Fence | None = None) -> None:
         self.engine = sa.create_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         self._now = now
+        self.fence = fence
         try:
             metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
             raise JournalError(f"intents: cannot create table: {exc}") from exc
 
+    def _guard(self, conn: sa.Connection, pool: str, token: int | None) -> None:
+        if self.fence is None:
+            return
+        if token is None:
+            raise FencingError(f"pool {pool}: a fenced intent log needs the lease token; not written")
+        self.fence.guard(conn, pool, token)
+
     def begin(self, pool: str, request_id: str, action: str, target: str,
-              args: dict[str, Any] | None = None) -> Intent:
+              args: dict[str, Any] | None = None, token: int | None = None) -> Intent:
         """Write a pending intent (or return the one already written with the same key)."""
         if action not in ACTIONS:
             raise JournalError(f"intents: unknown action {action!r} (known: {', '.join(ACTIONS)})")
@@ -108,6 +125,7 @@ class IntentLog:
         now = self._now()
         try:
             with self.engine.begin() as conn:
+                self._guard(conn, pool, token)
                 row = conn.execute(sa.select(intents).where(key)).first()
                 if row is None:
                     conn.execute(intents.insert().values(
@@ -122,11 +140,14 @@ class IntentLog:
             raise JournalError(f"intents: cannot write {action} {target}: {exc}") from exc
         return _row(row)
 
-    def finish(self, intent_ids: Iterable[int], result: dict[str, Any] | None = None) -> None:
-        self._set(intent_ids, DONE, result=json.dumps(result, sort_keys=True) if result else None)
+    def finish(self, intent_ids: Iterable[int], result: dict[str, Any] | None = None, *,
+               pool: str | None = None, token: int | None = None) -> None:
+        done = json.dumps(result, sort_keys=True) if result else None
+        self._set(intent_ids, DONE, pool, token, result=done)
 
-    def fail(self, intent_ids: Iterable[int], error: str) -> None:
-        self._set(intent_ids, FAILED, error=error[:2000])
+    def fail(self, intent_ids: Iterable[int], error: str, *, pool: str | None = None,
+             token: int | None = None) -> None:
+        self._set(intent_ids, FAILED, pool, token, error=error[:2000])
 
     def pending(self, pool: str, action: str | None = None) -> list[Intent]:
         query = sa.select(intents).where((intents.c.pool == pool) & (intents.c.state == PENDING))
@@ -134,13 +155,14 @@ class IntentLog:
             query = query.where(intents.c.action == action)
         return self._select(query.order_by(intents.c.id))
 
-    def prune(self, pool: str, before: datetime) -> int:
+    def prune(self, pool: str, before: datetime, token: int | None = None) -> int:
         """Delete this pool's finished (done or failed) intents last updated before ``before``;
         pending ones are kept whatever their age. Returns how many were deleted."""
         query = intents.delete().where(
             (intents.c.pool == pool) & intents.c.state.in_((DONE, FAILED)) & (intents.c.updated_at < before))
         try:
             with self.engine.begin() as conn:
+                self._guard(conn, pool, token)
                 return int(conn.execute(query).rowcount or 0)
         except SQLAlchemyError as exc:
             raise JournalError(f"intents: cannot prune: {exc}") from exc
@@ -158,12 +180,18 @@ class IntentLog:
         except SQLAlchemyError as exc:
             raise JournalError(f"intents: cannot read: {exc}") from exc
 
-    def _set(self, intent_ids: Iterable[int], state: str, **values: Any) -> None:
+    def _set(self, intent_ids: Iterable[int], state: str, pool: str | None, token: int | None,
+             **values: Any) -> None:
         ids = list(intent_ids)
         if not ids:
             return
+        if self.fence is not None and pool is None:
+            raise FencingError(f"intents {ids}: a fenced intent log needs the pool and its token; "
+                               "not written")
         try:
             with self.engine.begin() as conn:
+                if pool is not None:
+                    self._guard(conn, pool, token)
                 conn.execute(intents.update().where(intents.c.id.in_(ids))
                              .values(state=state, updated_at=self._now(), **values))
         except SQLAlchemyError as exc:

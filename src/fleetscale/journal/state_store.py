@@ -9,20 +9,31 @@ Upgrading from the tables of earlier releases (``fs_drains``, ``fs_known``, ``fs
 when a pool has no ``fs_state`` row yet, ``load`` builds its state from them, so drains in
 progress and adopted instances survive the upgrade.
 
+Fencing (several replicas, ``coordination/``): a store built with a ``fence`` runs
+``fence.guard(conn, pool, token)`` first in every save's transaction, so a replica whose lease
+is no longer current cannot write (``FencingError``, nothing written); ``claim`` loads a pool
+in the transaction that claims it for a new token (takeover). A save whose state equals the
+one saved last (apart from the version) writes nothing: a quiet cycle costs one encode.
+
 ``MemoryStore`` keeps the value itself (the simulator, tests).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
-from fleetscale.errors import JournalError
+from fleetscale.errors import FencingError, JournalError
 from fleetscale.journal.state_codec import state_from_json, state_to_json
 from fleetscale.state import FleetState
+
+if TYPE_CHECKING:
+    from fleetscale.coordination.fence import Fence
 
 _TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 _LONG = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
@@ -50,15 +61,22 @@ class MemoryStore:
     def load(self, pool: str) -> FleetState | None:
         return self._states.get(pool)
 
-    def save(self, state: FleetState) -> None:
+    def claim(self, pool: str, token: int) -> FleetState | None:
+        return self._states.get(pool)
+
+    def save(self, state: FleetState, token: int | None = None) -> None:
         self._states[state.pool] = state
 
 
 class SqlStateStore:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, fence: Fence | None = None) -> None:
         self.engine = engine
+        #: with a fence, every save must carry the pool's current lease token
+        self.fence = fence
         #: the version of each pool's row as this store last read or wrote it
         self._versions: dict[str, int | None] = {}
+        #: the body last saved per pool (encoded at that version): an equal state is not saved
+        self._bodies: dict[str, str] = {}
         try:
             metadata.create_all(engine)
         except SQLAlchemyError as exc:
@@ -73,6 +91,25 @@ class SqlStateStore:
                                 .where(fs_state.c.pool == pool)).first()
         except SQLAlchemyError as exc:
             raise JournalError(f"state store: cannot read pool {pool!r}: {type(exc).__name__}") from None
+        return self._loaded(pool, row)
+
+    def claim(self, pool: str, token: int) -> FleetState | None:
+        """Takeover: claim ``pool`` for lease ``token`` (older holders' writes are refused from
+        now on) and load its state in the same transaction. Raises FencingError when ``token``
+        is not current."""
+        if self.fence is None:
+            return self.load(pool)
+        try:
+            with self.engine.begin() as c:
+                self.fence.claim(c, pool, token)
+                row = c.execute(sa.select(fs_state.c.version, fs_state.c.body)
+                                .where(fs_state.c.pool == pool)).first()
+        except SQLAlchemyError as exc:
+            raise JournalError(f"state store: cannot claim pool {pool!r}: {type(exc).__name__}") from None
+        return self._loaded(pool, row)
+
+    def _loaded(self, pool: str, row: Any) -> FleetState | None:
+        self._bodies.pop(pool, None)
         if row is None:
             self._versions[pool] = None
             from fleetscale.journal.legacy_state import load_legacy
@@ -86,19 +123,30 @@ class SqlStateStore:
         self._versions[pool] = int(row.version)
         return state
 
-    def save(self, state: FleetState) -> None:
+    def save(self, state: FleetState, token: int | None = None) -> None:
+        """Save ``state`` (nothing when it equals the state saved last). With a fence,
+        ``token`` is the pool's lease token: FencingError when it is no longer current."""
+        if self.fence is not None and token is None:
+            raise FencingError(f"pool {state.pool}: a fenced store needs the lease token; not saved")
+        expected = self._versions.get(state.pool)
+        last = self._bodies.get(state.pool)
+        if last is not None and expected is not None and \
+                state_to_json(replace(state, version=expected)) == last:
+            return  # unchanged apart from its version: the stored row is this state
         body = state_to_json(state)
         now = datetime.now(UTC).replace(tzinfo=None)
-        expected = self._versions.get(state.pool)
         values = {"version": state.version, "saved_at": now, "body": body}
         try:
             with self.engine.begin() as c:
+                if self.fence is not None and token is not None:
+                    self.fence.guard(c, state.pool, token)
                 if expected is None:
                     found = c.execute(sa.select(fs_state.c.version)
                                       .where(fs_state.c.pool == state.pool)).first()
                     if found is None:
                         c.execute(fs_state.insert().values(pool=state.pool, **values))
                         self._versions[state.pool] = state.version
+                        self._bodies[state.pool] = body
                         return
                     expected = int(found.version) if state.pool not in self._versions else -1
                 done = c.execute(fs_state.update()
@@ -111,3 +159,4 @@ class SqlStateStore:
             raise JournalError(f"state store: cannot save pool {state.pool!r}: {type(exc).__name__}"
                                ) from None
         self._versions[state.pool] = state.version
+        self._bodies[state.pool] = body

@@ -23,6 +23,12 @@ On the first recovery after a start, every drain the saved state holds is begun 
 (idempotent), in case the drainer lost it. A drainer that refuses during the replay is an
 error of the recovery (``Recovery.errors``), never an exception; it is retried by the next one.
 
+Several replicas (``coordination/``): ``token`` is the pool's lease token, carried by every
+intent write (the intent log's fence refuses a stale one), and ``may_act`` (when set) is asked
+right before every provider or drainer call, after the intent is written; when it says no the
+call is not made, the intent stays open for the pool's next owner and ``FencingError`` ends
+the cycle.
+
 Crash points for tests: ``crash_at`` names one step (e.g. ``after-launch-request``); when the
 step is reached the process kills itself with SIGKILL. Steps: ``after-launch-intent``,
 ``after-launch-request``, ``after-launch-done``, ``after-drain-intent``, ``after-drain-begin``,
@@ -35,13 +41,13 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
-from fleetscale.errors import CapacityError
+from fleetscale.errors import CapacityError, FencingError
 from fleetscale.journal.intents import RETENTION, Intent, IntentLog
 from fleetscale.model import Instance, InstanceState
 from fleetscale.ports import Clock, Drainer, Provider
@@ -50,6 +56,11 @@ from fleetscale.state import FleetState
 log = structlog.get_logger(__name__)
 
 CRASH_ENV = "FLEETSCALE_CRASH_AT"
+
+
+class LeaseExpiring(FencingError):
+    """This replica's lease may have expired (its own clock): it did not act. Nothing was
+    refused by a store; the same token may still be current."""
 
 
 def crash_at_from_env() -> str | None:
@@ -109,16 +120,21 @@ class WriteAhead:
         #: drainer refused stays here and is retried by the next recovery
         self._rebegin: set[str] | None = None
         self._seq = 0
+        #: the pool's lease token (several replicas), carried by every intent write
+        self.token: int | None = None
+        #: asked right before each provider / drainer call (several replicas)
+        self.may_act: Callable[[], bool] | None = None
 
     # --- acting --------------------------------------------------------------------
 
     def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
-        intent = self.intents.begin(self.pool, request_id, "launch", type, {"count": count})
+        intent = self.intents.begin(self.pool, request_id, "launch", type, {"count": count}, token=self.token)
         self._step("after-launch-intent")
+        self._check("launch")
         try:
             made: list[Instance] = list(self.provider.launch(type, count, request_id))
         except CapacityError as exc:  # nothing was launched: the intent is closed
-            self.intents.fail([intent.id], str(exc))
+            self.intents.fail([intent.id], str(exc), pool=self.pool, token=self.token)
             raise
         except Exception:
             self._retry.append(intent)
@@ -131,19 +147,23 @@ class WriteAhead:
 
     def begin_drain(self, instance: Instance) -> None:
         intent = self.intents.begin(self.pool, self._request_id("drain", instance), "drain", instance.id,
-                                    {"type": instance.type})
+                                    {"type": instance.type}, token=self.token)
         self._step("after-drain-intent")
+        self._check("drain")
         try:
             self.drainer.begin(instance)
         except Exception as exc:  # not draining: a restart must not begin it on its own
-            self.intents.fail([intent.id], f"{type(exc).__name__}: {exc}")
+            self.intents.fail([intent.id], f"{type(exc).__name__}: {exc}",
+                              pool=self.pool, token=self.token)
             raise
         self._step("after-drain-begin")
         self._open.append((intent.id, "drain"))
 
     def cancel_drain(self, instance: Instance) -> None:
-        intent = self.intents.begin(self.pool, self._request_id("cancel", instance), "cancel", instance.id)
+        intent = self.intents.begin(self.pool, self._request_id("cancel", instance), "cancel", instance.id,
+                                    token=self.token)
         self._step("after-cancel-intent")
+        self._check("cancel a drain")
         try:
             self.drainer.cancel(instance)
         except Exception:  # left open: the next recovery retries it
@@ -154,14 +174,16 @@ class WriteAhead:
     def terminate(self, ids: Sequence[str], request_id: str) -> None:
         if not ids:
             return
-        written = [self.intents.begin(self.pool, request_id, "terminate", i) for i in ids]
+        written = [self.intents.begin(self.pool, request_id, "terminate", i, token=self.token) for i in ids]
         self._step("after-terminate-intent")
+        self._check("terminate")
         try:
             self.provider.terminate(list(ids), request_id)
         except Exception as exc:
             # closed, not left open: a replay next cycle would act on a decision taken before
             # the instances could change; the controller decides again from a fresh view
-            self.intents.fail((i.id for i in written), f"{type(exc).__name__}: {exc}")
+            self.intents.fail([i.id for i in written], f"{type(exc).__name__}: {exc}",
+                              pool=self.pool, token=self.token)
             raise
         self._step("after-terminate-request")
         self._open.extend((i.id, "terminate") for i in written)
@@ -171,7 +193,7 @@ class WriteAhead:
         if not self._open:
             return
         kinds = {k for _, k in self._open}
-        self.intents.finish(i for i, _ in self._open)
+        self.intents.finish([i for i, _ in self._open], pool=self.pool, token=self.token)
         self._open.clear()
         if "launch" in kinds:
             self._step("after-launch-done")
@@ -194,11 +216,12 @@ class WriteAhead:
         open_ids = {i for i, _ in self._open}
         pending = [i for i in pending if i.id not in open_ids]
         for intent in (i for i in pending if i.action == "launch"):
+            self._check("replay a launch")
             try:
                 count = int(intent.args.get("count", 0))
                 again: list[Instance] = list(self.provider.launch(intent.target, count, intent.request_id))
             except CapacityError as exc:
-                self.intents.fail([intent.id], str(exc))
+                self.intents.fail([intent.id], str(exc), pool=self.pool, token=self.token)
                 done.errors.append(f"replay launch {intent.request_id}/{intent.target}: {exc}")
                 continue
             except Exception as exc:  # the cycle goes on; the intent stays open for next time
@@ -213,10 +236,12 @@ class WriteAhead:
                 by_request.setdefault(i.request_id, []).append((i.id, i.target))
         for request_id, items in by_request.items():
             ids = [t for _, t in items]
+            self._check("replay a terminate")
             try:
                 self.provider.terminate(ids, request_id)
             except Exception as exc:  # closed as in terminate(): the next cycle decides again
-                self.intents.fail((i for i, _ in items), f"{type(exc).__name__}: {exc}")
+                self.intents.fail([i for i, _ in items], f"{type(exc).__name__}: {exc}",
+                              pool=self.pool, token=self.token)
                 done.errors.append(f"replay terminate {ids}: {exc}")
                 continue
             self._open.extend((i, "terminate") for i, _ in items)
@@ -224,6 +249,7 @@ class WriteAhead:
         current = {i.id: i for i in listed}
         for intent in (i for i in pending if i.action == "cancel"):
             inst = current.get(intent.target)
+            self._check("replay a cancel")
             try:
                 if inst is not None:
                     self.drainer.cancel(inst)
@@ -237,8 +263,9 @@ class WriteAhead:
         for intent in (i for i in pending if i.action == "drain"):
             inst = current.get(intent.target)
             if inst is None or inst.state in (InstanceState.GONE, InstanceState.TERMINATING):
-                self.intents.finish([intent.id])  # nothing left to drain
+                self.intents.finish([intent.id], pool=self.pool, token=self.token)  # nothing left to drain
                 continue
+            self._check("replay a drain")
             try:
                 self.drainer.begin(inst)
             except Exception as exc:
@@ -253,6 +280,7 @@ class WriteAhead:
             if inst is None or inst.state in (InstanceState.GONE, InstanceState.TERMINATING):
                 self._rebegin.discard(target)
                 continue
+            self._check("begin a drain again")
             try:
                 self.drainer.begin(inst)
             except Exception as exc:  # kept: retried by the next recovery
@@ -260,12 +288,17 @@ class WriteAhead:
                 continue
             self._rebegin.discard(target)
         if startup and now is not None:
-            self.intents.prune(self.pool, now - RETENTION)
+            self.intents.prune(self.pool, now - RETENTION, token=self.token)
         if done.lines() or done.errors:
             log.info("recovered", pool=self.pool, done=done.lines(), errors=done.errors)
         return done
 
     # --- internals -----------------------------------------------------------------
+
+    def _check(self, what: str) -> None:
+        """Right before an external call: stop if this replica may no longer act on the pool."""
+        if self.may_act is not None and not self.may_act():
+            raise LeaseExpiring(f"pool {self.pool}: lease may have expired; did not {what}")
 
     def _request_id(self, what: str, instance: Instance) -> str:
         self._seq += 1
