@@ -81,12 +81,8 @@ class Controller:
         pacer = self.pacer = Pacer(min(self.workers, max(1, len(self.runners))))
         # --- reaction.py: extra cycles on notification, one cycle of a pool at a time ---
         reactions = Reactions(self.runners, pacer.once)
-        n = max(1, len(self.runners))
-        for i, runner in enumerate(self.runners):
-            interval = runner.interval / speed
-            # the first cycles at once, spread over a tenth of the interval (no thundering herd)
-            pacer.every(runner.name, interval, _scheduled(reactions, runner),
-                        first=min(interval / 10, 1.0) * i / n)
+        for runner in self.runners:  # the first cycles at once, in order, on the bounded workers
+            pacer.every(runner.name, runner.interval / speed, _scheduled(reactions, runner))
         watches = watch_sources(self.runners, reactions.notify)
         log.info("controller started", pools=len(self.runners),
                  replica=self.coordination.coordinator.replica if self.coordination else None)
