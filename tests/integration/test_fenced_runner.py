@@ -98,7 +98,8 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 
 def pending(world: World) -> int:
     with world.journal.engine.connect() as c:
-        return int(c.execute(sa.text("SELECT COUNT(*) FROM fleetscale_intents WHERE state = 'pending'")).scalar_one())
+        query = sa.text("SELECT COUNT(*) FROM fleetscale_intents WHERE state = 'pending'")
+        return int(c.execute(query).scalar_one())
 
 
 def test_takeover_loads_the_state_and_a_stale_owner_is_refused(world: World) -> None:
