@@ -1,4 +1,5 @@
-"""The command line: ``fleetscale run | check | explain | pause | resume | hold | serve | demo``.
+"""The command line: ``fleetscale run | check | status | explain | pause | resume | hold | serve |
+demo``.
 
 Every error is one clear line on stderr, never a traceback. Exit codes: 0 ok, 2 invalid
 configuration or usage, 1 any other failure (an unreachable journal, an adapter that cannot
@@ -94,6 +95,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="validate a configuration file")
     p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("status", help="each pool's owner (replica) and lease token")
+    _journal_opts(p)
 
     p = sub.add_parser("explain", help="why recent decisions were made")
     p.add_argument("pool", metavar="POOL")
@@ -280,6 +284,26 @@ def _store(args: argparse.Namespace, loaded: config.Loaded | None) -> Any:
     return store
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from fleetscale.status import owners, render
+
+    loaded = config.load(args.config) if args.config else None
+    if args.journal:
+        url, where = args.journal, "--journal"
+    elif loaded is not None:
+        url, where = loaded.config.journal.sql, "journal.sql"
+    else:
+        url, where = config.JournalConfig().sql, "--journal (default)"
+    store = _journal(url, where)
+    try:
+        coordination = loaded.config.coordination if loaded else None
+        pools = [p.name for p in loaded.config.pools] if loaded else store.pools()
+        say(render(owners(store.engine, pools, coordination, url, coordination is not None)))
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from fleetscale.journal.explain import explain
     from fleetscale.journal.operator_log import OperatorLog
@@ -339,8 +363,8 @@ def cmd_hold(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"run": cmd_run, "check": cmd_check, "explain": cmd_explain, "pause": cmd_pause,
-            "resume": cmd_resume, "hold": cmd_hold, "serve": cmd_serve}
+HANDLERS = {"run": cmd_run, "check": cmd_check, "status": cmd_status, "explain": cmd_explain,
+            "pause": cmd_pause, "resume": cmd_resume, "hold": cmd_hold, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

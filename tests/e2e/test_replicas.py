@@ -169,6 +169,18 @@ class Cluster:
         finally:
             engine.dispose()
 
+    def status(self, pools: list[str]) -> list[Any]:
+        """What ``fleetscale status`` shows: each pool's owner, token and last change."""
+        from fleetscale.config import CoordinationConfig
+        from fleetscale.status import owners
+
+        engine = sa.create_engine(self.journal)
+        try:
+            return owners(engine, pools, CoordinationConfig.model_validate(self.coordination),
+                          self.journal, True)
+        finally:
+            engine.dispose()
+
     def stop_all(self) -> None:
         for r in self.replicas:
             if r.proc.poll() is None:
@@ -233,6 +245,16 @@ class TestReplicas:
         wait_for("every replica acts on its pools",
                  lambda: all(set(r.acting()) == {p for p, o in assign(pools, names).items() if o == r.name}
                              for r in replicas), 15)
+        shown = cluster.status(pools)
+        assert {r.pool: r.owner for r in shown} == assign(pools, names)
+        assert all(r.token is not None and r.last is not None and r.last.change == "acquired" for r in shown)
+        if cluster.coordination["backend"] == "sql":  # the command line, from the journal alone
+            out = subprocess.run([sys.executable, "-m", "fleetscale", "status", "--journal", cluster.journal],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=30,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+            assert out.returncode == 0, out.stderr
+            for pool, owner in assign(pools, names).items():
+                assert any(line.split()[:2] == [pool, owner] for line in out.stdout.splitlines()), out.stdout
         replicas[0].end(signal.SIGTERM)  # a clean stop releases at once
         again = cluster.start()
         live = [again.name, *names[1:]]
