@@ -23,7 +23,8 @@ from fleetscale.journal.log import LogJournal
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.journal.write_ahead import crash_at_from_env
-from fleetscale.ports import Clock, Closeable, Journal
+from fleetscale.operator_cache import OperatorCache
+from fleetscale.ports import Clock, Closeable, Journal, OperatorControls
 from fleetscale.reconciler import Rules
 from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
@@ -91,6 +92,8 @@ def build_controller(
         # database, and an in-memory journal (``sqlite://``) is one database for every thread
         intents = IntentLog(store.engine, now=clock.now, fence=fence)
         states = SqlStateStore(store.engine, fence=fence)
+        # the operator's controls of every pool: one query every second, not one per cycle
+        controls = OperatorCache(store.engine)
         for j, spec in enumerate(cfg.journal.sinks):
             sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
             sinks.append(sink)
@@ -103,7 +106,7 @@ def build_controller(
             closers.append(exporter.close)
         sinks.extend(extra_sinks)
         for i, pool in enumerate(cfg.pools):
-            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, states, closers, dry_run,
+            runners.append(_runner(loaded, i, pool, clock, url, sinks, controls, states, closers, dry_run,
                                    intents, coordination))
     except BaseException:
         for close in closers:  # do not leak what was already built
@@ -139,7 +142,7 @@ def _coordination(loaded: Loaded, url: str, store: SqlJournal, closers: list[Any
 
 
 def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: list[Journal],
-            store: SqlJournal, states: SqlStateStore, closers: list[Any], dry_run: bool,
+            controls: OperatorControls, states: SqlStateStore, closers: list[Any], dry_run: bool,
             intents: IntentLog | None = None, coordination: Coordination | None = None) -> PoolRunner:
     where = f"pools.{i}"
     sources = []
@@ -154,7 +157,7 @@ def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: li
                      f"{where}.drainer", clock, url)
     closers += _closer(drainer)
     return runner_for(pool, sources=sources, provider=provider, drainer=drainer, journals=sinks,
-                      store=states, operator=store, clock=clock, dry_run=dry_run,
+                      store=states, operator=controls, clock=clock, dry_run=dry_run,
                       intents=intents, crash_at=crash_at_from_env(),  # write-ahead intents
                       leases=coordination.coordinator if coordination else None)
 
