@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
+#: seconds a pool's decision memory alone may go unsaved (``SqlStateStore.memory_every``)
+MEMORY_EVERY = 30.0
+
 
 def _closer(obj: Any) -> list[Any]:
     return [obj.close] if isinstance(obj, Closeable) else []
@@ -91,7 +94,7 @@ def build_controller(
         # write-ahead intents beside the journal, on the same engine: one connection pool per
         # database, and an in-memory journal (``sqlite://``) is one database for every thread
         intents = IntentLog(store.engine, now=clock.now, fence=fence)
-        states = SqlStateStore(store.engine, fence=fence)
+        states = SqlStateStore(store.engine, fence=fence, memory_every=MEMORY_EVERY)
         # the operator's controls of every pool: one query every second, not one per cycle
         controls = OperatorCache(store.engine)
         for j, spec in enumerate(cfg.journal.sinks):

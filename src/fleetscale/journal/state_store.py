@@ -12,15 +12,23 @@ progress and adopted instances survive the upgrade.
 Fencing (several replicas, ``coordination/``): a store built with a ``fence`` runs
 ``fence.guard(conn, pool, token)`` first in every save's transaction, so a replica whose lease
 is no longer current cannot write (``FencingError``, nothing written); ``claim`` loads a pool
-in the transaction that claims it for a new token (takeover). A save whose state equals the
-one saved last (apart from the version) writes nothing: a quiet cycle costs one encode.
+in the transaction that claims it for a new token (takeover).
+
+Quiet cycles (``memory_every`` > 0, as ``fleetscale run`` builds it): a save whose fleet parts
+(instances, listing, drains, known, boot tracking) equal those saved last, and whose decision
+memory alone moved on (its windows carry the time of every cycle), writes nothing unless the
+pool's state was last written ``memory_every`` seconds ago or more. A quiet cycle then costs a
+comparison of tuples instead of a JSON encode and a SQL write; after a crash or a takeover the
+decision memory is at most ``memory_every`` seconds old, while drains, launches, adoptions
+and terminations are always saved before their intents are closed. ``memory_every`` = 0
+(the default) saves every state.
 
 ``MemoryStore`` keeps the value itself (the simulator, tests).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -69,14 +77,16 @@ class MemoryStore:
 
 
 class SqlStateStore:
-    def __init__(self, engine: sa.Engine, fence: Fence | None = None) -> None:
+    def __init__(self, engine: sa.Engine, fence: Fence | None = None, memory_every: float = 0.0) -> None:
         self.engine = engine
         #: with a fence, every save must carry the pool's current lease token
         self.fence = fence
+        #: seconds a change of the decision memory alone may wait before it is written
+        self.memory_every = memory_every
         #: the version of each pool's row as this store last read or wrote it
         self._versions: dict[str, int | None] = {}
-        #: the body last saved per pool (encoded at that version): an equal state is not saved
-        self._bodies: dict[str, str] = {}
+        #: per pool, the state last written and when (monotonic)
+        self._saved: dict[str, tuple[FleetState, float]] = {}
         try:
             metadata.create_all(engine)
         except SQLAlchemyError as exc:
@@ -109,7 +119,7 @@ class SqlStateStore:
         return self._loaded(pool, row)
 
     def _loaded(self, pool: str, row: Any) -> FleetState | None:
-        self._bodies.pop(pool, None)
+        self._saved.pop(pool, None)
         if row is None:
             self._versions[pool] = None
             from fleetscale.journal.legacy_state import load_legacy
@@ -129,10 +139,8 @@ class SqlStateStore:
         if self.fence is not None and token is None:
             raise FencingError(f"pool {state.pool}: a fenced store needs the lease token; not saved")
         expected = self._versions.get(state.pool)
-        last = self._bodies.get(state.pool)
-        if last is not None and expected is not None and \
-                state_to_json(replace(state, version=expected)) == last:
-            return  # unchanged apart from its version: the stored row is this state
+        if self._quiet(state):
+            return
         body = state_to_json(state)
         now = datetime.now(UTC).replace(tzinfo=None)
         values = {"version": state.version, "saved_at": now, "body": body}
@@ -146,7 +154,7 @@ class SqlStateStore:
                     if found is None:
                         c.execute(fs_state.insert().values(pool=state.pool, **values))
                         self._versions[state.pool] = state.version
-                        self._bodies[state.pool] = body
+                        self._saved[state.pool] = (state, time.monotonic())
                         return
                     expected = int(found.version) if state.pool not in self._versions else -1
                 done = c.execute(fs_state.update()
@@ -159,4 +167,18 @@ class SqlStateStore:
             raise JournalError(f"state store: cannot save pool {state.pool!r}: {type(exc).__name__}"
                                ) from None
         self._versions[state.pool] = state.version
-        self._bodies[state.pool] = body
+        self._saved[state.pool] = (state, time.monotonic())
+
+    def _quiet(self, state: FleetState) -> bool:
+        """True when ``state`` need not be written: only its decision memory changed since the
+        last write, and that write is less than ``memory_every`` seconds old."""
+        if self.memory_every <= 0:
+            return False
+        last = self._saved.get(state.pool)
+        if last is None or time.monotonic() - last[1] >= self.memory_every:
+            return False
+        old = last[0]
+        return (old is state or (old.instances == state.instances and old.listed == state.listed
+                                 and old.drains == state.drains and old.known == state.known
+                                 and old.first_seen == state.first_seen
+                                 and old.registered == state.registered))
