@@ -83,8 +83,8 @@ def _audited(audit: str, replica: str, tokens: dict[str, Any]) -> None:
 
     LocalProvider.launch = audited_launch  # type: ignore[method-assign]
     LocalProvider.terminate = audited_terminate  # type: ignore[method-assign]
-    SharedFileDrainer.begin = audited_begin  # type: ignore[method-assign]
-    SharedFileDrainer.cancel = audited_cancel  # type: ignore[method-assign]
+    SharedFileDrainer.begin = audited_begin  # type: ignore[method-assign,assignment]
+    SharedFileDrainer.cancel = audited_cancel  # type: ignore[method-assign,assignment]
 
 
 def main(argv: list[str]) -> int:
