@@ -7,8 +7,8 @@
   replica, monotonic time, pool, the runner's lease token, operation, ids), so the test can
   count launches, drains and terminations per replica and per token from outside;
 - every 50 ms it prints one JSON line on stdout: its monotonic time and the pools it may act
-  on now (the runner's token, while the coordinator says ``may_act``). The first line names
-  the replica.
+  on now (the runner's token, while the coordinator holds the lease under that same token and
+  says ``may_act``). The first line names the replica.
 
 The drainer kind ``sharedfile`` is the crash tests' ``crashfile`` drainer whose session counts
 come from ``<path>.sessions`` (``{"*": n}`` or per instance id), written only by the test.
@@ -103,8 +103,12 @@ def main(argv: list[str]) -> int:
     def report() -> None:
         while not done.wait(0.05):
             now = time.monotonic()
-            acting = {p: r.token for p, r in runners.items()
-                      if r.token is not None and me.may_act(p, now)}
+            acting = {}
+            for p, r in runners.items():  # the token the runner acts under, while it may
+                lease = me.lease(p)
+                if r.token is not None and lease is not None and lease.token == r.token \
+                        and me.may_act(p, now):
+                    acting[p] = r.token
             sys.stdout.write(json.dumps({"t": now, "acting": acting}) + "\n")
             sys.stdout.flush()
 
