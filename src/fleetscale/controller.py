@@ -81,8 +81,14 @@ class Controller:
         pacer = self.pacer = Pacer(min(self.workers, max(1, len(self.runners))))
         # --- reaction.py: extra cycles on notification, one cycle of a pool at a time ---
         reactions = Reactions(self.runners, pacer.once)
-        for runner in self.runners:  # the first cycles at once, in order, on the bounded workers
-            pacer.every(runner.name, runner.interval / speed, _scheduled(reactions, runner))
+        n = len(self.runners)
+        for i, runner in enumerate(self.runners):
+            interval = runner.interval / speed
+            # more pools than workers: their first cycles spread over one interval, so that they
+            # do not all fall due at one instant, every interval (the last ones late by the
+            # whole queue); fewer: all at once, in parallel
+            first = interval * i / n if n > pacer.workers else 0.0
+            pacer.every(runner.name, interval, _scheduled(reactions, runner), first=first)
         watches = watch_sources(self.runners, reactions.notify)
         log.info("controller started", pools=len(self.runners),
                  replica=self.coordination.coordinator.replica if self.coordination else None)

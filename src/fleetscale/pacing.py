@@ -46,7 +46,9 @@ class Pacer:
         self._seq = itertools.count()
         self._cv = threading.Condition()
         self._busy: set[str] = set()
-        self._workers = ThreadPoolExecutor(max(1, workers), thread_name_prefix="cycle")
+        #: how many functions may run at once
+        self.workers = max(1, workers)
+        self._workers = ThreadPoolExecutor(self.workers, thread_name_prefix="cycle")
         self._closed = False
         #: seconds each periodic run started after its due time (the most recent ``keep``)
         self.lateness: deque[float] = deque(maxlen=keep)
