@@ -53,15 +53,17 @@ KIT_FILES = ("src", "tests/__init__.py", "tests/unit/__init__.py", "tests/unit/c
 # --- one tree, in its own interpreter ---------------------------------------------------
 
 
-def _sessions_source(provider: Any, per_instance: Any) -> Any:
-    """Per-instance ``sessions`` of the ready instances, as a SIP or media source reports."""
+def _sessions_source(provider: Any, journal: Any, per_instance: Any) -> Any:
+    """Per-instance ``sessions`` of the ready instances in rotation, as a SIP or media source
+    reports (a draining instance's sessions come from the drainer: they fall to zero)."""
     from fleetscale.model import InstanceState, Observation
 
     class Sessions:
         name = metric = "sessions"
 
         def read(self, pool: str, now: Any) -> list[Any]:
-            ready = [i for i in provider.list() if i.state is InstanceState.READY]
+            draining = journal.drains(pool)
+            ready = [i for i in provider.list() if i.state is InstanceState.READY and i.id not in draining]
             each = per_instance(now, len(ready))
             return [Observation("kamailio", "sessions", float(each), now, instance_id=i.id) for i in ready]
 
@@ -84,15 +86,16 @@ def _run(scenario: str, url: str, cycles: int) -> dict[str, float]:
         "provider": {"kind": "simulated"}, "boot_timeout": 600,
     })
     provider = SimulatedProvider(clock, pool.types(), pool="gw", boot_delay=90, drain_time=120, initial=8)
+    journal = SqlJournal(url)
     if scenario == "steady":
         load: Any = FixedSource(60.0, name="kamailio-calls")
-        sessions = _sessions_source(provider, lambda now, n: 60 // max(n, 1))
+        sessions = _sessions_source(provider, journal, lambda now, n: 60 // max(n, 1))
     else:
         data = Path(__import__("fleetscale").__file__).parent / "data" / "nasa_http_jul1995_days5-6_1min.csv"
         trace = read_trace(data)
         load = TraceSource(trace, clock.now(), offset=6 * 3600, scale=8.0, name="nasa-trace")
-        sessions = _sessions_source(provider, lambda now, n: round((load.load_at(now) or 0) / max(n, 1)))
-    journal = SqlJournal(url)
+        sessions = _sessions_source(provider, journal,
+                                    lambda now, n: round((load.load_at(now) or 0) / max(n, 1)))
     journal.add_known("gw", [i.id for i in provider.list()], "launched", clock.now())
     k = kit(Path(tempfile.gettempdir()), pool=pool, sources=[load, sessions], clock=clock,
             provider=provider, journal=journal)

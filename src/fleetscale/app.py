@@ -43,7 +43,7 @@ def build_controller(
     cfg = loaded.config
     clock = clock or WallClock()
     url = journal_url or cfg.journal.sql
-    store = SqlJournal(url)
+    store = SqlJournal(url, retention=cfg.journal.retention_period)
     closers: list[Any] = [store.close]
     sinks: list[Journal] = [store]
     if cfg.journal.log if log is None else log:

@@ -75,7 +75,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="why recent decisions were made")
     p.add_argument("pool", metavar="POOL")
-    p.add_argument("--last", type=int, default=5, metavar="N", help="how many cycles (default 5)")
+    p.add_argument("--last", type=int, default=5, metavar="N",
+                   help="how many entries (default 5; a run of identical cycles is one)")
     _journal_opts(p)
 
     p = sub.add_parser("pause", help="pause a pool's scaling (both directions unless --direction)")
@@ -160,7 +161,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.last < 1:
         raise ConfigError(f"--last: must be at least 1 (got {args.last})")
     store, _ = _store(args)
-    records = store.cycles(args.pool, args.last)
+    records = store.spans(args.pool, args.last)
     if not records:
         known = store.pools()
         say(f"fleetscale: no cycles journaled for pool {args.pool!r} (journal has: "

@@ -16,6 +16,7 @@ import json
 import re
 import typing
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -33,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleetscale import registry
+from fleetscale import durations, registry
 from fleetscale.decide import DecisionSpec, Override
 from fleetscale.errors import ConfigError
 from fleetscale.governor.settings import GovernorSettings
@@ -165,6 +167,10 @@ class PoolConfig(_Strict):
         return tuple(t.typed() for t in self.instance_types)
 
 
+def _retention(value: object) -> float:
+    return durations.bounded(value, 3600.0, 3650 * 86_400.0)
+
+
 class JournalConfig(_Strict):
     #: SQLAlchemy URL of the journal table (SQLite by default; MariaDB works too)
     sql: str = "sqlite:///fleetscale.db"
@@ -172,6 +178,12 @@ class JournalConfig(_Strict):
     sinks: tuple[AdapterSpec, ...] = ()
     #: serve Prometheus /metrics on this port (None = off)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: seconds journaled cycles are kept (``14d``, ``36h``, ``3600``; 1 h to 10 years)
+    retention: typing.Annotated[float, BeforeValidator(_retention)] = 14 * 86_400.0
+
+    @property
+    def retention_period(self) -> timedelta:
+        return timedelta(seconds=self.retention)
 
 
 class Config(_Strict):
