@@ -71,7 +71,7 @@ class TestPruning:
         assert pruner.prune_all(NOW) == sum(1 for t in times if t < NOW - DAY)
         assert stored_starts(journal) == [t for t in times if t >= NOW - DAY]
 
-    def test_in_batches_and_catching_up_one_batch_a_call(self, backlog: tuple[SqlJournal, list[datetime]]) -> None:
+    def test_in_batches_catching_up_a_batch_a_call(self, backlog: tuple[SqlJournal, list[datetime]]) -> None:
         journal, times = backlog
         expired = sum(1 for t in times if t < NOW - DAY)  # 288
         pruner = Pruner(journal.engine, cycles, DAY, batch=100, every=timedelta(seconds=60))
@@ -178,7 +178,7 @@ class TestUpgrade:
         old_schema(journal_url)
         journal = SqlJournal(journal_url, create=False)
         assert [r["cycle_id"] for r in journal.cycles("web", 5)] == ["web:0"]
-        assert list(journal.each_cycle("web"))[0]["cycle_id"] == "web:0"
+        assert next(iter(journal.each_cycle("web")))["cycle_id"] == "web:0"
         journal.close()
 
 

@@ -73,7 +73,7 @@ class TestSpans:
         assert sum(r.repeats + 1 for r in got) == 40
         assert journal.cycles("web", 40) == plain(recs)
 
-    def test_cycles_with_errors_or_outcomes_are_never_folded(self, tmp_path: Path, journal: SqlJournal) -> None:
+    def test_cycles_with_errors_are_never_folded(self, tmp_path: Path, journal: SqlJournal) -> None:
         k = steady(tmp_path, journal)
         failing = kit(tmp_path, None, pool=pool_config(interval=INTERVAL), journal=journal,
                       sources=[_Broken()], clock=k.clock, provider=k.provider)
