@@ -26,6 +26,7 @@ interpreter and the two are printed side by side::
 
     .venv/bin/python bench/journal_growth.py                 # 2,880 cycles (12 h) per run
     .venv/bin/python bench/journal_growth.py --cycles 5760 --no-mariadb
+    .venv/bin/python bench/journal_growth.py --prune-cost   # ms of one 500-row pruning batch
 """
 
 from __future__ import annotations
@@ -160,6 +161,36 @@ def worker(cycles: int, mysql: str | None) -> dict[str, Any]:
     return results
 
 
+def prune_cost(url: str, rows: int = 20_000, batches: int = 10) -> dict[str, float]:
+    """Milliseconds one pruning batch (500 rows) takes in a table of ``rows`` expired cycles of
+    realistic size (this checkout only: the code before had no pruning)."""
+    from datetime import UTC, datetime, timedelta
+
+    from fleetscale.journal.retention import Pruner
+    from fleetscale.journal.sql import SqlJournal, cycles
+
+    journal = SqlJournal(url)
+    start = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
+    body = "x" * 1800
+    with journal.engine.begin() as conn:
+        for chunk in range(0, rows, 1000):
+            conn.execute(cycles.insert(), [
+                {"pool": f"p{k % 50}", "cycle_id": f"c{k}", "started_at": start + timedelta(seconds=k),
+                 "finished_at": start + timedelta(seconds=k), "dry_run": False, "n_errors": 0,
+                 "record": body, "repeats": 0, "last_at": start + timedelta(seconds=k)}
+                for k in range(chunk, min(rows, chunk + 1000))])
+    pruner = Pruner(journal.engine, cycles, timedelta(days=14))
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    took = []
+    for _ in range(batches):
+        began = time.perf_counter()
+        assert pruner.prune_batch(now) == pruner.batch
+        took.append(1000 * (time.perf_counter() - began))
+    journal.close()
+    took.sort()
+    return {"median_ms": took[len(took) // 2], "max_ms": took[-1], "batch": float(pruner.batch)}
+
+
 # --- side by side -----------------------------------------------------------------------
 
 
@@ -204,6 +235,28 @@ def report(before: dict[str, Any], after: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _prune_report(mysql: str | None) -> int:
+    import pymysql
+
+    from fleetscale.journal.log import configure_logging
+
+    configure_logging("error")
+    with tempfile.TemporaryDirectory() as d:
+        print("sqlite  one prune batch:", prune_cost(f"sqlite:///{d}/journal.db"))
+    if mysql:
+        host, _, port = mysql.partition(":")
+        name = f"fs_bench_prune_{os.getpid()}"
+        conn = pymysql.connect(host=host, port=int(port or 3306), user="root", autocommit=True)
+        try:
+            conn.cursor().execute(f"CREATE DATABASE `{name}`")
+            url = f"mysql+pymysql://root@{host}:{port or 3306}/{name}"
+            print("mariadb one prune batch:", prune_cost(url))
+        finally:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.close()
+    return 0
+
+
 def _mysql_default() -> str | None:
     try:
         socket.create_connection(("127.0.0.1", 3306), timeout=1).close()
@@ -220,8 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-mariadb", action="store_true")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--prune-cost", action="store_true",
+                    help="only time one pruning batch (500 rows) on SQLite and MariaDB, this checkout")
     args = ap.parse_args(argv)
     mysql = None if args.no_mariadb else (args.mysql or _mysql_default())
+    if args.prune_cost:
+        return _prune_report(mysql)
     if args.worker:
         print(json.dumps(worker(args.cycles, mysql)))
         return 0
