@@ -63,12 +63,23 @@ def _sessions_source(provider: Any, journal: Any, per_instance: Any) -> Any:
         name = metric = "sessions"
 
         def read(self, pool: str, now: Any) -> list[Any]:
-            draining = journal.drains(pool)
+            draining = _draining(journal, pool)
             ready = [i for i in provider.list() if i.state is InstanceState.READY and i.id not in draining]
             each = per_instance(now, len(ready))
             return [Observation("kamailio", "sessions", float(each), now, instance_id=i.id) for i in ready]
 
     return Sessions()
+
+
+def _draining(journal: Any, pool: str) -> set[str]:
+    """Ids of the instances being drained (the journal's table before the one-state core, the
+    pool's saved state after)."""
+    if hasattr(journal, "drains"):
+        return set(journal.drains(pool))
+    from fleetscale.journal.state_store import SqlStateStore
+
+    state = SqlStateStore(journal.engine).load(pool)
+    return set(state.drains) if state is not None else set()
 
 
 def _run(scenario: str, url: str, cycles: int) -> dict[str, float]:
@@ -97,7 +108,8 @@ def _run(scenario: str, url: str, cycles: int) -> dict[str, float]:
         load = TraceSource(trace, clock.now(), offset=6 * 3600, scale=8.0, name="nasa-trace")
         sessions = _sessions_source(provider, journal,
                                     lambda now, n: round((load.load_at(now) or 0) / max(n, 1)))
-    journal.add_known("gw", [i.id for i in provider.list()], "launched", clock.now())
+    if hasattr(journal, "add_known"):  # before the one-state core; after it, they are adopted
+        journal.add_known("gw", [i.id for i in provider.list()], "launched", clock.now())
     k = kit(Path(tempfile.gettempdir()), pool=pool, sources=[load, sessions], clock=clock,
             provider=provider, journal=journal)
     began = time.perf_counter()
