@@ -1,389 +1,200 @@
-"""The controller: one cycle per pool, observe -> decide -> plan -> act -> reconcile -> journal.
+"""The controller: a thin I/O loop around the pure cycle (``cycle.step`` / ``cycle.settle``).
 
-``PoolRunner.cycle()`` runs one cycle of one pool and never raises: anything that goes wrong
-(a source, the provider, a drainer, even a bug) is journaled as an error of that cycle and
-the pool holds. Decisions come from ``core.think`` (the one decision code path, shared with
-the simulator). ``Controller`` runs every pool on its own interval: ``run()`` with APScheduler
-in real time until SIGINT/SIGTERM, ``run_paced()`` on any clock (the demo, tests).
+One cycle of one pool (``PoolRunner.cycle()``): read the sources and the provider's listing,
+replay open write-ahead intents, read the sessions of draining instances, ``step`` (overlay,
+policies, governor, planner, reconciler: pure), act (write-ahead first), ``settle`` (pure),
+save the state, close the intents, journal the record. It never raises: anything that goes
+wrong is an error of that cycle's record and the pool holds.
 
-Durable state lives in the SQL journal (``journal/sql.py``): drains in progress (so a
-restart finishes them), instances launched or adopted, operator pauses/holds (read every
-cycle) and a checkpoint of the governor's memory.
+The pool's ``FleetState`` has one owner, the runner, and one store (``journal/state_store.py``):
+loaded whole at start, saved whole after each cycle. ``Controller`` runs every pool on its own
+interval: ``run()`` with APScheduler in real time until SIGINT/SIGTERM/SIGHUP, ``run_paced()``
+on any clock (the simulator, the demo, tests).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
-from fleetscale import core
-from fleetscale.config import PoolConfig
-from fleetscale.decide import DecisionSpec, Memory
-from fleetscale.journal.checkpoint import memory_from_json, memory_to_json
+from fleetscale.act import Actor
+from fleetscale.cycle import (
+    Action, CycleSpec, Inputs, Result, Settled, Step, map_addresses, record, settle, step,
+)
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
-from fleetscale.journal.write_ahead import (
-    DurableState,
-    JournaledDrainer,
-    JournaledProvider,
-    WriteAhead,
-    recover_into,
-)
-from fleetscale.model import Instance, InstanceState, Observation, Plan, Snapshot, session_count
-from fleetscale.ports import Clock, Drainer, Journal, Provider, Source
-from fleetscale.reconciler import Repair, Rules, reconcile
+from fleetscale.journal.write_ahead import WriteAhead, recovered
+from fleetscale.observe import describe, list_instances, read_sessions, read_sources, source_errors
+from fleetscale.ports import Clock, Drainer, Journal, OperatorControls, Provider, Source, StateStore
+from fleetscale.model import Instance
+from fleetscale.state import FleetState
 
 log = structlog.get_logger(__name__)
-
-
-class Store(DurableState, Protocol):
-    """The controller's durable state (``journal.sql.SqlJournal`` implements it): drains and
-    known instances (``DurableState``, which write-ahead recovery keeps in line), operator
-    controls and the memory checkpoint."""
-
-    def operator(self, pool: str, now: datetime) -> OperatorState: ...
-    def save_memory(self, pool: str, text: str, at: datetime) -> None: ...
-    def load_memory(self, pool: str) -> str | None: ...
-
-
-def _err(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-@dataclasses.dataclass
-class _Cycle:
-    """What one cycle gathers as it goes (mutable, local to one cycle)."""
-
-    now: datetime
-    cycle_id: str
-    observations: list[Observation] = dataclasses.field(default_factory=list)
-    instances: tuple[Instance, ...] = ()
-    outcome: list[str] = dataclasses.field(default_factory=list)
-    errors: list[str] = dataclasses.field(default_factory=list)
-    launched: set[str] = dataclasses.field(default_factory=set)
-    terminated: set[str] = dataclasses.field(default_factory=set)
+_NO_OPERATOR = OperatorState()
 
 
 class PoolRunner:
-    """Runs the cycles of one pool."""
+    """Runs the cycles of one pool; owns its ``FleetState``."""
 
     def __init__(
         self,
-        pool: PoolConfig,
+        name: str,
+        spec: CycleSpec,
+        interval: float,
         *,
         sources: Sequence[Source],
         provider: Provider,
         drainer: Drainer,
         journals: Sequence[Journal],
-        store: Store,
+        store: StateStore,
         clock: Clock,
-        dry_run: bool = False,
-        spec: DecisionSpec | None = None,
+        operator: OperatorControls | None = None,
         intents: IntentLog | None = None,
         crash_at: str | None = None,
+        run_id: str | None = None,
     ) -> None:
-        self.pool = pool
-        self.name = pool.name
+        self.name = name
+        self.interval = interval
         self.sources = tuple(sources)
         self.provider = provider
         self.drainer = drainer
         self.journals = tuple(journals)
         self.store = store
+        self.operator = operator
         self.clock = clock
-        self.dry_run = dry_run or pool.dry_run
-        self.spec = spec or pool.decision_spec()
-        self.types = pool.types()
-        self.rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline,
-                           pool.unknown_instances)
-        self.first_seen: dict[str, datetime] = {}
-        #: instances a source has reported registered at least once (require_registration)
-        self.registered_once: set[str] = set()
+        self.spec = spec
+        self.dry_run = self.spec.dry_run
         self.seq = 0
         #: distinguishes this runner's cycle ids from those of an earlier process
-        self.run_id = uuid.uuid4().hex[:6]
-        self.memory = self._load_memory()
-        # --- write-ahead intents (journal/write_ahead.py): launch/drain/terminate write an intent
-        # first, so a controller killed mid-action replays it on restart instead of losing it ---
-        self.wal = WriteAhead(pool.name, provider, drainer, intents, crash_at, clock) if intents else None
-        if self.wal is not None:
-            self.provider, self.drainer = JournaledProvider(self.wal), JournaledDrainer(self.wal)
+        self.run_id = run_id or uuid.uuid4().hex[:6]
+        self.state = self._load()
+        self.wal = WriteAhead(name, provider, drainer, intents, crash_at, clock) if intents else None
+        self.actor = Actor(provider, drainer, self.wal)
+        #: the decision spec under the operator's controls, rebuilt only when they change
+        self._controlled: tuple[OperatorState, CycleSpec] = (_NO_OPERATOR, self.spec)
 
     # --- the cycle --------------------------------------------------------------------
 
     def cycle(self) -> CycleRecord:
         now = self.clock.now()
         self.seq += 1
-        c = _Cycle(now, f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}")
-        log.debug("cycle start", pool=self.name, cycle_id=c.cycle_id)
-        verdict = plan = None
+        cycle_id = f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}"
+        st: Step | None = None
+        settled: Settled | None = None
+        failed: tuple[str, ...] = ()
         try:
-            verdict, plan = self._run(c)
+            inputs = self.observe(now, cycle_id)
+            st = step(self.state, inputs, self._spec_at(now, inputs))
+            if inputs.listed is not None:
+                st = self._drainer_reconcile(st)
+            settled = self.perform(st, now)
         except Exception as exc:  # a failing pool never stops the others
-            log.exception("cycle failed", pool=self.name, cycle_id=c.cycle_id)
-            c.errors.append(f"cycle failed: {_err(exc)}")
-        record = CycleRecord(
-            pool=self.name, cycle_id=c.cycle_id, started_at=now, finished_at=self.clock.now(),
-            dry_run=self.dry_run, observations=tuple(c.observations), instances=c.instances,
-            proposals=verdict.proposals if verdict else (), steps=verdict.steps if verdict else (),
-            decision=verdict.decision if verdict else None, plan=plan,
-            outcome=tuple(c.outcome), errors=tuple(c.errors),
-        )
+            log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
+            failed = (f"cycle failed: {describe(exc)}",)
+        if st is None:
+            st = Step(self.state, (), self.state.instances, None, None, (), (), ())
+        if settled is None:
+            settled = Settled(self.state, (), ())
+        rec = record(st, replace(settled, errors=settled.errors + failed), pool=self.name, cycle_id=cycle_id,
+                     started_at=now, finished_at=self.clock.now(), dry_run=self.dry_run)
         for sink in self.journals:
             try:
-                sink.record(record)
+                sink.record(rec)
             except Exception as exc:  # a failing sink never fails the cycle
-                log.error("journal sink failed", pool=self.name, sink=type(sink).__name__, error=_err(exc))
-        return record
+                log.error("journal sink failed", pool=self.name, sink=type(sink).__name__, error=describe(exc))
+        return rec
 
-    def _run(self, c: _Cycle) -> tuple[Any, Plan | None]:
-        self._observe_sources(c)
-        try:
-            listed = [i for i in self.provider.list() if i.state is not InstanceState.GONE]
-        except Exception as exc:
-            c.errors.append(f"provider list failed: {_err(exc)}; holding")
-            return None, None
-        if self.wal is not None and not self.dry_run:  # --- write-ahead recovery (replays intents) ---
-            listed, recovered = recover_into(self.wal, self.store, listed, c.now)
-            c.outcome.extend(recovered.lines())
-            c.errors.extend(recovered.errors)
-        drains = self.store.drains(self.name)
-        known = self.store.known(self.name)
-        c.observations, c.instances = self.view(listed, drains, c.observations)
-        self._reconcile_drainer(c)
-        sessions = self._sessions(c)
-        op = self.store.operator(self.name, c.now)
-        spec = self._spec(op, c.now)
-        visible = c.instances
-        if self.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
-            visible = tuple(i for i in c.instances if i.id in known)
-        snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations))
-        verdict, plan = core.think(snapshot, spec, self.memory, self.types, c.cycle_id)
-        self.memory = verdict.memory
+    def observe(self, now: datetime, cycle_id: str) -> Inputs:
+        """Everything the cycle reads (I/O), including the replay of open intents."""
+        obs = read_sources(self.sources, self.name, now)
+        errors = source_errors(obs)
+        listed, error = list_instances(self.provider)
+        if listed is None:
+            return Inputs(now, cycle_id, tuple(obs), None, {}, tuple(errors) + (str(error),))
+        notes: tuple[str, ...] = ()
+        if self.wal is not None and not self.dry_run:
+            rec = self.wal.recover(listed, self.state.drains, now)
+            self.state = recovered(self.state, rec, now)
+            notes, errors = rec.lines(), errors + rec.errors
+            if rec.changed_fleet:
+                listed, error = list_instances(self.provider)
+                if listed is None:
+                    return Inputs(now, cycle_id, tuple(obs), None, {}, tuple(errors) + (str(error),), notes)
+        obs = list(map_addresses(tuple(obs), listed))
+        draining = [i for i in listed if i.id in self.state.drains]
+        sessions, problems = read_sessions(self.drainer, draining, obs, now)
+        return Inputs(now, cycle_id, tuple(obs), listed, sessions, tuple(errors + problems), notes)
+
+    def perform(self, st: Step, now: datetime) -> Settled:
+        """Act on ``st``'s actions (nothing in a dry run), fold the results into the state,
+        save it, then close the intents it records."""
+        return self.apply(st.state, st.actions, {i.id: i for i in st.view}, now)
+
+    def apply(self, state: FleetState, actions: Sequence[Action], view: dict[str, Instance],
+              now: datetime) -> Settled:
+        """Act, settle into ``state``, save, close the intents (also the seed ``Scaler``'s way
+        to act outside a cycle)."""
         if self.dry_run:
-            c.outcome.append("dry run: nothing acted")
+            results = [Result(a, True) for a in actions]
         else:
-            self._act(c, plan, sessions)
-            drains = self.store.drains(self.name)
-        remaining = tuple(i for i in c.instances if i.id not in c.terminated)
-        to_stop = {o.instance_id for o in c.observations
-                   if o.metric == "to_stop" and o.ok and o.value and o.instance_id is not None}
-        repair = reconcile(c.now, remaining, drains, sessions, known | c.launched,
-                           self.rules, self.first_seen, to_stop)
-        self._repair(c, repair, plan.request_id)
-        self._checkpoint(c)
-        return verdict, plan
+            results = self.actor.act(actions, view) if actions else []
+        settled = settle(state, results, now, self.dry_run)
+        self.state = settled.state
+        try:
+            self.store.save(settled.state)
+        except Exception as exc:  # intents stay open: their replay is idempotent
+            return replace(settled, errors=(*settled.errors, f"state not saved: {describe(exc)}"))
+        if self.wal is not None:
+            self.wal.commit()
+        return settled
 
-    # --- observe ----------------------------------------------------------------------
-
-    def _observe_sources(self, c: _Cycle) -> None:
-        c.observations.extend(self.read_sources(c.now))
-        c.errors.extend(f"source {o.source} {o.metric}: {o.error}" for o in c.observations if o.error)
-
-    def read_sources(self, now: datetime) -> list[Observation]:
-        """Every source's observations; a source that raises becomes an error observation."""
-        out: list[Observation] = []
-        for src in self.sources:
-            try:
-                out.extend(src.read(self.name, now))
-            except Exception as exc:
-                metric = getattr(src, "metric", "load")
-                out.append(Observation(type(src).__name__, metric, None, now, error=_err(exc)))
-        return out
-
-    def view(self, listed: list[Instance], drains: dict[str, datetime],
-             obs: list[Observation]) -> tuple[list[Observation], tuple[Instance, ...]]:
-        """The observations keyed by instance id (a source that knows only addresses is mapped)
-        and the provider's instances as this controller sees them (drains and missing
-        registrations overlaid). Used by the cycle and by ``compat.Scaler``."""
-        obs = self._map_addresses(obs, listed)
-        return obs, self._overlay(listed, drains, obs)
-
-    @staticmethod
-    def _map_addresses(obs: list[Observation], listed: list[Instance]) -> list[Observation]:
-        by_address = {i.address: i.id for i in listed if i.address}
-        return [dataclasses.replace(o, instance_id=by_address[o.instance_id])
-                if o.instance_id in by_address else o for o in obs]
-
-    def _overlay(self, listed: list[Instance], drains: dict[str, datetime],
-                 obs: list[Observation]) -> tuple[Instance, ...]:
-        registered = {o.instance_id for o in obs
-                      if o.metric == "registered" and o.ok and o.value is not None and o.value >= 1}
-        # a failed read means "unknown", not "unregistered": any failed read, since a source that
-        # cannot read at all (media_redis while Redis is down, a source that raised) reports only
-        # its pool-wide metric; and an instance that has registered once is never taken back to
-        # pending (the boot timeout would cut its calls)
-        unknown = any(o.error for o in obs)
-        self.registered_once = (self.registered_once | {i for i in registered if i}) & {i.id for i in listed}
-        out = []
-        self.first_seen = {i.id: self.first_seen.get(i.id, self.clock.now()) for i in listed}
-        for inst in listed:
-            if inst.id in drains and inst.state is InstanceState.READY:
-                inst = inst.moved_to(InstanceState.DRAINING)
-            elif (self.pool.require_registration and inst.state is InstanceState.READY
-                  and not unknown and inst.id not in self.registered_once):
-                inst = dataclasses.replace(inst, state=InstanceState.PENDING)
-            out.append(inst)
-        return tuple(out)
-
-    def _sessions(self, c: _Cycle) -> dict[str, int | None]:
-        out, errors = self.sessions(c.instances, c.observations, c.now)
-        c.errors.extend(errors)
-        return out
-
-    def sessions(self, instances: Sequence[Instance], observations: list[Observation],
-                 now: datetime) -> tuple[dict[str, int | None], list[str]]:
-        """Live sessions of draining instances: the drainer's count and a source's ``sessions``
-        reading, the larger when both are known; None (busy) when neither is. A count only the
-        drainer knew is added to ``observations`` (for the journal); returns the counts and the
-        drainer's errors. Used by the cycle and by ``compat.Scaler``."""
-        from_sources = {o.instance_id: n for o in observations
-                        if o.metric == "sessions" and o.instance_id
-                        and (n := session_count(o)) is not None}
-        out: dict[str, int | None] = {}
-        errors: list[str] = []
-        for inst in instances:
-            if inst.state is not InstanceState.DRAINING:
-                continue
-            try:
-                n = self.drainer.sessions(inst)
-            except Exception as exc:
-                errors.append(f"drainer sessions {inst.id}: {_err(exc)}")
-                n = None
-            seen = from_sources.get(inst.id)
-            if n is None:
-                n = seen
-            elif seen is not None:
-                n = max(n, seen)  # two counts disagree: trust the busier one
-            else:
-                observations.append(Observation("drainer", "sessions", float(n), now, instance_id=inst.id))
-            out[inst.id] = n
-        return out, errors
-
-    def _spec(self, op: OperatorState, now: datetime) -> DecisionSpec:
-        override = op.override or self.spec.override
+    def _spec_at(self, now: datetime, inputs: Inputs) -> CycleSpec:
+        if self.operator is None:
+            return self.spec
+        op = self.operator.operator(self.name, now)
+        base = self.spec.decision
+        override = op.override or base.override
         if override is not None and override.until <= now:
             override = None
-        if op.paused <= self.spec.paused and override is self.spec.override:
-            return self.spec  # the same object every cycle: decide() keeps what it derived from it
-        return dataclasses.replace(self.spec, paused=self.spec.paused | op.paused, override=override)
+        op = OperatorState(op.paused, override)
+        if op == self._controlled[0]:
+            return self._controlled[1]
+        if op.paused <= base.paused and override is base.override:
+            spec = self.spec
+        else:
+            spec = replace(self.spec, decision=replace(base, paused=base.paused | op.paused, override=override))
+        self._controlled = (op, spec)
+        return spec
 
-    def _reconcile_drainer(self, c: _Cycle) -> None:
+    def _drainer_reconcile(self, st: Step) -> Step:
         """A drainer that keeps its own registry (``media_redis``) may offer
-        ``reconcile(instances) -> lines``: called once per cycle, only after a successful
-        ``provider.list()``, with the instances as the controller sees them (drains overlaid).
-        Its lines go to the cycle's outcome; a failure is a cycle error, never an exception."""
+        ``reconcile(instances) -> lines``: called once per cycle after a successful listing,
+        with the instances as the controller sees them. Its lines go to the cycle's outcome;
+        a failure is a cycle error line, never an exception."""
         hook = getattr(self.drainer, "reconcile", None)
         if not callable(hook) or self.dry_run:
-            return
+            return st
         try:
-            c.outcome.extend(hook(c.instances))
+            return replace(st, notes=st.notes + tuple(hook(st.view)))
         except Exception as exc:
-            c.errors.append(f"drainer reconcile failed: {_err(exc)}")
+            return replace(st, errors=st.errors + (f"drainer reconcile failed: {describe(exc)}",))
 
-    # --- act --------------------------------------------------------------------------
-
-    def _act(self, c: _Cycle, plan: Plan, sessions: dict[str, int | None]) -> None:
-        by_id = {i.id: i for i in c.instances}
-        for iid in plan.cancel_drain:
-            if self._drainer_call(c, "cancel", by_id.get(iid), iid):
-                self.store.remove_drains(self.name, [iid])
-                c.outcome.append(f"drain cancelled on {iid}")
-        for item in plan.launch:
-            try:
-                made = self.provider.launch(item.type, item.count, f"{plan.request_id}/{item.type}")
-            except Exception as exc:
-                c.errors.append(f"launch {item.count} x {item.type} failed: {_err(exc)}")
-                continue
-            self.store.add_known(self.name, [m.id for m in made], "launched", c.now)
-            c.launched.update(m.id for m in made)
-            c.outcome.append(f"launched {len(made)} x {item.type}: {', '.join(m.id for m in made)}")
-        for iid in plan.begin_drain:
-            self._begin_drain(c, by_id.get(iid), iid, "")
-        safe: list[str] = []
-        unsafe: list[str] = []
-        for iid in plan.terminate:
-            inst = by_id.get(iid)
-            idle = inst is None or inst.state in (InstanceState.PENDING, InstanceState.FAILED)
-            (safe if idle or sessions.get(iid) == 0 else unsafe).append(iid)
-        for iid in unsafe:  # never cut live (or unknown) sessions: drain instead
-            self._begin_drain(c, by_id.get(iid), iid, " instead of terminating (sessions live or unknown)")
-        if safe:
-            self._terminate(c, [(i, "planned") for i in safe], f"{plan.request_id}/terminate")
-
-    def _drainer_call(self, c: _Cycle, what: str, inst: Instance | None, iid: str) -> bool:
-        if inst is None:
-            c.errors.append(f"drain {what} {iid}: no such instance")
-            return False
+    def _load(self) -> FleetState:
         try:
-            getattr(self.drainer, what)(inst)
+            return self.store.load(self.name) or FleetState(self.name)
         except Exception as exc:
-            c.errors.append(f"drain {what} {iid} failed: {_err(exc)}")
-            return False
-        return True
-
-    def _begin_drain(self, c: _Cycle, inst: Instance | None, iid: str, why: str) -> None:
-        if inst is not None and inst.state is InstanceState.DRAINING:
-            return
-        if self._drainer_call(c, "begin", inst, iid):
-            self.store.add_drain(self.name, iid, c.now)
-            c.outcome.append(f"drain begun on {iid}{why}")
-
-    def _terminate(self, c: _Cycle, items: list[tuple[str, str]], request_id: str) -> None:
-        ids = [i for i, _ in items]
-        try:
-            self.provider.terminate(ids, request_id)
-        except Exception as exc:
-            c.errors.append(f"terminate {', '.join(ids)} failed: {_err(exc)}")
-            return
-        self.store.remove_drains(self.name, ids)
-        self.store.forget(self.name, ids)
-        c.terminated.update(ids)
-        c.outcome.extend(f"terminated {i} ({why})" for i, why in items)
-
-    # --- reconcile --------------------------------------------------------------------
-
-    def _repair(self, c: _Cycle, repair: Repair, request_id: str) -> None:
-        c.outcome.extend(repair.notes)
-        if repair.forget_drains:
-            self.store.remove_drains(self.name, repair.forget_drains)
-        if repair.adopt:
-            self.store.add_known(self.name, repair.adopt, "adopted", c.now)
-            c.outcome.append(f"adopted {', '.join(repair.adopt)}")
-        if self.dry_run:
-            c.outcome.extend(f"dry run: would terminate {i} ({why})" for i, why in repair.terminate)
-            c.outcome.extend(f"dry run: would drain {i} ({why})" for i, why in repair.drain)
-            return
-        by_id = {i.id: i for i in c.instances}
-        for iid, why in repair.drain:
-            self._begin_drain(c, by_id.get(iid), iid, f" ({why})")
-        if repair.terminate:
-            self._terminate(c, list(repair.terminate), f"{request_id}/reconcile")
-
-    # --- memory -----------------------------------------------------------------------
-
-    def _load_memory(self) -> Memory:
-        try:
-            text = self.store.load_memory(self.name)
-            return memory_from_json(text) if text else Memory()
-        except Exception as exc:
-            log.warning("memory checkpoint unreadable; starting fresh", pool=self.name, error=_err(exc))
-            return Memory()
-
-    def _checkpoint(self, c: _Cycle) -> None:
-        try:
-            self.store.save_memory(self.name, memory_to_json(self.memory), c.now)
-        except Exception as exc:
-            c.errors.append(f"memory checkpoint failed: {_err(exc)}")
+            log.warning("saved state unreadable; starting from the provider's listing", pool=self.name,
+                        error=describe(exc))
+            return FleetState(self.name)
 
 
 class Controller:
@@ -411,12 +222,12 @@ class Controller:
             def handler(signum: int, frame: FrameType | None) -> None:
                 log.info("stopping after the cycle in flight", signal=signal.Signals(signum).name)
                 stop.set()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, handler)
         scheduler = BackgroundScheduler(timezone="UTC")
         first = datetime.now().astimezone()
         for runner in self.runners:
-            scheduler.add_job(runner.cycle, "interval", seconds=runner.pool.interval / speed,
+            scheduler.add_job(runner.cycle, "interval", seconds=runner.interval / speed,
                               id=runner.name, name=f"cycle {runner.name}", max_instances=1,
                               coalesce=True, next_run_time=first, misfire_grace_time=None)
         scheduler.start()
@@ -447,11 +258,11 @@ class Controller:
             record = runner.cycle()
             if on_cycle is not None:
                 on_cycle(record)
-            due[runner.name] = when + timedelta(seconds=runner.pool.interval)
+            due[runner.name] = when + timedelta(seconds=runner.interval)
 
     def close(self) -> None:
         for fn in self._on_close:
             try:
                 fn()
             except Exception as exc:
-                log.warning("close failed", error=_err(exc))
+                log.warning("close failed", error=describe(exc))

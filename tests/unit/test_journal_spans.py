@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -16,7 +17,11 @@ import sqlalchemy as sa
 from fleetscale.journal.explain import explain
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal, cycles
+from fleetscale.journal.state_store import SqlStateStore
+from fleetscale.sim.clock import SimClock
+from fleetscale.sim.provider import SimulatedProvider
 from fleetscale.sources.fixed import FixedSource
+from fleetscale.state import FleetState
 from tests.unit.controller_kit import Kit, kit, pool_config
 
 INTERVAL = 15
@@ -35,10 +40,14 @@ def journal(journal_url: str) -> Iterator[SqlJournal]:
 
 
 def steady(tmp_path: Path, journal: SqlJournal, load: float = 3.0) -> Kit:
-    """A pool of 3 ready instances at a load of 3 (1 per unit): it holds, cycle after cycle."""
-    k = kit(tmp_path, load, pool=pool_config(interval=INTERVAL), journal=journal, initial=3)
-    journal.add_known("web", [i.id for i in k.provider.list()], "launched", k.clock.now())
-    return k
+    """A pool of 3 ready instances (launched by this controller) at a load of 3 (1 per unit): it
+    holds, cycle after cycle."""
+    clock = SimClock()
+    provider = SimulatedProvider(clock, pool_config().types(), pool="web", initial=3)
+    known = MappingProxyType({i.id: "launched" for i in provider.list()})
+    SqlStateStore(journal.engine).save(FleetState("web", known=known))
+    return kit(tmp_path, load, pool=pool_config(interval=INTERVAL), journal=journal, clock=clock,
+               provider=provider)
 
 
 def rows(journal: SqlJournal) -> list[Any]:
