@@ -41,6 +41,18 @@ def _frozen(d: dict[str, datetime]) -> Mapping[str, datetime]:
     return MappingProxyType(d)
 
 
+def _follow(current: InstanceState, seen: InstanceState) -> InstanceState:
+    """The view's next state when the listing shows ``seen``: directly when the state machine
+    allows it, through ``ready`` for a booted instance whose drain is recorded (pending ->
+    ready -> draining in one listing), else unchanged (the view never goes back, e.g. from
+    ready to pending). Every step is checked by ``check_transition``."""
+    if seen is current or seen in ALLOWED_TRANSITIONS[current]:
+        return check_transition(current, seen)
+    if current is _S.PENDING and seen is _S.DRAINING:
+        return check_transition(check_transition(current, _S.READY), seen)
+    return current
+
+
 @dataclass(frozen=True, slots=True)
 class FleetState:
     """One pool's state between cycles (see the module docstring)."""
@@ -98,9 +110,7 @@ class FleetState:
                     if old is None or old.state is _S.PENDING:
                         target = _S.PENDING
             if old is not None:
-                if target is not old.state and target not in ALLOWED_TRANSITIONS[old.state]:
-                    target = old.state  # the view never goes back (e.g. ready -> pending)
-                target = check_transition(old.state, target)
+                target = _follow(old.state, target)
             out.append(inst if target is inst.state else replace(inst, state=target))
         first_seen = {i: self.first_seen.get(i, now) for i in ids}
         return self._next(

@@ -42,7 +42,7 @@ from datetime import datetime
 import structlog
 
 from fleetscale.errors import CapacityError
-from fleetscale.journal.intents import RETENTION, IntentLog
+from fleetscale.journal.intents import RETENTION, Intent, IntentLog
 from fleetscale.model import Instance, InstanceState
 from fleetscale.ports import Clock, Drainer, Provider
 from fleetscale.state import FleetState
@@ -102,6 +102,9 @@ class WriteAhead:
         self.started = False
         #: intents acted on (or replayed) whose effect is not yet in a saved state
         self._open: list[tuple[int, str]] = []
+        #: intents left open by a failure (a launch that may have happened, a refused cancel):
+        #: replayed by the next recovery (after the first, recovery reads no database)
+        self._retry: list[Intent] = []
         #: drains to begin again after this start (None until the first recovery); one the
         #: drainer refused stays here and is retried by the next recovery
         self._rebegin: set[str] | None = None
@@ -116,6 +119,9 @@ class WriteAhead:
             made = list(self.provider.launch(type, count, request_id))
         except CapacityError as exc:  # nothing was launched: the intent is closed
             self.intents.fail([intent.id], str(exc))
+            raise
+        except Exception:
+            self._retry.append(intent)
             raise
         # any other error leaves the intent open: the launch may have happened, and the next
         # recovery replays it with the same request id
@@ -138,7 +144,11 @@ class WriteAhead:
     def cancel_drain(self, instance: Instance) -> None:
         intent = self.intents.begin(self.pool, self._request_id("cancel", instance), "cancel", instance.id)
         self._step("after-cancel-intent")
-        self.drainer.cancel(instance)  # an error leaves it open: the next recovery retries it
+        try:
+            self.drainer.cancel(instance)
+        except Exception:  # left open: the next recovery retries it
+            self._retry.append(intent)
+            raise
         self._open.append((intent.id, "cancel"))
 
     def terminate(self, ids: Sequence[str], request_id: str) -> None:
@@ -179,7 +189,8 @@ class WriteAhead:
         self.started = True
         if self._rebegin is None:
             self._rebegin = set(drains)
-        pending = self.intents.pending(self.pool)
+        pending = self.intents.pending(self.pool) if startup else self._retry
+        self._retry = []
         open_ids = {i for i, _ in self._open}
         pending = [i for i in pending if i.id not in open_ids]
         for intent in (i for i in pending if i.action == "launch"):
@@ -192,6 +203,7 @@ class WriteAhead:
                 continue
             except Exception as exc:  # the cycle goes on; the intent stays open for next time
                 done.errors.append(f"replay launch {intent.request_id}/{intent.target}: {exc}")
+                self._retry.append(intent)
                 continue
             self._open.append((intent.id, "launch"))
             done.launched += again
@@ -217,8 +229,10 @@ class WriteAhead:
                     self.drainer.cancel(inst)
             except Exception as exc:  # stays open: retried by the next recovery
                 done.errors.append(f"replay cancel {intent.target}: {exc}")
+                self._retry.append(intent)
                 continue
             self._open.append((intent.id, "cancel"))
+            self._rebegin.discard(intent.target)
             done.cancelled.append(intent.target)
         for intent in (i for i in pending if i.action == "drain"):
             inst = current.get(intent.target)
@@ -229,6 +243,7 @@ class WriteAhead:
                 self.drainer.begin(inst)
             except Exception as exc:
                 done.errors.append(f"replay drain {intent.target}: {exc}")
+                self._retry.append(intent)
                 continue
             self._open.append((intent.id, "drain"))
             self._rebegin.discard(intent.target)

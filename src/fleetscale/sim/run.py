@@ -132,8 +132,7 @@ def simulate(
     metrics = tuple(dict.fromkeys(m for p in spec.policies for m in getattr(p, "metrics", ()))) or ("load",)
     source = TraceSource(Trace(interval, tuple(load.tolist()), "simulated load"), START, metric=metrics[0],
                          metrics=metrics, window=interval, name="trace")
-    store = MemoryStore()  # the fleet in service at the start is the pool's own
-    store.save(FleetState(spec.pool).launched(provider.list(), START))
+    store = MemoryStore()  # the fleet in service at the start is adopted by the first cycle
     runner = PoolRunner(spec.pool, CycleSpec(spec, types, Rules(boot_timeout=fleet.boot_timeout)), interval,
                         sources=[source], provider=provider, drainer=provider.drainer(), journals=(),
                         store=store, clock=clock, run_id="sim")
