@@ -216,8 +216,7 @@ def _export(rev: str, into: Path) -> Path:
 def _in_tree(tree: Path, cycles: int, mysql: str | None) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=f"{tree / 'src'}{os.pathsep}{tree}")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--cycles", str(cycles)]
-    if mysql:
-        cmd += ["--mysql", mysql]
+    cmd += ["--mysql", mysql] if mysql else ["--no-mariadb"]
     done = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 

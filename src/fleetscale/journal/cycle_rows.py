@@ -116,6 +116,13 @@ class CycleWriter:
         self.table = table
         self._last: dict[str, _Last] = {}
         self._lock = threading.Lock()
+        t = table
+        # built once: a span's cycle costs one indexed select and one update by primary key
+        self._newest = (sa.select(t.c.id, t.c.repeats).where(t.c.pool == sa.bindparam("p"))
+                        .order_by(t.c.id.desc()).limit(1))
+        self._extend = (t.update().where(t.c.id == sa.bindparam("row"), t.c.repeats == sa.bindparam("was"))
+                        .values(repeats=sa.bindparam("now"), last_at=sa.bindparam("at"),
+                                times=sa.bindparam("tt")))
 
     def write(self, conn: sa.Connection, cycle: CycleRecord) -> None:
         body = compact.encode(cycle)
@@ -123,10 +130,9 @@ class CycleWriter:
         with self._lock:
             last = self._last.get(cycle.pool)
         if last is not None and self._extends(last, cycle, body, start) and self._still_last(conn, last):
-            t = self.table
             times = spans.append(last.times, start - last.last_at, finish - start)
-            done = conn.execute(t.update().where(t.c.id == last.id, t.c.repeats == last.repeats)
-                                .values(repeats=last.repeats + 1, last_at=start, times=times))
+            done = conn.execute(self._extend, {"row": last.id, "was": last.repeats, "now": last.repeats + 1,
+                                               "at": start, "tt": times})
             if done.rowcount == 1:
                 self._remember(dataclasses.replace(last, repeats=last.repeats + 1, last_at=start,
                                                    times=times))
@@ -155,9 +161,7 @@ class CycleWriter:
                 and spans.cycle_id(last.cycle_id, last.repeats + 1, start) == cycle.cycle_id)
 
     def _still_last(self, conn: sa.Connection, last: _Last) -> bool:
-        t = self.table
-        q = sa.select(t.c.id, t.c.repeats).where(t.c.pool == last.pool).order_by(t.c.id.desc()).limit(1)
-        got = conn.execute(q).first()
+        got = conn.execute(self._newest, {"p": last.pool}).first()
         return got is not None and (got.id, got.repeats) == (last.id, last.repeats)
 
 
