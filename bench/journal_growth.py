@@ -103,7 +103,9 @@ def _run(scenario: str, url: str, cycles: int) -> dict[str, float]:
         load: Any = FixedSource(60.0, name="kamailio-calls")
         sessions = _sessions_source(provider, journal, lambda now, n: 60 // max(n, 1))
     else:
-        data = Path(__import__("fleetscale").__file__).parent / "data" / "nasa_http_jul1995_days5-6_1min.csv"
+        import fleetscale
+
+        data = Path(str(fleetscale.__file__)).parent / "data" / "nasa_http_jul1995_days5-6_1min.csv"
         trace = read_trace(data)
         load = TraceSource(trace, clock.now(), offset=6 * 3600, scale=8.0, name="nasa-trace")
         sessions = _sessions_source(provider, journal,
@@ -149,7 +151,7 @@ def _measure(journal: Any) -> dict[str, float]:
 
 
 def worker(cycles: int, mysql: str | None) -> dict[str, Any]:
-    import pymysql
+    import pymysql  # type: ignore[import-untyped]
 
     from fleetscale.journal.log import configure_logging
 

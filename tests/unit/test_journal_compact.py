@@ -72,7 +72,7 @@ class TestBody:
         for absent in ('"error"', '"instance_id":null', rec.started_at.isoformat(), rec.cycle_id, '"weight"',
                        '"cancel_drain"', '"direction"', '": '):
             assert absent not in body
-        later = CycleRecord(**{**{f: getattr(rec, f) for f in rec.__slots__},  # type: ignore[attr-defined]
+        later = CycleRecord(**{**{f: getattr(rec, f) for f in rec.__slots__},
                                "cycle_id": "web:2", "started_at": rec.started_at + timedelta(seconds=15),
                                "observations": tuple(Observation(o.source, o.metric, o.value,
                                                                  o.at + timedelta(seconds=15), o.instance_id)

@@ -93,8 +93,8 @@ class TestPruning:
             at = start + timedelta(seconds=15 * k)
             journal.record(replace(base, cycle_id=f"web:{1 + k}", started_at=at, finished_at=at,
                                    observations=(replace(base.observations[0], at=at),),
-                                   decision=replace(base.decision, at=at),  # type: ignore[arg-type]
-                                   plan=replace(base.plan, request_id=f"web:{1 + k}")))  # type: ignore[arg-type]
+                                   decision=replace(base.decision, at=at),
+                                   plan=replace(base.plan, request_id=f"web:{1 + k}")))
         last = start + timedelta(seconds=15 * 199)
         assert len(stored_starts(journal)) == 1
         assert Pruner(journal.engine, cycles, timedelta(hours=1)).prune_all(last + timedelta(minutes=59)) == 0
