@@ -10,21 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale import registry
-from fleetscale.config import Loaded
-from fleetscale.config import PoolConfig
-from fleetscale.controller import Controller, PoolRunner
+from fleetscale.config import Loaded, PoolConfig
+from fleetscale.controller import Controller
 from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
-from fleetscale.reconciler import Rules
-from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.errors import ConfigError, FleetscaleError, JournalError
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.log import LogJournal
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.journal.write_ahead import crash_at_from_env
 from fleetscale.ports import Clock, Closeable, Journal
+from fleetscale.reconciler import Rules
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
 
 logger = structlog.get_logger(__name__)
@@ -65,6 +66,16 @@ def build_controller(
     url = journal_url or cfg.journal.sql
     store = SqlJournal(url, retention=cfg.journal.retention_period)
     closers: list[Any] = [store.close]
+    try:
+        store.verify()
+    except SQLAlchemyError as exc:
+        store.close()
+        raise JournalError(f"journal {url}: the database file is damaged "
+                           f"({type(exc.orig or exc).__name__}: {exc.orig or exc}); restore it from a "
+                           "backup or move it away") from None
+    except FleetscaleError:
+        store.close()
+        raise
     sinks: list[Journal] = [store]
     if cfg.journal.log if log is None else log:
         sinks.append(LogJournal())
@@ -86,7 +97,8 @@ def build_controller(
             closers.append(exporter.close)
         sinks.extend(extra_sinks)
         for i, pool in enumerate(cfg.pools):
-            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, states, closers, dry_run, intents))
+            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, states, closers, dry_run,
+                                   intents))
     except BaseException:
         for close in closers:  # do not leak what was already built
             try:

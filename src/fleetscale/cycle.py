@@ -17,7 +17,7 @@ the plan leaves it (drains begun or cancelled), never on what it was before.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -25,10 +25,11 @@ from fleetscale.core import think
 from fleetscale.decide import DecisionSpec, Verdict
 from fleetscale.journal.record import CycleRecord
 from fleetscale.model import Instance, InstanceState, InstanceType, Observation, Plan, Snapshot
-from fleetscale.reconciler import Rules, reconcile
+from fleetscale.reconciler import Repair, Rules, reconcile
 from fleetscale.state import FleetState
 
 _S = InstanceState
+_READY = InstanceState.READY
 ActionKind = Literal["cancel", "launch", "drain", "terminate"]
 
 
@@ -38,7 +39,7 @@ class CycleSpec:
 
     decision: DecisionSpec
     types: tuple[InstanceType, ...]
-    rules: Rules = Rules()
+    rules: Rules = field(default_factory=Rules)
     require_registration: bool = False
     dry_run: bool = False
 
@@ -118,14 +119,14 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     snapshot = Snapshot(state.pool, now, visible, obs)
     verdict, plan = think(snapshot, spec.decision, seen.memory, spec.types, inputs.cycle_id)
     decided = seen.remember(verdict.memory)
-    actions, planned = _plan_actions(decided, plan, inputs.sessions, now)
-    reads_ok = not any(o.error for o in obs)
-    to_stop = {o.instance_id for o in obs
-               if o.metric == "to_stop" and o.ok and o.value and o.instance_id is not None}
-    gone = {t for a in actions if a.kind == "terminate" for t in a.targets}
-    remaining = tuple(i for i in planned.instances if i.id not in gone)
-    repair = reconcile(now, remaining, planned.drains, inputs.sessions, set(planned.known), spec.rules,
-                       planned.first_seen, to_stop, reads_ok=reads_ok)
+    if plan.empty:
+        actions: tuple[Action, ...] = ()
+        planned = decided
+    else:
+        actions, planned = _plan_actions(decided, plan, inputs.sessions, now)
+    repair = _repair(planned, obs, actions, inputs.sessions, spec.rules, now)
+    if repair is _NO_REPAIR:  # the common cycle: nothing for the reconciler
+        return Step(decided, obs, seen.instances, verdict, plan, actions, inputs.notes, inputs.errors)
     after = decided.forget_drains(repair.forget_drains).adopted(repair.adopt)
     notes = inputs.notes + repair.notes
     if repair.adopt:
@@ -134,9 +135,29 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     extra = [Action("drain", (iid,), inputs.cycle_id, why=(f" ({why})",), repair=True)
              for iid, why in repair.drain if iid not in draining]
     if repair.terminate:
-        extra.append(Action("terminate", tuple(i for i, _ in repair.terminate), f"{plan.request_id}/reconcile",
+        extra.append(Action("terminate", tuple(i for i, _ in repair.terminate),
+                            f"{plan.request_id}/reconcile",
                             why=tuple(w for _, w in repair.terminate), repair=True))
     return Step(after, obs, seen.instances, verdict, plan, actions + tuple(extra), notes, inputs.errors)
+
+
+_NO_REPAIR = Repair()
+
+
+def _repair(planned: FleetState, obs: tuple[Observation, ...], actions: tuple[Action, ...],
+            sessions: Mapping[str, int | None], rules: Rules, now: datetime) -> Repair:
+    """The reconciler's repairs on the fleet as the plan leaves it. A fleet of known, ready,
+    undrained instances needs none (the common cycle: the reconciler is not asked)."""
+    if planned.calm:
+        return _NO_REPAIR
+    known = planned.known
+    reads_ok = not any(o.error for o in obs)
+    to_stop = {o.instance_id for o in obs
+               if o.metric == "to_stop" and o.ok and o.value and o.instance_id is not None}
+    gone = {t for a in actions if a.kind == "terminate" for t in a.targets}
+    remaining = tuple(i for i in planned.instances if i.id not in gone)
+    return reconcile(now, remaining, planned.drains, sessions, set(known), rules,
+                     planned.first_seen, to_stop, reads_ok=reads_ok)
 
 
 def overlay(state: FleetState, inputs: Inputs, spec: CycleSpec) -> FleetState:
@@ -192,6 +213,8 @@ def _plan_actions(state: FleetState, plan: Plan, sessions: Mapping[str, int | No
 
 def settle(state: FleetState, results: Sequence[Result], now: datetime, dry_run: bool = False) -> Settled:
     """Fold what acting did into the state; the outcome and error lines for the record."""
+    if not results and not dry_run:
+        return Settled(state, (), ())
     outcome: list[str] = []
     errors: list[str] = []
     made: list[Instance] = []
@@ -201,7 +224,8 @@ def settle(state: FleetState, results: Sequence[Result], now: datetime, dry_run:
         a = r.action
         if dry_run:
             if a.kind == "terminate":
-                outcome.extend(f"dry run: would terminate {i} ({w})" for i, w in zip(a.targets, a.why, strict=True))
+                outcome.extend(f"dry run: would terminate {i} ({w})"
+                               for i, w in zip(a.targets, a.why, strict=True))
             elif a.kind == "drain" and a.repair:
                 outcome.append(f"dry run: would drain {a.targets[0]}{a.why[0][1:]}")
             continue

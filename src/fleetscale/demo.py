@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import IO, Any
 
-from fleetscale.config import PoolConfig
 from fleetscale.app import runner_for
+from fleetscale.config import PoolConfig
 from fleetscale.controller import Controller
 from fleetscale.errors import ConfigError
 from fleetscale.journal.record import CycleRecord

@@ -11,6 +11,8 @@ from datetime import datetime
 from fleetscale.model import Instance, InstanceState, Observation, session_count
 from fleetscale.ports import Drainer, Provider, Source
 
+_GONE = InstanceState.GONE
+
 
 def describe(exc: BaseException) -> str:
     text = str(exc)
@@ -33,15 +35,17 @@ def source_errors(observations: Iterable[Observation]) -> list[str]:
     return [f"source {o.source} {o.metric}: {o.error}" for o in observations if o.error]
 
 
-def list_instances(provider: Provider) -> tuple[tuple[Instance, ...] | None, str | None]:
-    """The provider's live instances, or (None, error) when it cannot list."""
+def list_instances(provider: Provider, last: tuple[Instance, ...] = ()
+                   ) -> tuple[tuple[Instance, ...] | None, str | None]:
+    """The provider's live instances, or (None, error) when it cannot list. ``last`` is the
+    listing this returned before: the very same tuple again is not checked again."""
     try:
         listed = provider.list()
     except Exception as exc:
         return None, f"provider list failed: {describe(exc)}; holding"
-    if isinstance(listed, tuple) and not any(i.state is InstanceState.GONE for i in listed):
+    if isinstance(listed, tuple) and (listed is last or not any(i.state is _GONE for i in listed)):
         return listed, None  # a provider that hands out one tuple while nothing changes
-    return tuple(i for i in listed if i.state is not InstanceState.GONE), None
+    return tuple(i for i in listed if i.state is not _GONE), None
 
 
 def read_sessions(drainer: Drainer, draining: Sequence[Instance], observations: list[Observation],

@@ -6,6 +6,7 @@ decision code (``policy/``, ``governor/``, ``planner.py``) imports none of them.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -31,7 +32,7 @@ class Provider(Protocol):
 
     def list(self) -> Sequence[Instance]: ...
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]: ...
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]: ...
 
     def terminate(self, ids: Sequence[str], request_id: str) -> None: ...
 

@@ -53,6 +53,10 @@ def _follow(current: InstanceState, seen: InstanceState) -> InstanceState:
     return current
 
 
+def _calm(instances: tuple[Instance, ...], drains: Mapping[str, datetime], known: Mapping[str, str]) -> bool:
+    return not drains and all(i.state is _S.READY and i.id in known for i in instances)
+
+
 @dataclass(frozen=True, slots=True)
 class FleetState:
     """One pool's state between cycles (see the module docstring)."""
@@ -73,6 +77,10 @@ class FleetState:
     #: instances a source has reported registered at least once (never taken back to pending)
     registered: frozenset[str] = frozenset()
     memory: Memory = field(default_factory=Memory)
+    #: every instance ready and known, and no drain in progress: nothing for the reconciler.
+    #: Derived by the transitions when the instances, drains or known change; False (ask
+    #: the reconciler) for a value built any other way.
+    calm: bool = field(default=False, compare=False)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -84,8 +92,25 @@ class FleetState:
 
     # --- transitions -----------------------------------------------------------------
 
-    def _next(self, **changes: object) -> FleetState:
-        return replace(self, version=self.version + 1, **changes)  # type: ignore[arg-type]
+    def _next(self, *, instances: tuple[Instance, ...] | None = None,
+              listed: tuple[Instance, ...] | None = None,
+              drains: Mapping[str, datetime] | None = None, known: Mapping[str, str] | None = None,
+              first_seen: Mapping[str, datetime] | None = None, registered: frozenset[str] | None = None,
+              memory: Memory | None = None) -> FleetState:
+        """This value with the given parts replaced and the version one higher."""
+        fleet = instances is not None or drains is not None or known is not None
+        instances = self.instances if instances is None else instances
+        drains = self.drains if drains is None else drains
+        known = self.known if known is None else known
+        return FleetState(
+            self.pool, self.version + 1, instances,
+            self.listed if listed is None else listed,
+            drains, known,
+            self.first_seen if first_seen is None else first_seen,
+            self.registered if registered is None else registered,
+            self.memory if memory is None else memory,
+            _calm(instances, drains, known) if fleet else self.calm,
+        )
 
     def seen(self, listed: tuple[Instance, ...], registered_now: frozenset[str],
              require_registration: bool, now: datetime) -> FleetState:
@@ -106,9 +131,9 @@ class FleetState:
             if target is _S.READY:
                 if inst.id in self.drains:
                     target = _S.DRAINING
-                elif require_registration and inst.id not in registered:
-                    if old is None or old.state is _S.PENDING:
-                        target = _S.PENDING
+                elif (require_registration and inst.id not in registered
+                      and (old is None or old.state is _S.PENDING)):
+                    target = _S.PENDING
             if old is not None:
                 target = _follow(old.state, target)
             out.append(inst if target is inst.state else replace(inst, state=target))
@@ -131,12 +156,14 @@ class FleetState:
         return self._move(iid, _S.READY, drains=drains)
 
     def launched(self, made: Iterable[Instance], at: datetime) -> FleetState:
-        """Instances this controller just launched: known, and in the view as they were made."""
+        """Instances this controller just launched: known, and in the view as booting (they
+        become ready through the next listing, registration included, like any other)."""
         made = tuple(made)
         if not made:
             return self
         have = {i.id for i in self.instances}
-        fresh = tuple(i for i in made if i.id not in have)
+        fresh = tuple(i if i.state is _S.PENDING else replace(i, state=_S.PENDING)
+                      for i in made if i.id not in have and i.state in (_S.PENDING, _S.READY))
         known = {**self.known, **{i.id: "launched" for i in made}}
         seen = {**self.first_seen, **{i.id: self.first_seen.get(i.id, at) for i in made}}
         return self._next(instances=self.instances + fresh, known=MappingProxyType(known),
@@ -175,6 +202,6 @@ class FleetState:
         return self if memory is self.memory else self._next(memory=memory)
 
     def _move(self, iid: str, to: InstanceState, *, drains: dict[str, datetime]) -> FleetState:
-        out = tuple(replace(i, state=check_transition(i.state, to)) if i.id == iid and i.state is not to else i
-                    for i in self.instances)
+        out = tuple(replace(i, state=check_transition(i.state, to))
+                    if i.id == iid and i.state is not to else i for i in self.instances)
         return self._next(instances=out, drains=_frozen(drains))

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetscale.config import PoolConfig
 from fleetscale.app import runner_for
-from fleetscale.controller import PoolRunner
+from fleetscale.config import PoolConfig
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
 from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import InstanceState
 from fleetscale.ports import Source
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.provider import SimulatedProvider
 from fleetscale.sources.fixed import FixedSource

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fleetscale.app import runner_for
-from fleetscale.controller import PoolRunner
-from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.errors import DrainError, ProviderError
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import Instance
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.provider import SimulatedDrainer, SimulatedProvider
 from fleetscale.sources.fixed import FixedSource

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.model import InstanceType
 from fleetscale.policy.fixed import FixedPolicy
 from fleetscale.policy.target import TargetPolicy
-from fleetscale.sim.run import FleetSettings, resample, simulate
+from fleetscale.sim.run import FleetSettings, Timeline, resample, simulate
 
 TYPES = (InstanceType("default"),)
 NOW_GOV = GovernorSettings(down=DirectionRules())
@@ -94,3 +96,23 @@ def test_trace_feeds_the_metric_the_policy_names() -> None:
     spec = _spec(TargetPolicy(metric="calls", target=10.0))
     tl = simulate(load, spec, TYPES, 60.0, FleetSettings(boot_delay=60.0))
     assert tl.ready.tolist() == [1, 1, 1, 5, 5]
+
+
+def test_timeline_times_are_exact_past_1e7_seconds(tmp_path: Path) -> None:
+    """A timeline longer than 1e7 s (116 days at 60 s) reads back strictly increasing and equal."""
+    n = 200_000  # 1.2e7 s at 60 s
+    load = np.full(n, 10.0)
+    tl = Timeline(t=np.arange(n, dtype=np.float64) * 60.0, load=load, demanded=np.ones(n, dtype=np.int64),
+                  ready=np.ones(n, dtype=np.int64), provisioned=np.ones(n, dtype=np.int64),
+                  interval=60.0, capacity=10.0)
+    path = tmp_path / "t.csv"
+    tl.write_csv(str(path))
+    back = np.loadtxt(path, delimiter=",", skiprows=1, usecols=0)
+    assert back[-1] == (n - 1) * 60.0 > 1e7
+    assert (np.diff(back) == 60.0).all()
+    odd = Timeline(t=np.array([0.0, 0.1, 1e7 + 0.3]), load=np.array([0.1, 1 / 3, 2.0]),
+                   demanded=np.ones(3, dtype=np.int64), ready=np.ones(3, dtype=np.int64),
+                   provisioned=np.ones(3, dtype=np.int64), interval=0.1, capacity=1.0)
+    odd.write_csv(str(path))
+    rows = np.loadtxt(path, delimiter=",", skiprows=1)
+    assert rows[:, 0].tolist() == [0.0, 0.1, 1e7 + 0.3] and rows[:, 1].tolist() == [0.1, 1 / 3, 2.0]

@@ -30,19 +30,19 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from fleetscale import registry
+from fleetscale.app import runner_for
 from fleetscale.compat.csp import CspProvider, instance_types
 from fleetscale.compat.gateway_config import seed_to_document
 from fleetscale.config import Loaded, PoolConfig, parse
-from fleetscale.app import runner_for
-from fleetscale.controller import PoolRunner
 from fleetscale.cycle import Action, Inputs, overlay
 from fleetscale.errors import ConfigError, FleetscaleError, ProviderError
-from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import Instance, InstanceState, Observation
 from fleetscale.planner import cheapest_mix
 from fleetscale.reconciler import reconcile
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
 from fleetscale.state import FleetState
 
@@ -226,7 +226,8 @@ class Scaler:
         self._journal = store
         # the supplied incallsNum comes first: at equal times the first pool-wide reading wins
         return runner_for(pool, sources=[self._external, source], provider=provider, drainer=drainer,
-                          journals=[store], store=SqlStateStore(store.engine), operator=store, clock=self.clock)
+                          journals=[store], store=SqlStateStore(store.engine), operator=store,
+                          clock=self.clock)
 
     def _ready(self) -> PoolRunner:
         if self._runner is None:

@@ -40,10 +40,10 @@ def load_legacy(engine: sa.Engine, pool: str) -> FleetState | None:
                     known[row.instance_id] = str(row.how)
             if "fs_memory" in names:
                 t = sa.Table("fs_memory", meta, autoload_with=engine)
-                row = c.execute(sa.select(t.c.memory).where(t.c.pool == pool)).first()
-                if row is not None:
+                saved = c.execute(sa.select(t.c.memory).where(t.c.pool == pool)).first()
+                if saved is not None:
                     try:
-                        memory = memory_from_json(row.memory)
+                        memory = memory_from_json(saved.memory)
                     except ValueError:
                         memory = Memory()
     except SQLAlchemyError as exc:

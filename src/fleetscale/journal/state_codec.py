@@ -1,10 +1,12 @@
 """``FleetState`` to and from JSON, whole (the decision memory included).
 
 Values are encoded with their type so that a reload gives back an equal value:
-dataclasses as ``{"$dc": "module:Name", ...fields}`` (only classes of fleetscale's own
-packages are ever rebuilt), datetimes as ``{"$dt": ISO 8601}``, enums as ``{"$enum":
+dataclasses as ``{"$dc": "module:Name", ...fields}`` and named tuples as ``{"$nt": ..., "v":
+[...]}`` (only classes of fleetscale's own packages are ever rebuilt), datetimes as
+``{"$dt": ISO 8601}``, enums as ``{"$enum":
 "module:Name", "v": value}``, tuples as lists, mappings as ``{"$map": [[k, v], ...]}``,
-frozensets as ``{"$set": [...]}``, numpy arrays as ``{"$nd": [...], "dtype": ...}``; NaN and infinities as JSON's extended literals.
+frozensets as ``{"$set": [...]}``, numpy arrays as ``{"$nd": [...], "dtype": ...}``; NaN and
+infinities as JSON's extended literals.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def encode(value: Any) -> Any:
         return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, frozenset | set):
         return {"$set": [encode(v) for v in sorted(value, key=repr)]}
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):  # a NamedTuple
+        return {"$nt": _name(type(value)), "v": [encode(v) for v in value]}
     if isinstance(value, tuple | list):
         return [encode(v) for v in value]
     if isinstance(value, np.ndarray):
@@ -80,7 +84,15 @@ def decode(value: Any) -> Any:
     if "$map" in value:
         return MappingProxyType({decode(k): decode(v) for k, v in value["$map"]})
     if "$nd" in value:
-        return np.asarray(value["$nd"], dtype=np.dtype(str(value["dtype"])))
+        array = np.asarray(value["$nd"], dtype=np.dtype(str(value["dtype"])))
+        array.flags.writeable = False  # a state's arrays are values: never changed in place
+        return array
+    if "$nt" in value:
+        cls = _class(value["$nt"])
+        try:
+            return cls(*(decode(v) for v in value["v"]))
+        except TypeError as exc:
+            raise ValueError(f"cannot rebuild {value['$nt']}: {exc}") from None
     if "$set" in value:
         return frozenset(decode(v) for v in value["$set"])
     if "$dc" in value:

@@ -81,7 +81,8 @@ class SqlStateStore:
         try:
             state = state_from_json(row.body)
         except ValueError as exc:
-            raise JournalError(f"state store: the saved state of pool {pool!r} is unreadable: {exc}") from None
+            raise JournalError(f"state store: the saved state of pool {pool!r} is unreadable: {exc}"
+                               ) from None
         self._versions[pool] = int(row.version)
         return state
 
@@ -107,5 +108,6 @@ class SqlStateStore:
                     raise StaleStateError(f"state of pool {state.pool!r} was changed by another writer "
                                           f"(expected version {expected}); not saved")
         except SQLAlchemyError as exc:
-            raise JournalError(f"state store: cannot save pool {state.pool!r}: {type(exc).__name__}") from None
+            raise JournalError(f"state store: cannot save pool {state.pool!r}: {type(exc).__name__}"
+                               ) from None
         self._versions[state.pool] = state.version

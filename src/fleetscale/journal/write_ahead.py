@@ -116,7 +116,7 @@ class WriteAhead:
         intent = self.intents.begin(self.pool, request_id, "launch", type, {"count": count})
         self._step("after-launch-intent")
         try:
-            made = list(self.provider.launch(type, count, request_id))
+            made: list[Instance] = list(self.provider.launch(type, count, request_id))
         except CapacityError as exc:  # nothing was launched: the intent is closed
             self.intents.fail([intent.id], str(exc))
             raise
@@ -196,7 +196,7 @@ class WriteAhead:
         for intent in (i for i in pending if i.action == "launch"):
             try:
                 count = int(intent.args.get("count", 0))
-                again = list(self.provider.launch(intent.target, count, intent.request_id))
+                again: list[Instance] = list(self.provider.launch(intent.target, count, intent.request_id))
             except CapacityError as exc:
                 self.intents.fail([intent.id], str(exc))
                 done.errors.append(f"replay launch {intent.request_id}/{intent.target}: {exc}")

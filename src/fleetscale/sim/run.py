@@ -26,13 +26,13 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from fleetscale.controller import PoolRunner
 from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.state_store import MemoryStore
-from fleetscale.model import Decision, InstanceState, InstanceType
+from fleetscale.model import Decision, Instance, InstanceState, InstanceType
 from fleetscale.reconciler import Rules
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.metrics import Scores, demanded, score
 from fleetscale.sim.provider import SimulatedProvider
@@ -140,17 +140,18 @@ def simulate(
     paid = np.zeros(n, dtype=np.int64)
     records: list[CycleRecord] = []
     actions = 0
-    version = -1
+    counted: tuple[Instance, ...] | None = None
     units = (0, 0)
     for k in range(n):
-        rec = runner.cycle()
+        turn = runner.turn()
         if record:
-            records.append(rec)
-        if rec.plan is not None and not rec.plan.empty:
+            records.append(turn.record())
+        plan = turn.step.plan
+        if plan is not None and not plan.empty:
             actions += 1
         state = runner.state
-        if state.version != version:  # the fleet changed: count it again
-            version = state.version
+        if state.instances is not counted:  # the fleet changed: count it again
+            counted = state.instances
             units = _units(state)
         ready[k], paid[k] = units
         clock.advance(interval)

@@ -210,7 +210,8 @@ class TraceSource:
             elapsed = (now - self.start).total_seconds() + self.offset
             return [Observation(self.name, m, None, now,
                                 error=f"no completed data at {elapsed:.0f} s "
-                                      f"(the trace covers 0 to {self.trace.duration:.0f} s)") for m in self.metrics]
+                                      f"(the trace covers 0 to {self.trace.duration:.0f} s)")
+                    for m in self.metrics]
         return [Observation(self.name, m, value, now) for m in self.metrics]
 
 
