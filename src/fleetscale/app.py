@@ -64,7 +64,7 @@ def build_controller(
     cfg = loaded.config
     clock = clock or WallClock()
     url = journal_url or cfg.journal.sql
-    store = SqlJournal(url)
+    store = SqlJournal(url, retention=cfg.journal.retention_period)
     closers: list[Any] = [store.close]
     try:
         store.verify()

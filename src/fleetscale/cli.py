@@ -97,7 +97,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="why recent decisions were made")
     p.add_argument("pool", metavar="POOL")
-    p.add_argument("--last", default="5", metavar="N", help="how many cycles (default 5)")
+    p.add_argument("--last", default="5", metavar="N",
+                   help="how many entries (default 5; a run of identical cycles is one)")
     _journal_opts(p)
 
     p = sub.add_parser("pause", help="pause a pool's scaling (both directions unless --direction)")
@@ -286,7 +287,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     last = _whole(args.last, "--last", 1, EXPLAIN_MAX)
     store = _store(args, _configured(args))
-    records = store.cycles(args.pool, last)
+    records = store.spans(args.pool, last)
     if not records:
         say(f"fleetscale: no cycles journaled for pool {args.pool!r} yet", err=True)
         return 1
