@@ -26,7 +26,7 @@ import structlog
 
 from fleetscale import core
 from fleetscale.config import PoolConfig
-from fleetscale.decide import DecisionSpec, Memory
+from fleetscale.decide import DecisionSpec, Memory, compile_spec
 from fleetscale.journal.checkpoint import memory_from_json, memory_to_json
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
@@ -102,6 +102,7 @@ class PoolRunner:
         self.clock = clock
         self.dry_run = dry_run or pool.dry_run
         self.spec = spec or pool.decision_spec()
+        self.compiled = compile_spec(self.spec)
         self.types = pool.types()
         self.rules = Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline,
                            pool.unknown_instances)
@@ -167,7 +168,9 @@ class PoolRunner:
         if self.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
             visible = tuple(i for i in c.instances if i.id in known)
         snapshot = Snapshot(self.name, c.now, visible, tuple(c.observations))
-        verdict, plan = core.think(snapshot, spec, self.memory, self.types, c.cycle_id)
+        if spec is not self.compiled.spec and spec != self.compiled.spec:  # a pause or override
+            self.compiled = compile_spec(spec)
+        verdict, plan = core.think(snapshot, self.compiled, self.memory, self.types, c.cycle_id)
         self.memory = verdict.memory
         if self.dry_run:
             c.outcome.append("dry run: nothing acted")
@@ -274,7 +277,7 @@ class PoolRunner:
         if override is not None and override.until <= now:
             override = None
         if op.paused <= self.spec.paused and override is self.spec.override:
-            return self.spec  # the same object every cycle: decide() keeps what it derived from it
+            return self.spec  # the same object every cycle: its compiled form is reused
         return dataclasses.replace(self.spec, paused=self.spec.paused | op.paused, override=override)
 
     def _reconcile_drainer(self, c: _Cycle) -> None:

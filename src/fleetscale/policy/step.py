@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import PolicyContext, fmt
@@ -89,7 +89,11 @@ class StepPolicy:
     def metrics(self) -> tuple[str, ...]:
         return (self.metric,)
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
+    def compile(self, unit_capacity: float) -> StepPolicy:
+        """Nothing to precompute: the policy proposes as it is."""
+        return self
+
+    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
         reading = ctx.reading(self.metric)
         if reading.total is None:
             return Proposal(label, None, f"no usable {self.metric} ({reading.problem})"), state

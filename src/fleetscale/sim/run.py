@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fleetscale.core import think
-from fleetscale.decide import DecisionSpec, Memory
+from fleetscale.decide import DecisionSpec, Memory, compile_spec
 from fleetscale.model import Decision, InstanceType, Observation, Snapshot
 from fleetscale.sim.metrics import Scores, demanded, score
 from fleetscale.sim.world import World
@@ -115,6 +115,7 @@ def simulate(
     ready: list[int] = [0] * n
     paid: list[int] = [0] * n
     memory = Memory()
+    compiled = compile_spec(spec)
     pool = spec.pool
     actions = 0
     decisions: list[Decision] = []
@@ -133,7 +134,7 @@ def simulate(
             obs: tuple[Observation, ...] = (Observation("trace", single, value, at),)
         else:
             obs = tuple(Observation("trace", m, value, at) for m in metrics)
-        verdict, plan = think(Snapshot(pool, at, instances(), obs), spec, memory, types, f"{pool}-{k}")
+        verdict, plan = think(Snapshot(pool, at, instances(), obs), compiled, memory, types, f"{pool}-{k}")
         memory = verdict.memory
         if record:
             decisions.append(verdict.decision)
