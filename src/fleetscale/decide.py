@@ -132,7 +132,8 @@ def decide(snapshot: Snapshot, compiled: CompiledSpec, memory: Memory) -> Verdic
                 changed = dict(states)
             changed[label] = new
     combined = combine(proposals)
-    outcome = govern(Demand(now, current, pending, combined, tuple(problems)), compiled.governor, memory.governor)
+    demand = Demand(now, current, pending, combined, tuple(problems))
+    outcome = govern(demand, compiled.governor, memory.governor)
     desired, governed, steps = outcome.desired, outcome.memory, outcome.steps
     if desired > current:
         word = f"up {current} -> {desired}"

@@ -248,6 +248,51 @@ class TestPolicyProtocol:
             assert repr(state_a) == repr(state_b)
 
 
+class TestCompiledSpec:
+    """compile_spec derives everything per-spec once; the caller holds it."""
+
+    def test_values(self) -> None:
+        from fleetscale.governor.settings import DirectionRules, GovernorSettings
+
+        spec = DecisionSpec(
+            pool="p", min=1, max=40, unit_capacity=50.0,
+            policies=(TargetPolicy(metric="calls"), seed_schedule(), TargetPolicy(target=3.0),
+                      FixedPolicy(units=2, name="floor")),
+            governor=GovernorSettings(
+                up=DirectionRules(stabilisation=60.0, max_step_count=2, step_period=90.0),
+                down=DirectionRules(stabilisation=300.0),
+            ),
+            paused=frozenset({Direction.UP}),
+        )
+        c = compile_spec(spec)
+        assert c.spec is spec
+        assert c.labels == ("target#0", "schedule", "target#2", "floor")
+        assert c.metrics == ("calls", "load")
+        assert len(c.proposers) == 4
+        assert c.governor.window_keep == timedelta(seconds=300)
+        assert c.governor.change_keep == timedelta(seconds=90)
+        assert c.governor.up.window == timedelta(seconds=60) and c.governor.up.limited
+        assert not c.governor.down.limited
+        assert c.governor.paused == frozenset({Direction.UP})
+        assert (c.governor.pool_min, c.governor.pool_max) == (1, 40)
+
+    def test_same_spec_same_compiled_value(self) -> None:
+        spec = DecisionSpec(pool="gw", min=1, max=40, policies=(seed_schedule(),), unit_capacity=50)
+        assert compile_spec(spec) == compile_spec(spec)
+
+    def test_a_new_spec_is_a_new_compile(self) -> None:
+        """An operator's pause is a new spec: the verdict follows the spec compiled from it."""
+        from dataclasses import replace
+
+        spec = DecisionSpec(pool="p", min=0, max=40, policies=(FixedPolicy(units=9),))
+        s = snap(5, None)
+        assert decide(s, compile_spec(spec), Memory()).decision.desired == 9
+        paused = compile_spec(replace(spec, paused=frozenset({Direction.UP})))
+        v = decide(s, paused, Memory())
+        assert v.decision.desired == 5
+        assert "scale-up is paused" in v.decision.reason
+
+
 class TestGarbage:
     """A source returning garbage makes the pool hold, never shrink, never crash."""
 

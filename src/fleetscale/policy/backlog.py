@@ -86,7 +86,9 @@ class BacklogPolicy:
         """Nothing to precompute: the policy proposes as it is."""
         return self
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         st = state if isinstance(state, RateState) else RateState()
         reading = ctx.reading(self.metric)
         if reading.total is None or reading.problem is not None:

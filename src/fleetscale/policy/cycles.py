@@ -70,7 +70,9 @@ class CyclesPolicy:
         """Nothing to precompute: the policy proposes as it is."""
         return self
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         st = state if isinstance(state, CyclesState) else CyclesState()
         reading = ctx.reading(self.metric)
         if reading.total is None:

@@ -28,5 +28,7 @@ class FixedPolicy:
         """Nothing to precompute: the policy proposes as it is."""
         return self
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         return Proposal(label, self.units, f"fixed at {self.units} units"), state

@@ -29,8 +29,8 @@ mutated: the history array is copied when a bucket closes (once per ``bucket`` s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -145,7 +145,9 @@ class PredictivePolicy:
             horizon_text=f"{self.horizon:g}",
         )
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         return self.compile(ctx.unit_capacity).propose(snapshot, ctx, state, label)
 
 
@@ -251,7 +253,9 @@ class Forecaster:
 
     # --- the policy -------------------------------------------------------------------
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         metric = self.spec.metric
         reading = ctx.reading(metric)
         now = reading.total

@@ -143,7 +143,9 @@ class SchedulePolicy:
         spans = tuple(_span(segments, t, unit_capacity) for t in points)
         return CompiledSchedule(self.metric, self.timezone, ZoneInfo(self.timezone), tuple(points), spans)
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         return self.compile(ctx.unit_capacity).propose(snapshot, ctx, state, label)
 
 
@@ -173,7 +175,9 @@ class CompiledSchedule:
     points: tuple[int, ...]
     spans: tuple[_Span, ...]
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         local = ctx.now.astimezone(self.tz)
         t = local.weekday() * _DAY + local.hour * 3600 + local.minute * 60 + local.second
         span = self.spans[bisect_right(self.points, t) - 1]

@@ -49,11 +49,12 @@ class Step:
         return (self.above is None or value >= self.above) and (self.below is None or value < self.below)
 
     def band(self) -> str:
-        if self.above is not None and self.below is not None:
-            return f"in [{fmt(self.above)}, {fmt(self.below)})"
-        if self.above is not None:
-            return f">= {fmt(self.above)}"
-        return f"< {fmt(self.below)}"  # type: ignore[arg-type]
+        above, below = self.above, self.below
+        if below is None:
+            return f">= {fmt(above)}" if above is not None else "any value"
+        if above is None:
+            return f"< {fmt(below)}"
+        return f"in [{fmt(above)}, {fmt(below)})"
 
     def change(self, current: int, min_adjustment: int) -> int:
         """Signed change in units."""
@@ -93,7 +94,9 @@ class StepPolicy:
         """Nothing to precompute: the policy proposes as it is."""
         return self
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         reading = ctx.reading(self.metric)
         if reading.total is None:
             return Proposal(label, None, f"no usable {self.metric} ({reading.problem})"), state

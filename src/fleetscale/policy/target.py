@@ -62,7 +62,9 @@ class TargetPolicy:
         per_unit, how = self.per_unit(unit_capacity)
         return CompiledTarget(self.metric, self.mode, self.tolerance, per_unit, how)
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         return self.compile(ctx.unit_capacity).propose(snapshot, ctx, state, label)
 
 
@@ -77,7 +79,9 @@ class CompiledTarget:
     #: how the per-unit target is said in the reason ("0.75 \u00d7 50 per unit")
     how: str
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str) -> tuple[Proposal, object]:
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         metric = self.metric
         reading = ctx.reading(metric)
         if reading.total is None:
