@@ -111,11 +111,11 @@ def decide(snapshot: Snapshot, compiled: CompiledSpec, memory: Memory) -> Verdic
     stale_after = spec.governor.stale_after
     obs = snapshot.observations
     readings: dict[str, Reading] = {}
-    problems: list[str] = []
+    problems: tuple[str, ...] = ()
     for m in compiled.metrics:
         r = readings[m] = read_metric(obs, m, now, stale_after)
         if r.problem is not None:
-            problems.append(r.problem)
+            problems += (r.problem,)
     ctx = PolicyContext(
         now, current, spec.unit_capacity, spec.min, spec.max, readings, pending, obs, stale_after
     )
@@ -132,16 +132,16 @@ def decide(snapshot: Snapshot, compiled: CompiledSpec, memory: Memory) -> Verdic
                 changed = dict(states)
             changed[label] = new
     combined = combine(proposals)
-    demand = Demand(now, current, pending, combined, tuple(problems))
+    demand = Demand(now, current, pending, combined, problems)
     outcome = govern(demand, compiled.governor, memory.governor)
     desired, governed, steps = outcome.desired, outcome.memory, outcome.steps
+    why = f"{combined.reason}; {'; '.join(steps)}" if steps else combined.reason
     if desired > current:
-        word = f"up {current} -> {desired}"
+        reason = f"up {current} -> {desired}: {why}"
     elif desired < current:
-        word = f"down {current} -> {desired}"
+        reason = f"down {current} -> {desired}: {why}"
     else:
-        word = f"hold at {current}"
-    reason = f"{word}: {combined.reason}; {'; '.join(steps)}" if steps else f"{word}: {combined.reason}"
+        reason = f"hold at {current}: {why}"
     if changed is None and governed is memory.governor:
         new_memory = memory
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from fleetscale.governor import bounds
 from fleetscale.governor.manual import Override
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.model import Direction
@@ -52,6 +53,8 @@ class CompiledGovernor:
     window_keep: timedelta = timedelta(0)
     #: history the step limits need: the longer period of a limited direction (0 = keep none)
     change_keep: timedelta = timedelta(0)
+    #: the effective (lo, hi) when no policy sets a floor or a ceiling (``bounds.effective``)
+    plain_bounds: tuple[int, int] = (0, 0)
 
 
 def compile_governor(
@@ -78,4 +81,5 @@ def compile_governor(
         override,
         timedelta(seconds=window),
         timedelta(seconds=period),
+        bounds.effective(pool_min, pool_max, None, None),
     )

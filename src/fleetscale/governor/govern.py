@@ -18,8 +18,8 @@ Order of the rules (each appends a readable step when it acts):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from fleetscale.governor import bounds, cooldown, hysteresis, manual, stabilisation, stale, steplimit, warmup
 from fleetscale.governor.compiled import CompiledGovernor
@@ -27,9 +27,9 @@ from fleetscale.governor.memory import GovernorMemory
 from fleetscale.policy.combine import Combined
 
 
-@dataclass(frozen=True, slots=True)
-class Demand:
-    """One cycle's input to the governor."""
+class Demand(NamedTuple):
+    """One cycle's input to the governor (a NamedTuple: immutable, and the cheapest value to
+    build once per cycle)."""
 
     now: datetime
     #: the pool's units: ready + pending
@@ -42,8 +42,7 @@ class Demand:
     problems: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     desired: int
     #: the desire after bounds, before the dynamic rules
     wanted: int
@@ -58,9 +57,13 @@ def govern(demand: Demand, rules: CompiledGovernor, memory: GovernorMemory) -> O
         return _overridden(override, demand, rules, memory)
 
     steps: list[str] = []
-    lo, hi = bounds.effective(rules.pool_min, rules.pool_max, combined.floor, combined.ceiling)
+    floor, ceiling = combined.floor, combined.ceiling
+    if floor is None and ceiling is None:
+        lo, hi = rules.plain_bounds
+    else:
+        lo, hi = bounds.effective(rules.pool_min, rules.pool_max, floor, ceiling)
     raw = combined.desired if combined.desired is not None else current
-    wanted = _bounded(raw, lo, hi, combined, rules, steps)
+    wanted = raw if lo <= raw <= hi else _bounded(raw, lo, hi, combined, rules, steps)
     desired = wanted
     if demand.problems and desired < current:
         desired, step = stale.no_shrink(desired, current, demand.problems)
@@ -71,7 +74,7 @@ def govern(demand: Demand, rules: CompiledGovernor, memory: GovernorMemory) -> O
     desires = stabilisation.record(memory.desires, now, desired, rules.window_keep)
     if desired != current:
         desired = _dynamic(desired, demand, rules, memory, desires, up_streak, down_streak, steps)
-    final = _bounded(desired, lo, hi, combined, rules, steps)
+    final = desired if lo <= desired <= hi else _bounded(desired, lo, hi, combined, rules, steps)
     if demand.pending:
         note = warmup.note(final, current, demand.pending)
         if note:
@@ -143,8 +146,6 @@ def _bounded(
     desired: int, lo: int, hi: int, combined: Combined, rules: CompiledGovernor, steps: list[str]
 ) -> int:
     """``desired`` within [lo, hi]; a step says where the bound it met comes from."""
-    if lo <= desired <= hi:
-        return desired
     floor, ceiling = combined.floor, combined.ceiling
     lo_text = combined.floor_reason if floor is not None and floor >= rules.pool_min else "pool min"
     hi_text = combined.ceiling_reason if ceiling is not None and ceiling <= rules.pool_max else "pool max"

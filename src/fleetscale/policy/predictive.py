@@ -134,14 +134,17 @@ class PredictivePolicy:
 
     def compile(self, unit_capacity: float) -> Forecaster:
         per_unit, how = self.per_unit(unit_capacity)
-        per_day = int(_DAY // self.bucket)
+        day = int(_DAY // self.bucket)
+        week = day * 7
         return Forecaster(
             spec=self,
             per_unit=per_unit,
             how=how,
-            per_day=per_day,
-            slots=per_day * 7 * max(self.weeks, 1),
+            slots=week * max(self.weeks, 1),
             ahead=math.ceil(self.horizon / self.bucket) + 1,
+            weekly=tuple(w * week for w in range(1, self.weeks + 1)) if self.weeks >= 2 else (),
+            daily=tuple(d * day for d in range(1, self.days + 1)),
+            level_keep=math.exp(-self.bucket / self.level_window),
             horizon_text=f"{self.horizon:g}",
         )
 
@@ -160,10 +163,15 @@ class Forecaster:
     #: the metric one unit should carry, and how to say it
     per_unit: float
     how: str
-    #: history buckets per day, ring length, buckets of shape looked up ahead
-    per_day: int
+    #: ring length (buckets of history), buckets of shape looked up ahead
     slots: int
     ahead: int
+    #: how many buckets back the same slot was 1, 2, ... weeks ago (empty: weekly shape off)
+    #: and 1, 2, ... days ago
+    weekly: tuple[int, ...]
+    daily: tuple[int, ...]
+    #: the level's exponential weight per bucket: exp(-bucket / level_window)
+    level_keep: float
     #: ``f"{horizon:g}"`` for the reason texts
     horizon_text: str
 
@@ -171,16 +179,13 @@ class Forecaster:
 
     def _shape(self, item: Callable[[int], float], n: int, bucket: int) -> float:
         """The seasonal value of absolute ``bucket`` (NaN when unknown) from the history's
-        ``item`` (Python floats: the same values, cheaper to compare and sort) and length ``n``."""
-        spec, day = self.spec, self.per_day
-        if spec.weeks >= 2:
-            week = day * 7
-            weekly = [item((bucket - w * week) % n) for w in range(1, spec.weeks + 1)]
-            known = [v for v in weekly if v == v]
+        ``item`` (Python floats: the same values, cheaper to compare and sort) and length ``n``:
+        the median of the same slot in the last weeks when two are known, else in the last days."""
+        if self.weekly:
+            known = [v for back in self.weekly if (v := item((bucket - back) % n)) == v]
             if len(known) >= 2:
                 return _median_of_known(known)
-        daily = [item((bucket - d * day) % n) for d in range(1, spec.days + 1)]
-        return _median_of_known([v for v in daily if v == v])
+        return _median_of_known([v for back in self.daily if (v := item((bucket - back) % n)) == v])
 
     def _close(self, st: PredictiveState, new_bucket: int) -> PredictiveState:
         """Commit the finished bucket, mark skipped ones unknown, look up the next shape."""
@@ -197,7 +202,7 @@ class Forecaster:
         actual_ewma, shape_ewma = st.actual_ewma, st.shape_ewma
         expected = st.shape[0] if st.shape else math.nan
         if expected == expected:
-            keep = math.exp(-self.spec.bucket / self.spec.level_window)
+            keep = self.level_keep
             actual_ewma = keep * actual_ewma + (1 - keep) * st.peak
             shape_ewma = keep * shape_ewma + (1 - keep) * expected
         item = history.item
