@@ -24,6 +24,7 @@ unit: venv
 
 lint: venv
 	$(BIN)/ruff check $(wildcard src tests bench)
+	$(BIN)/mypy --strict src
 
 bench: venv
 	$(BIN)/python bench/quality.py

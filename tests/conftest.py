@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.kamailio",
     "tests.fixtures.heroku",
     "tests.fixtures.elasticsearch",
+    "tests.fixtures.etcd",
     "tests.contract.moto_process",
     "tests.contract.kits",
 ]

@@ -12,14 +12,19 @@ from typing import Any
 import structlog
 
 from fleetscale import registry
-from fleetscale.config import Loaded
-from fleetscale.controller import Controller, PoolRunner
+from fleetscale.config import Loaded, PoolConfig
+from fleetscale.controller import Controller
+from fleetscale.cycle import CycleSpec
+from fleetscale.decide import DecisionSpec
 from fleetscale.errors import ConfigError, FleetscaleError
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.log import LogJournal
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.journal.write_ahead import crash_at_from_env
 from fleetscale.ports import Clock, Closeable, Journal
+from fleetscale.reconciler import Rules
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
 
 logger = structlog.get_logger(__name__)
@@ -27,6 +32,21 @@ logger = structlog.get_logger(__name__)
 
 def _closer(obj: Any) -> list[Any]:
     return [obj.close] if isinstance(obj, Closeable) else []
+
+
+def cycle_spec(pool: PoolConfig, spec: DecisionSpec | None = None, dry_run: bool = False) -> CycleSpec:
+    """A configured pool's constants for its cycles."""
+    return CycleSpec(
+        decision=spec or pool.decision_spec(), types=pool.types(),
+        rules=Rules(pool.boot_timeout, pool.drain.deadline, pool.drain.on_deadline, pool.unknown_instances),
+        require_registration=pool.require_registration, dry_run=dry_run or pool.dry_run,
+    )
+
+
+def runner_for(pool: PoolConfig, *, dry_run: bool = False, spec: DecisionSpec | None = None,
+               **adapters: Any) -> PoolRunner:
+    """The runner of a configured pool."""
+    return PoolRunner(pool.name, cycle_spec(pool, spec, dry_run), pool.interval, **adapters)
 
 
 def build_controller(
@@ -53,6 +73,7 @@ def build_controller(
         # write-ahead intents beside the journal, on the same engine: one connection pool per
         # database, and an in-memory journal (``sqlite://``) is one database for every thread
         intents = IntentLog(store.engine, now=clock.now)
+        states = SqlStateStore(store.engine)
         for j, spec in enumerate(cfg.journal.sinks):
             sink = _build("sink", spec.kind, loaded.sink_settings(j), None, f"journal.sinks.{j}", clock, url)
             sinks.append(sink)
@@ -65,7 +86,8 @@ def build_controller(
             closers.append(exporter.close)
         sinks.extend(extra_sinks)
         for i, pool in enumerate(cfg.pools):
-            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, closers, dry_run, intents))
+            runners.append(_runner(loaded, i, pool, clock, url, sinks, store, states, closers, dry_run,
+                                   intents))
     except BaseException:
         for close in closers:  # do not leak what was already built
             try:
@@ -77,7 +99,7 @@ def build_controller(
 
 
 def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: list[Journal],
-            store: SqlJournal, closers: list[Any], dry_run: bool,
+            store: SqlJournal, states: SqlStateStore, closers: list[Any], dry_run: bool,
             intents: IntentLog | None = None) -> PoolRunner:
     where = f"pools.{i}"
     sources = []
@@ -91,8 +113,8 @@ def _runner(loaded: Loaded, i: int, pool: Any, clock: Clock, url: str, sinks: li
     drainer = _build("drainer", pool.drainer.kind, loaded.drainer_settings(pool.name), pool,
                      f"{where}.drainer", clock, url)
     closers += _closer(drainer)
-    return PoolRunner(pool, sources=sources, provider=provider, drainer=drainer,
-                      journals=sinks, store=store, clock=clock, dry_run=dry_run,
+    return runner_for(pool, sources=sources, provider=provider, drainer=drainer, journals=sinks,
+                      store=states, operator=store, clock=clock, dry_run=dry_run,
                       intents=intents, crash_at=crash_at_from_env())  # write-ahead intents
 
 

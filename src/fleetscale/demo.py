@@ -17,15 +17,18 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import IO, Any
 
+from fleetscale.app import runner_for
 from fleetscale.config import PoolConfig
-from fleetscale.controller import Controller, PoolRunner
+from fleetscale.controller import Controller
 from fleetscale.errors import ConfigError
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import InstanceState
 from fleetscale.sim.clock import ScaledClock
 from fleetscale.sim.provider import SimulatedProvider
 from fleetscale.sources.trace import TraceSource, read_trace
+from fleetscale.state import FleetState
 
 TRACE = "nasa_http_jul1995_days5-6_1min.csv"
 #: t=0 of the bundled trace: 1995-07-06 00:00:01 EDT
@@ -161,9 +164,11 @@ def run_demo(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                                  initial=max(2, math.ceil(first_load / UNIT_CAPACITY)))
     source = TraceSource(trace, start, offset=args.start, name="nasa-trace")
     store = SqlJournal(args.journal)
-    store.add_known("demo", [i.id for i in provider.list()], "launched", clock.now())
-    runner = PoolRunner(pool, sources=[source], provider=provider, drainer=provider.drainer(),
-                        journals=[store], store=store, clock=clock)
+    states = SqlStateStore(store.engine)
+    if states.load("demo") is None:  # the instances in service at the start are the demo's own
+        states.save(FleetState("demo").launched(provider.list(), clock.now()))
+    runner = runner_for(pool, sources=[source], provider=provider, drainer=provider.drainer(),
+                        journals=[store], store=states, operator=store, clock=clock)
     controller = Controller([runner], clock, on_close=[store.close])
     tally = Tally()
     until = start + timedelta(seconds=args.duration)

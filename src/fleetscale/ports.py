@@ -6,6 +6,7 @@ decision code (``policy/``, ``governor/``, ``planner.py``) imports none of them.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -14,6 +15,8 @@ from fleetscale.model import Instance, Observation
 
 if TYPE_CHECKING:
     from fleetscale.journal.record import CycleRecord
+    from fleetscale.journal.sql import OperatorState
+    from fleetscale.state import FleetState
 
 
 @runtime_checkable
@@ -27,9 +30,9 @@ class Source(Protocol):
 class Provider(Protocol):
     """Creates and destroys instances. ``request_id`` makes a retried call idempotent."""
 
-    def list(self) -> list[Instance]: ...
+    def list(self) -> Sequence[Instance]: ...
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]: ...
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]: ...
 
     def terminate(self, ids: Sequence[str], request_id: str) -> None: ...
 
@@ -64,3 +67,18 @@ class Closeable(Protocol):
     """Adapters holding connections or processes may also offer close()."""
 
     def close(self) -> Any: ...
+
+
+class StateStore(Protocol):
+    """The one store of each pool's ``FleetState`` (``journal/state_store.py``): loaded whole
+    at start, saved whole after each cycle."""
+
+    def load(self, pool: str) -> FleetState | None: ...
+
+    def save(self, state: FleetState) -> None: ...
+
+
+class OperatorControls(Protocol):
+    """Pauses and holds an operator set at runtime (``journal.sql.SqlJournal``)."""
+
+    def operator(self, pool: str, now: datetime) -> OperatorState: ...

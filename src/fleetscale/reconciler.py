@@ -63,12 +63,17 @@ def reconcile(
     rules: Rules,
     first_seen: Mapping[str, datetime] | None = None,
     marked_to_stop: Set[str] = frozenset(),
+    *,
+    reads_ok: bool = True,
 ) -> Repair:
     """``instances`` as the controller sees them (draining and unregistered overlaid);
     ``drains`` maps draining ids to the drain's start; ``sessions`` the live sessions of
     draining instances (None or missing: unknown); ``marked_to_stop`` the instances a source
     reports ``to_stop`` (an earlier controller began their drain, e.g. before its journal was
-    lost): adopting one resumes its drain instead of counting it as capacity."""
+    lost): adopting one resumes its drain instead of counting it as capacity. While a read
+    failed (``reads_ok`` false), an instance the provider has addressed but no source has
+    seen registered is not timed out: unknown is not unregistered, and an outage must never
+    cut a live fleet."""
     first_seen = first_seen or {}
     terminate: list[tuple[str, str]] = []
     drain: list[tuple[str, str]] = []
@@ -92,7 +97,7 @@ def reconcile(
             if inst.state is InstanceState.FAILED:
                 terminate.append((inst.id, "instance failed"))
                 continue
-            if waited > rules.boot_timeout:
+            if waited > rules.boot_timeout and (reads_ok or inst.address is None):
                 why = "no address" if inst.address is None else "not registered"
                 terminate.append((inst.id, f"not ready after {waited:.0f} s ({why}); "
                                            f"boot_timeout {rules.boot_timeout:.0f} s"))

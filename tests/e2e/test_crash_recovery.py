@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from fleetscale.journal.intents import IntentLog
-from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
+from fleetscale.state import FleetState
 from tests.contract import aws
 from tests.contract.crash_controller import open_drains, read_state, write_state
 
@@ -97,28 +99,31 @@ class World:
         state["sessions"] = sessions
         write_state(self.drain_file, state)
 
+    def state(self) -> FleetState:
+        """The pool's saved state, as the next controller would load it."""
+        engine = sa.create_engine(self.journal)
+        try:
+            state = SqlStateStore(engine).load("web")
+        finally:
+            engine.dispose()
+        return state or FleetState("web")
+
     def check_consistent(self) -> None:
         """Journal and cloud agree; nothing pending; only drained instances were terminated."""
-        store, intents = SqlJournal(self.journal), IntentLog(self.journal)
+        intents = IntentLog(self.journal)
         try:
-            assert intents.pending("web", "launch") == []
-            assert intents.pending("web", "terminate") == []
-            assert store.known("web") >= self.live(), "a live instance the journal forgot"
-            assert set(store.drains("web")) == intents.draining("web")
-            assert set(store.drains("web")) <= self.live()
+            assert intents.pending("web") == [], "every intent closed once its effect was saved"
         finally:
-            store.close()
             intents.close()
+        state = self.state()
+        assert set(state.known) >= self.live(), "a live instance the journal forgot"
+        assert set(state.drains) <= self.live()
         state = read_state(self.drain_file)
         begun = set(state["begun"])
         assert self.terminated() <= begun, "an instance was terminated without a drain"
         # every drain the drainer began is cancelled, terminated, or still tracked as a drain
         still_open = open_drains(state)
-        store = SqlJournal(self.journal)
-        try:
-            forgotten = still_open - self.terminated() - set(store.drains("web"))
-        finally:
-            store.close()
+        forgotten = still_open - self.terminated() - set(self.state().drains)
         assert not forgotten, f"drains forgotten (instances left locked): {forgotten}"
 
 
@@ -155,9 +160,7 @@ def test_killed_during_drain(world: World, step: str) -> None:
     assert any("recovered drain" in line or "drain begun" in line
                for r in records for line in r["outcome"]) or step == "after-drain-begin"
     world.check_consistent()
-    store = SqlJournal(world.journal)
-    assert set(store.drains("web")) == {victim}, "the drain was forgotten"
-    store.close()
+    assert set(world.state().drains) == {victim}, "the drain was forgotten"
     world.set_sessions({victim: 0})  # the last call hangs up
     world.run(units=1, cycles=2)
     assert world.live() == first - {victim} and world.terminated() == {victim}
@@ -194,9 +197,7 @@ def test_killed_while_cancelling_a_drain(world: World) -> None:
 def test_tagged_strangers_follow_the_unknown_instances_policy(world: World, policy: str) -> None:
     stranger = aws.provider(world.ec2_url).launch("t3.small", 1, "launched-by-hand")[0].id
     world.run(units=2, cycles=3, unknown=policy)
-    store = SqlJournal(world.journal)
-    known = store.known("web")
-    store.close()
+    known = set(world.state().known)
     if policy == "adopt":  # it counts toward the 2 units: one more is launched
         assert stranger in world.live() and stranger in known and len(world.live()) == 2
     else:  # never counted as ours: drained (0 sessions), then terminated; 2 of our own remain
@@ -215,6 +216,5 @@ def test_killed_during_terminate(world: World, step: str) -> None:
     assert world.terminated() == {victim}
     assert world.live() == first - {victim}
     world.check_consistent()
-    store = SqlJournal(world.journal)
-    assert store.drains("web") == {} and victim not in store.known("web")
-    store.close()
+    state = world.state()
+    assert dict(state.drains) == {} and victim not in state.known

@@ -11,11 +11,13 @@ import pytest
 
 from fleetscale.errors import CapacityError, JournalError
 from fleetscale.journal.intents import FAILED, PENDING, IntentLog
-from fleetscale.journal.write_ahead import JournaledDrainer, JournaledProvider, WriteAhead
+from fleetscale.journal.write_ahead import WriteAhead, recovered
+from fleetscale.state import FleetState
 from tests.contract import aws
 from tests.contract.drainers import RecordingDrainer
 
 pytestmark = pytest.mark.integration
+NOW = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
@@ -62,76 +64,95 @@ class TestIntentLog:
 
 
 class TestRecovery:
-    """A restart replays pending intents idempotently."""
+    """A restart replays open intents idempotently; intents close once their effect is saved."""
 
-    def test_launch_done_records_ids(self, ec2_url: str, journal_url: str) -> None:
+    def test_launch_stays_open_until_committed(self, ec2_url: str, journal_url: str) -> None:
         wa = fresh(ec2_url, journal_url)
         made = wa.launch("t3.small", 2, "r1")
-        assert wa.intents.known("web") == {i.id for i in made}
-        assert wa.intents.pending("web") == []
+        assert [i.action for i in wa.intents.pending("web")] == ["launch"]
+        wa.commit()  # the controller saved the state that records the launch
+        assert wa.intents.pending("web") == [] and len(made) == 2
 
     def test_killed_after_launch_request_does_not_duplicate(self, ec2_url: str, journal_url: str) -> None:
         first = fresh(ec2_url, journal_url)
-        first.intents.begin("web", "r1", "launch", "t3.small", {"count": 2})
-        made = first.provider.launch("t3.small", 2, "r1")  # ...and killed before marking it done
+        made = first.launch("t3.small", 2, "r1")  # ...and killed before the state was saved
         again = fresh(ec2_url, journal_url)
-        rec = again.recover()
-        assert sorted(rec.launched) == sorted(i.id for i in made)
+        rec = again.recover(again.provider.list(), {})
+        assert sorted(i.id for i in rec.launched) == sorted(i.id for i in made)
         assert len(again.provider.list()) == 2
-        assert again.intents.known("web") == {i.id for i in made}
+        state = recovered(FleetState("web"), rec, NOW)
+        assert set(state.known) == {i.id for i in made}
+        again.commit()
+        assert again.intents.pending("web") == []
 
     def test_killed_before_launch_request_launches_once(self, ec2_url: str, journal_url: str) -> None:
         fresh(ec2_url, journal_url).intents.begin("web", "r1", "launch", "m5.large", {"count": 3})
         again = fresh(ec2_url, journal_url)
-        again.recover()
-        again.recover()
+        again.recover(again.provider.list(), {})
+        again.recover(again.provider.list(), {})
         listed = again.provider.list()
         assert [i.type for i in listed] == ["m5.large"] * 3
 
-    def test_forgotten_drain_is_begun_again_then_closed(self, ec2_url: str, journal_url: str) -> None:
+    def test_saved_drains_are_begun_again_once_per_start(self, ec2_url: str, journal_url: str) -> None:
         wa = fresh(ec2_url, journal_url)
         victim, other = wa.launch("t3.small", 2, "r1")
-        wa.begin_drain(victim, "r2")
+        wa.begin_drain(victim)
+        wa.commit()
         drainer = RecordingDrainer()
         again = fresh(ec2_url, journal_url, drainer)
-        rec = again.recover()
-        assert rec.redrained == [victim.id] and drainer.begun == [victim.id]
-        assert again.draining() == {victim.id}
-        assert again.recover().redrained == [] and drainer.begun == [victim.id]  # once per start
+        drains = {victim.id: NOW}
+        rec = again.recover(again.provider.list(), drains)
+        assert rec.errors == [] and drainer.begun == [victim.id]
+        assert again.recover(again.provider.list(), drains).redrained == [] and drainer.begun == [victim.id]
         again.terminate([victim.id], "r3")
-        assert again.draining() == set()
+        again.commit()
         assert [i.id for i in again.provider.list()] == [other.id]
+        assert again.intents.pending("web") == []
+
+    def test_drain_killed_before_the_state_was_saved_is_replayed(self, ec2_url: str,
+                                                                 journal_url: str) -> None:
+        wa = fresh(ec2_url, journal_url)
+        victim, _ = wa.launch("t3.small", 2, "r1")
+        wa.commit()
+        wa.begin_drain(victim)  # killed before the state recorded the drain
+        drainer = RecordingDrainer()
+        again = fresh(ec2_url, journal_url, drainer)
+        rec = again.recover(again.provider.list(), {})
+        assert rec.redrained == [victim.id] and drainer.begun == [victim.id]
+        assert set(recovered(FleetState("web"), rec, NOW).drains) == {victim.id}
 
     def test_cancelled_drain_is_closed(self, ec2_url: str, journal_url: str) -> None:
         wa = fresh(ec2_url, journal_url)
         (inst,) = wa.launch("t3.small", 1, "r1")
-        wa.begin_drain(inst, "r2")
+        wa.begin_drain(inst)
+        wa.commit()
         wa.intents.begin("web", "r3", "cancel", inst.id)  # killed before cancelling
         drainer = RecordingDrainer()
         again = fresh(ec2_url, journal_url, drainer)
-        rec = again.recover()
+        rec = again.recover(again.provider.list(), {inst.id: NOW})
         assert rec.cancelled == [inst.id] and drainer.cancelled == [inst.id] and drainer.begun == []
-        assert again.draining() == set()
+        assert dict(recovered(FleetState("web").drain_recorded(inst.id, NOW), rec, NOW).drains) == {}
 
     def test_killed_after_terminate_intent_terminates(self, ec2_url: str, journal_url: str) -> None:
         wa = fresh(ec2_url, journal_url)
         a, b = wa.launch("t3.small", 2, "r1")
-        wa.begin_drain(a, "r2")
+        wa.commit()
         wa.intents.begin("web", "r3", "terminate", a.id)  # killed before the request
         again = fresh(ec2_url, journal_url)
-        assert again.recover().terminated == [a.id]
+        assert again.recover(again.provider.list(), {}).terminated == [a.id]
         assert [i.id for i in again.provider.list()] == [b.id]
-        assert again.draining() == set()
+        again.commit()
         assert again.intents.pending("web") == []
 
     def test_drain_of_a_vanished_instance_is_closed(self, ec2_url: str, journal_url: str) -> None:
         wa = fresh(ec2_url, journal_url)
         (inst,) = wa.launch("t3.small", 1, "r1")
-        wa.begin_drain(inst, "r2")
+        wa.commit()
+        wa.begin_drain(inst)
         wa.provider.terminate([inst.id], "outside")
         again = fresh(ec2_url, journal_url)
-        assert again.recover().redrained == []
-        assert again.draining() == set()
+        assert again.recover(again.provider.list(), {}).redrained == []
+        assert again.intents.pending("web") == []
 
     def test_capacity_error_closes_the_launch_intent(self, ec2_url: str, journal_url: str) -> None:
         wa = fresh(ec2_url, journal_url)
@@ -140,26 +161,3 @@ class TestRecovery:
             wa.launch("t3.small", 1, "r1")
         (intent,) = wa.intents.history("web")
         assert intent.state == FAILED and "no capacity for t3.small" in (intent.error or "")
-
-
-class TestProxies:
-    """The journaled provider and drainer act with intents and forward everything else."""
-
-    def test_optional_hooks_reach_the_wrapped_adapters(self, ec2_url: str, tmp_path: Path) -> None:
-        class HookedDrainer(RecordingDrainer):
-            def reconcile(self, instances: object) -> tuple[str, ...]:
-                return ("repaired",)
-
-        wa = WriteAhead("web", aws.provider(ec2_url), HookedDrainer(), IntentLog(f"sqlite:///{tmp_path}/j.db"))
-        drainer, provider = JournaledDrainer(wa), JournaledProvider(wa)
-        assert drainer.reconcile([]) == ("repaired",)
-        plain = JournaledDrainer(fresh(ec2_url, f"sqlite:///{tmp_path}/k.db"))
-        assert getattr(plain, "reconcile", None) is None
-        assert provider.settings.image_id == wa.provider.settings.image_id  # type: ignore[attr-defined]
-        (inst,) = provider.launch("t3.small", 1, "p1")
-        drainer.begin(inst)
-        assert wa.draining() == {inst.id}
-        drainer.cancel(inst)
-        assert wa.draining() == set()
-        provider.terminate([inst.id], "p2")
-        assert provider.list() == [] and wa.intents.pending("web") == []

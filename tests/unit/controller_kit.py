@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetscale.app import runner_for
 from fleetscale.config import PoolConfig
-from fleetscale.controller import PoolRunner
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import InstanceState
 from fleetscale.ports import Source
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.provider import SimulatedProvider
 from fleetscale.sources.fixed import FixedSource
+from fleetscale.state import FleetState
 
 
 def pool_config(**over: Any) -> PoolConfig:
@@ -42,7 +45,7 @@ class Kit:
         out = []
         for _ in range(n):
             out.append(self.runner.cycle())
-            self.clock.advance(self.runner.pool.interval)
+            self.clock.advance(self.runner.interval)
         return out
 
     def states(self) -> dict[str, int]:
@@ -51,6 +54,12 @@ class Kit:
         for inst in recs[-1]["instances"]:
             counts[inst["state"]] = counts.get(inst["state"], 0) + 1
         return counts
+
+    def saved(self) -> FleetState:
+        """The pool's state as saved in the journal's database."""
+        state = SqlStateStore(self.journal.engine).load(self.runner.name)
+        assert state is not None
+        return state
 
     def live(self) -> set[str]:
         return {i.id for i in self.provider.list()}
@@ -69,7 +78,7 @@ def kit(tmp_path: Path, load: float | None = 0.0, *, pool: PoolConfig | None = N
     provider = provider or SimulatedProvider(clock, pool.types(), pool=pool.name, **kw)
     journal = journal or SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}")
     source = FixedSource(load)
-    runner = PoolRunner(pool, sources=sources if sources is not None else [source], provider=provider,
+    runner = runner_for(pool, sources=sources if sources is not None else [source], provider=provider,
                         drainer=provider.drainer(), journals=journals if journals is not None else [journal],
-                        store=journal, clock=clock, dry_run=dry_run)
+                        store=SqlStateStore(journal.engine), operator=journal, clock=clock, dry_run=dry_run)
     return Kit(clock, provider, source, journal, runner)

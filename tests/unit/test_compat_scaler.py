@@ -217,7 +217,7 @@ class TestScalerOutage:
             assert runner is not None
             runner.sources = (FixedSource(None, metric="sessions", per_instance={"192.0.2.1:5060": 1}),)
             runner.drainer = NoDrainer()  # counts 0
-            runner.store.add_drain(runner.name, "gw-1", NOW)
+            runner.state = runner.state.drain_recorded("gw-1", NOW)
             assert scaler.cleanup() == []
             assert csp.destroyed == []
         finally:

@@ -35,7 +35,7 @@ class TestScaleUp:
         assert second.plan is not None and second.plan.empty  # pending instances count
         assert k.ready() == 4
         assert third.decision is not None and third.decision.current == 4
-        assert k.journal.known("web") == k.live()
+        assert set(k.saved().known) == k.live()
 
 
 class TestDrain:
@@ -46,7 +46,7 @@ class TestDrain:
         (rec,) = k.step()
         drained = set(rec.plan.begin_drain)  # type: ignore[union-attr]
         assert len(drained) == 3 and rec.decision.desired == 1  # type: ignore[union-attr]
-        assert set(k.journal.drains("web")) == drained
+        assert set(dict(k.saved().drains)) == drained
         sessions_seen: dict[str, list[float | None]] = {i: [] for i in drained}
         terminated_at: dict[str, datetime] = {}
         for _ in range(5):
@@ -63,7 +63,7 @@ class TestDrain:
         for iid in drained:
             assert sessions_seen[iid][-1] == 0 and sessions_seen[iid][0] > 0
         assert k.live().isdisjoint(drained) and k.ready() == 1
-        assert k.journal.drains("web") == {}
+        assert dict(k.saved().drains) == {}
 
     @pytest.mark.parametrize("garbage", [float("nan"), float("inf"), -3.0], ids=["nan", "inf", "negative"])
     def test_garbage_session_counts_are_unknown_not_a_crash(self, tmp_path: Path, garbage: float) -> None:
@@ -183,7 +183,7 @@ class TestOperator:
         k = kit(tmp_path, load=1, initial=3, pool=pool_config(dry_run=True))
         (rec,) = k.step()
         assert rec.plan is not None and len(rec.plan.begin_drain) == 2
-        assert k.journal.drains("web") == {} and len(k.live()) == 3
+        assert dict(k.saved().drains) == {} and len(k.live()) == 3
 
     def test_runtime_pause_and_resume(self, tmp_path: Path) -> None:
         k = kit(tmp_path, load=4)
@@ -199,7 +199,7 @@ class TestOperator:
         k = kit(tmp_path, load=1, initial=3, pool=pool_config(paused=["down"]))
         (rec,) = k.step()
         assert rec.decision is not None and rec.decision.desired == 3
-        assert k.journal.drains("web") == {}
+        assert dict(k.saved().drains) == {}
 
     def test_runtime_hold_until(self, tmp_path: Path) -> None:
         k = kit(tmp_path, load=8)
@@ -247,7 +247,7 @@ class TestReconcile:
         k = kit(tmp_path, load=2, initial=2)
         (rec,) = k.step()
         assert rec.outcome == ("adopted sim-00001, sim-00002",)
-        assert k.journal.known("web") == {"sim-00001", "sim-00002"}
+        assert set(k.saved().known) == {"sim-00001", "sim-00002"}
 
     def test_unknown_terminated_after_drain(self, tmp_path: Path) -> None:
         k = kit(tmp_path, load=2, initial=2, pool=pool_config(unknown_instances="terminate"))
@@ -263,7 +263,7 @@ class TestReconcile:
         assert "adopted sim-00001, sim-00002" in rec.outcome
         assert any(line.startswith("drain begun on sim-00002 (adopted while marked to_stop")
                    for line in rec.outcome)
-        assert set(k.journal.drains("web")) == {"sim-00002"}
+        assert set(dict(k.saved().drains)) == {"sim-00002"}
 
     def test_a_source_that_cannot_read_leaves_registrations_unknown(self, tmp_path: Path) -> None:
         """After a restart during a Redis outage the media source reports only a failed
@@ -292,10 +292,10 @@ class TestMemory:
         pool = pool_config(governor={"down": {"stabilisation": 0, "hysteresis": 3}})
         k = kit(tmp_path, load=1, initial=4, pool=pool)
         k.step(2)
-        assert k.runner.memory.governor.down_streak == 2
+        assert k.runner.state.memory.governor.down_streak == 2
         k2 = kit(tmp_path, load=1, pool=pool, clock=k.clock, provider=k.provider,
                  journal=SqlJournal(f"sqlite:///{tmp_path / 'journal.db'}"))
-        assert k2.runner.memory.governor == k.runner.memory.governor
+        assert k2.runner.state.memory.governor == k.runner.state.memory.governor
         (rec,) = k2.step()
         assert rec.plan is not None and len(rec.plan.begin_drain) == 3  # third agreeing cycle
 

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetscale.decide import Memory
 from fleetscale.errors import JournalError
-from fleetscale.governor.memory import GovernorMemory
-from fleetscale.journal.checkpoint import memory_from_json, memory_to_json
 from fleetscale.journal.explain import explain
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
@@ -71,22 +68,7 @@ class TestCycles:
 
 
 class TestState:
-    """Drains, known instances and operator controls survive a new connection."""
-
-    def test_drains_survive_reopen(self, tmp_path: Path) -> None:
-        url = f"sqlite:///{tmp_path / 'j.db'}"
-        SqlJournal(url).add_drain("web", "i-1", NOW)
-        again = SqlJournal(url)
-        assert again.drains("web") == {"i-1": NOW}
-        again.remove_drains("web", ["i-1"])
-        assert again.drains("web") == {}
-
-    def test_known(self, journal: SqlJournal) -> None:
-        journal.add_known("web", ["a", "b"], "launched", NOW)
-        journal.add_known("web", ["b"], "adopted", NOW)
-        journal.forget("web", ["a"])
-        assert journal.known("web") == {"b"}
-        assert journal.known("other") == set()
+    """Operator controls survive a new connection."""
 
     def test_operator(self, journal: SqlJournal) -> None:
         journal.pause("web", NOW, Direction.DOWN)
@@ -100,10 +82,3 @@ class TestState:
         assert journal.resume("web") == 3
         assert journal.operator("web", NOW).paused == frozenset()
 
-    def test_memory_checkpoint(self, journal: SqlJournal) -> None:
-        mem = Memory(governor=GovernorMemory(up_streak=2, desires=((NOW, 5),), last_down_at=NOW))
-        journal.save_memory("web", memory_to_json(mem), NOW)
-        back = memory_from_json(journal.load_memory("web") or "")
-        assert back.governor == mem.governor
-        with pytest.raises(ValueError):
-            memory_from_json("{not json")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from fleetscale.controller import PoolRunner
+from fleetscale.app import runner_for
 from fleetscale.errors import DrainError, ProviderError
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import Instance
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.provider import SimulatedDrainer, SimulatedProvider
 from fleetscale.sources.fixed import FixedSource
@@ -43,8 +45,9 @@ def runner(tmp_path: Path, load: float, *, fail: bool = False, dry_run: bool = F
     provider = provider_cls(clock, pool.types(), pool=pool.name, initial=3, drain_time=600)
     drainer = ReconcilingDrainer(provider, fail)
     journal = SqlJournal(f"sqlite:///{tmp_path / 'j.db'}")
-    r = PoolRunner(pool, sources=[FixedSource(load)], provider=provider, drainer=drainer,
-                   journals=[journal], store=journal, clock=clock, dry_run=dry_run)
+    r = runner_for(pool, sources=[FixedSource(load)], provider=provider, drainer=drainer,
+                   journals=[journal], store=SqlStateStore(journal.engine), operator=journal, clock=clock,
+                   dry_run=dry_run)
     return r, drainer
 
 

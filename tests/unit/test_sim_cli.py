@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,20 @@ class TestOutputs:
         assert report["oracle"]["tau_under"] == 0.0
         assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "scale actions" in capsys.readouterr().out
+
+    def test_html_report(self, tmp_path: Path) -> None:
+        trace = _trace(tmp_path)
+        out = tmp_path / "r.html"
+        args = _parse("--trace", str(trace), "--capacity", "10", "--max", "20", "--policy", "dynoscaler",
+                      "--html", str(out))
+        assert args.handler(args) == 0
+        text = out.read_text(encoding="utf-8")
+        blob = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S)
+        assert blob is not None
+        series = json.loads(blob.group(1))["series"]
+        assert len(series["t"]) == len(series["ready"]) == len(series["oracle_provisioned"]) == 60 * 5
+        assert "dynoscaler" in text and "Worst under-provisioned episodes" in text
+        assert "decided at" in text  # decisions were recorded for the episodes
 
     @pytest.mark.parametrize("name", NAMES)
     def test_every_named_policy_runs(self, tmp_path: Path, name: str) -> None:

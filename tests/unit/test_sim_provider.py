@@ -50,7 +50,7 @@ class TestLifecycle:
         p.terminate([inst.id], "t")
         p.terminate([inst.id], "t")  # idempotent
         clock.advance(3600)
-        assert p.list() == []
+        assert list(p.list()) == []
         assert p.instance_seconds() == pytest.approx(3600)
         assert p.cost() == pytest.approx(0.30)
 

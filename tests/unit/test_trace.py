@@ -62,31 +62,49 @@ class TestReadTrace:
 
 
 class TestTraceSource:
-    """The source reads the row that covers the clock's time since its start."""
+    """Honest timing: a rate shows the mean of the last completed window, a level the row in
+    force; nothing stamped after ``now`` is ever shown."""
 
-    def test_replay_follows_clock(self) -> None:
+    def test_rate_shows_the_last_completed_interval(self) -> None:
         clock = SimClock()
         src = TraceSource(parse_trace(["t_seconds,load", "0,1", "60,2", "120,3"]), clock.now(), scale=10)
         seen = []
-        for _ in range(3):
+        for _ in range(4):
             (obs,) = src.read("p", clock.now())
             seen.append(obs.value)
             clock.advance(60)
-        assert seen == [10.0, 20.0, 30.0]
+        assert seen == [None, 10.0, 20.0, 30.0]
+
+    def test_rate_window_longer_and_shorter_than_a_row(self) -> None:
+        clock = SimClock()
+        trace = parse_trace(["t_seconds,load", "0,1", "60,2", "120,3"])
+        wide = TraceSource(trace, clock.now(), window=120)
+        assert wide.read("p", clock.now() + timedelta(seconds=180))[0].value == pytest.approx(2.5)
+        assert wide.read("p", clock.now() + timedelta(seconds=60))[0].value == pytest.approx(1.0)  # partial
+        narrow = TraceSource(trace, clock.now(), window=15)
+        assert narrow.read("p", clock.now() + timedelta(seconds=75))[0].value == pytest.approx(2.0)
+
+    def test_level_shows_the_row_in_force(self) -> None:
+        clock = SimClock()
+        src = TraceSource(parse_trace(["t_seconds,load", "0,1", "60,2"]), clock.now(), value="level")
+        assert src.read("p", clock.now())[0].value == 1.0
+        assert src.read("p", clock.now() + timedelta(seconds=60))[0].value == 2.0
 
     def test_offset_and_loop(self) -> None:
         clock = SimClock()
         trace = parse_trace(["t_seconds,load", "0,1", "60,2", "120,3"])
         src = TraceSource(trace, clock.now(), offset=120, loop=True)
-        assert src.read("p", clock.now())[0].value == 3.0
-        assert src.read("p", clock.now() + timedelta(seconds=60))[0].value == 1.0
+        assert src.read("p", clock.now())[0].value == 2.0  # the row before the offset
+        assert src.read("p", clock.now() + timedelta(seconds=60))[0].value == 3.0
+        assert src.read("p", clock.now() + timedelta(seconds=120))[0].value == 1.0  # looped
 
     def test_past_the_end_is_an_error_observation(self) -> None:
         clock = SimClock()
         src = TraceSource(parse_trace(["t_seconds,load", "0,1", "60,2"]), clock.now())
+        assert src.read("p", clock.now() + timedelta(seconds=120))[0].value == 2.0  # the last row ended
         (obs,) = src.read("p", clock.now() + timedelta(seconds=500))
         assert not obs.ok
-        assert "no data at 500 s" in (obs.error or "")
+        assert "no completed data at 500 s" in (obs.error or "")
 
     def test_build_from_settings(self, tmp_path: Path) -> None:
         p = tmp_path / "t.csv"
@@ -98,5 +116,6 @@ class TestTraceSource:
 
         ctx = Ctx()
         ctx.clock = clock  # type: ignore[attr-defined]
+        ctx.pool = None  # type: ignore[attr-defined]
         src = build(Settings(path=str(p), scale=0.5), ctx)
-        assert src.read("p", clock.now())[0].value == 2.0
+        assert src.read("p", clock.now() + timedelta(seconds=60))[0].value == 2.0

@@ -20,6 +20,7 @@ when the CSP object has it, else the error says so.
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -92,7 +93,7 @@ class CspProvider:
                 out.append(inst)
         return out
 
-    def launch(self, type: str, count: int, request_id: str) -> list[Instance]:
+    def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         done = self._requests.setdefault(request_id, [])
         listed = {i.id: i for i in self.list()}
         created = [listed[i] for i in done if i in listed]

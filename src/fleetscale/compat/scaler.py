@@ -30,17 +30,21 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from fleetscale import registry
+from fleetscale.app import runner_for
 from fleetscale.compat.csp import CspProvider, instance_types
 from fleetscale.compat.gateway_config import seed_to_document
 from fleetscale.config import Loaded, PoolConfig, parse
-from fleetscale.controller import PoolRunner
-from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.cycle import Action, Inputs, overlay
+from fleetscale.errors import ConfigError, FleetscaleError, ProviderError
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import Instance, InstanceState, Observation
 from fleetscale.planner import cheapest_mix
 from fleetscale.reconciler import reconcile
+from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import WallClock
+from fleetscale.state import FleetState
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +85,7 @@ class Scaler:
         self._runner: PoolRunner | None = None
         self._loaded: Loaded | None = None
         self._external = ExternalCalls()
+        self._journal: SqlJournal | None = None
 
     # --- the seed's methods ------------------------------------------------------------
 
@@ -117,13 +122,13 @@ class Scaler:
         if numCPU <= 0:
             return []
         gateways = math.ceil(numCPU / int(self.config["cpu_per_gw"]))
-        mix, _, _ = cheapest_mix(runner.types, gateways)
-        now = self.clock.now()
+        mix, _, _ = cheapest_mix(runner.spec.types, gateways)
         request = f"upScale:{uuid.uuid4().hex[:12]}"
-        made: list[Instance] = []
-        for type_name, count in mix:
-            made.extend(runner.provider.launch(type_name, count, f"{request}/{type_name}"))
-        runner.store.add_known(runner.name, [m.id for m in made], "launched", now)
+        actions = [Action("launch", (name, ), f"{request}/{name}", count=count) for name, count in mix]
+        settled = runner.apply(runner.state, actions, {}, self.clock.now())
+        made = list(settled.launched)
+        if settled.errors:
+            raise ProviderError("; ".join(settled.errors))
         log.info("upScale", cpus=numCPU, gateways=gateways, launched=[m.id for m in made])
         return made
 
@@ -131,23 +136,19 @@ class Scaler:
         """Lock the ``numGW`` least busy unlocked gateways (fewest calls, then newest); each is
         destroyed by ``cleanup`` once its last call has ended (idle ones at once)."""
         runner = self._ready()
-        locked: list[str] = []
         if numGW <= 0:
-            return locked
+            return []
         now = self.clock.now()
-        view, obs = self._view(now)
-        sessions = {o.instance_id: o.value for o in obs if o.metric == "sessions" and o.ok}
-        candidates = [i for i in view if i.state is InstanceState.READY]
+        state, inputs = self._look(now)
+        sessions = {o.instance_id: o.value for o in inputs.observations if o.metric == "sessions" and o.ok}
+        candidates = [i for i in state.instances if i.state is InstanceState.READY]
         candidates.sort(key=lambda i: (sessions.get(i.id, math.inf),
                                        -(i.launched_at or datetime.min.replace(tzinfo=UTC)).timestamp()))
-        for inst in candidates[:numGW]:
-            try:
-                runner.drainer.begin(inst)
-            except FleetscaleError as exc:
-                log.warning("downScale: cannot lock", instance=inst.id, error=str(exc))
-                continue
-            runner.store.add_drain(runner.name, inst.id, now)
-            locked.append(inst.id)
+        actions = [Action("drain", (i.id,), f"downScale:{uuid.uuid4().hex[:12]}") for i in candidates[:numGW]]
+        settled = runner.apply(state, actions, state.by_id(), now)
+        for error in settled.errors:
+            log.warning("downScale: cannot lock", error=error)
+        locked = [a.targets[0] for a in actions if a.targets[0] in settled.state.drains]
         log.info("downScale", requested=numGW, locked=locked)
         self.cleanup()
         return locked
@@ -157,22 +158,19 @@ class Scaler:
         never registered within the boot timeout. Returns the destroyed ids."""
         runner = self._ready()
         now = self.clock.now()
-        view, obs = self._view(now)
-        drains = runner.store.drains(runner.name)
-        sessions, errors = runner.sessions(view, obs, now)
-        for error in errors:
+        state, inputs = self._look(now)
+        for error in inputs.errors:
             log.warning("cleanup: calls unknown (the gateway counts as busy)", error=error)
-        known = runner.store.known(runner.name)
-        repair = reconcile(now, view, drains, sessions, known, runner.rules, runner.first_seen)
-        if repair.adopt:
-            runner.store.add_known(runner.name, repair.adopt, "adopted", now)
-        if repair.forget_drains:
-            runner.store.remove_drains(runner.name, repair.forget_drains)
+        repair = reconcile(now, state.instances, state.drains, inputs.sessions, set(state.known),
+                           runner.spec.rules, state.first_seen,
+                           reads_ok=not any(o.error for o in inputs.observations))
+        state = state.adopted(repair.adopt).forget_drains(repair.forget_drains)
         ids = [i for i, _ in repair.terminate]
-        if ids:
-            runner.provider.terminate(ids, f"cleanup:{uuid.uuid4().hex[:12]}")
-            runner.store.remove_drains(runner.name, ids)
-            runner.store.forget(runner.name, ids)
+        actions = [Action("terminate", tuple(ids), f"cleanup:{uuid.uuid4().hex[:12]}",
+                          why=tuple(w for _, w in repair.terminate))] if ids else []
+        settled = runner.apply(state, actions, state.by_id(), now)
+        if settled.errors:
+            raise ProviderError("; ".join(settled.errors))
         for iid, why in repair.terminate:
             log.info("cleanup: destroyed", instance=iid, reason=why)
         return ids
@@ -204,7 +202,7 @@ class Scaler:
     def close(self) -> None:
         if self._runner is not None:
             r = self._runner
-            for part in (*r.sources, r.provider, r.drainer, r.store):
+            for part in (*r.sources, r.provider, r.drainer, self._journal):
                 closer = getattr(part, "close", None)
                 if callable(closer):
                     closer()
@@ -225,23 +223,25 @@ class Scaler:
             settings = loaded.provider_settings(pool.name)
             provider = registry.build("provider", pool.provider.kind, settings, ctx)
         store = SqlJournal(url)
+        self._journal = store
         # the supplied incallsNum comes first: at equal times the first pool-wide reading wins
-        return PoolRunner(pool, sources=[self._external, source], provider=provider, drainer=drainer,
-                          journals=[store], store=store, clock=self.clock)
+        return runner_for(pool, sources=[self._external, source], provider=provider, drainer=drainer,
+                          journals=[store], store=SqlStateStore(store.engine), operator=store,
+                          clock=self.clock)
 
     def _ready(self) -> PoolRunner:
         if self._runner is None:
             raise ConfigError("configure: call configure(configFile) first (got no configuration)")
         return self._runner
 
-    def _view(self, now: datetime) -> tuple[tuple[Instance, ...], list[Observation]]:
-        """The provider's gateways as the controller sees them: locked ones draining, ones not
-        registered (when required) pending; observations keyed by instance id."""
+    def _look(self, now: datetime) -> tuple[FleetState, Inputs]:
+        """The provider's gateways as the controller sees them (locked ones draining, ones not
+        registered, when required, pending) and what the cycle would read."""
         runner = self._ready()
-        obs = runner.read_sources(now)
-        listed = [i for i in runner.provider.list() if i.state is not InstanceState.GONE]
-        obs, view = runner.view(listed, runner.store.drains(runner.name), obs)
-        return view, obs
+        inputs = runner.observe(now, f"{runner.name}:look")
+        if inputs.listed is None:
+            raise ProviderError("; ".join(inputs.errors))
+        return overlay(runner.state, inputs, runner.spec), inputs
 
 
 def _instant(value: datetime | str, today: datetime, timezone: str = "UTC") -> datetime:

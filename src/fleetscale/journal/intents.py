@@ -134,33 +134,6 @@ class IntentLog:
             query = query.where(intents.c.action == action)
         return self._select(query.order_by(intents.c.id))
 
-    def draining(self, pool: str) -> set[str]:
-        """Instance ids with a drain under way (pending drain intents)."""
-        return {i.target for i in self.pending(pool, "drain")}
-
-    def known(self, pool: str) -> set[str]:
-        """Instance ids this pool launched (done launches) or adopted."""
-        query = sa.select(intents).where(
-            (intents.c.pool == pool) & (intents.c.state == DONE)
-            & intents.c.action.in_(("launch", "adopt")))
-        ids: set[str] = set()
-        for intent in self._select(query):
-            if intent.action == "adopt":
-                ids.add(intent.target)
-            elif intent.result:
-                ids.update(str(i) for i in intent.result.get("ids", []))
-        return ids
-
-    def finished(self, pool: str, action: str) -> set[str]:
-        """Targets of this pool's done intents of ``action`` (e.g. terminated instance ids)."""
-        query = sa.select(intents.c.target).where(
-            (intents.c.pool == pool) & (intents.c.state == DONE) & (intents.c.action == action))
-        try:
-            with self.engine.connect() as conn:
-                return {str(r.target) for r in conn.execute(query)}
-        except SQLAlchemyError as exc:
-            raise JournalError(f"intents: cannot read: {exc}") from exc
-
     def prune(self, pool: str, before: datetime) -> int:
         """Delete this pool's finished (done or failed) intents last updated before ``before``;
         pending ones are kept whatever their age. Returns how many were deleted."""

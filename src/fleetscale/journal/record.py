@@ -34,7 +34,8 @@ class CycleRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (datetimes as ISO 8601 strings, enums as their values)."""
-        return _plain(self)
+        out: dict[str, Any] = _plain(self)
+        return out
 
 
 def _plain(value: Any) -> Any:

@@ -1,18 +1,16 @@
-"""Journal sink ``sql`` and the controller's durable state, in SQL (SQLAlchemy Core).
+"""Journal sink ``sql`` and the operator's controls, in SQL (SQLAlchemy Core).
 
 SQLite by default (``sqlite:///fleetscale.db``); a MariaDB/MySQL URL
 (``mysql+pymysql://user@127.0.0.1/db``) works too. Tables (created if missing):
 
 - ``fs_cycles``: one row per pool per cycle: the decision's columns plus the whole
   CycleRecord as JSON (inputs, proposals, governor steps, plan, outcome, errors).
-- ``fs_drains``: instances this controller is draining, with the drain's start, so a restart
-  does not forget a drain (nor its deadline).
-- ``fs_known``: instances the controller launched or adopted (anything else found tagged is
-  unknown: adopted or terminated per ``unknown_instances``).
 - ``fs_operator``: runtime operator controls written by ``fleetscale pause|resume|hold`` and
   read by the controller every cycle: kinds ``pause_up``, ``pause_down``, ``hold`` (with
   ``hold`` units and ``until``).
-- ``fs_memory``: a checkpoint of each pool's decision memory (JSON).
+
+Each pool's ``FleetState`` (drains, known instances, boot tracking, decision memory) is kept by
+``journal/state_store.py`` in ``fs_state``, in the same database.
 
 SQLite files run in WAL mode with ``synchronous=NORMAL``.
 Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
@@ -21,7 +19,6 @@ Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,19 +53,6 @@ cycles = sa.Table(
     sa.Column("record", _LONG, nullable=False),
     sa.Index("ix_fs_cycles_pool_id", "pool", "id"),
 )
-drains = sa.Table(
-    "fs_drains", metadata,
-    sa.Column("pool", sa.String(64), primary_key=True),
-    sa.Column("instance_id", sa.String(191), primary_key=True),
-    sa.Column("started_at", _TIME, nullable=False),
-)
-known = sa.Table(
-    "fs_known", metadata,
-    sa.Column("pool", sa.String(64), primary_key=True),
-    sa.Column("instance_id", sa.String(191), primary_key=True),
-    sa.Column("since", _TIME, nullable=False),
-    sa.Column("how", sa.String(16), nullable=False),
-)
 operator = sa.Table(
     "fs_operator", metadata,
     sa.Column("pool", sa.String(64), primary_key=True),
@@ -77,14 +61,6 @@ operator = sa.Table(
     sa.Column("until", _TIME),
     sa.Column("set_at", _TIME, nullable=False),
 )
-memory = sa.Table(
-    "fs_memory", metadata,
-    sa.Column("pool", sa.String(64), primary_key=True),
-    sa.Column("at", _TIME, nullable=False),
-    sa.Column("memory", _LONG, nullable=False),
-)
-
-
 def _utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None)
 
@@ -168,48 +144,6 @@ class SqlJournal:
         q = sa.select(cycles.c.pool).distinct().order_by(cycles.c.pool)
         return list(self._run("read pools", lambda c: c.execute(q).scalars().all()))
 
-    # --- drains -----------------------------------------------------------------------
-
-    def drains(self, pool: str) -> dict[str, datetime]:
-        q = sa.select(drains.c.instance_id, drains.c.started_at).where(drains.c.pool == pool)
-        rows = self._run("read drains", lambda c: c.execute(q).all())
-        return {r.instance_id: r.started_at.replace(tzinfo=UTC) for r in rows}
-
-    def add_drain(self, pool: str, instance_id: str, at: datetime) -> None:
-        def go(c: sa.Connection) -> None:
-            c.execute(drains.delete().where(drains.c.pool == pool, drains.c.instance_id == instance_id))
-            c.execute(drains.insert(), {"pool": pool, "instance_id": instance_id, "started_at": _utc(at)})
-        self._run("add drain", go)
-
-    def remove_drains(self, pool: str, ids: Iterable[str]) -> None:
-        ids = list(ids)
-        if ids:
-            self._run("remove drains", lambda c: c.execute(
-                drains.delete().where(drains.c.pool == pool, drains.c.instance_id.in_(ids))))
-
-    # --- known instances --------------------------------------------------------------
-
-    def known(self, pool: str) -> set[str]:
-        q = sa.select(known.c.instance_id).where(known.c.pool == pool)
-        return set(self._run("read known", lambda c: c.execute(q).scalars().all()))
-
-    def add_known(self, pool: str, ids: Iterable[str], how: str, at: datetime) -> None:
-        ids = list(ids)
-        if not ids:
-            return
-
-        def go(c: sa.Connection) -> None:
-            c.execute(known.delete().where(known.c.pool == pool, known.c.instance_id.in_(ids)))
-            c.execute(known.insert(), [{"pool": pool, "instance_id": i, "since": _utc(at), "how": how}
-                                       for i in ids])
-        self._run("add known", go)
-
-    def forget(self, pool: str, ids: Iterable[str]) -> None:
-        ids = list(ids)
-        if ids:
-            self._run("forget", lambda c: c.execute(
-                known.delete().where(known.c.pool == pool, known.c.instance_id.in_(ids))))
-
     # --- operator controls ------------------------------------------------------------
 
     def _put(self, pool: str, kind: str, at: datetime, hold: int | None = None,
@@ -243,18 +177,6 @@ class SqlJournal:
             if r.kind == "hold" and r.hold is not None and until is not None and until > now:
                 override = Override(hold=r.hold, until=until)
         return OperatorState(paused=paused, override=override)
-
-    # --- decision memory checkpoint ---------------------------------------------------
-
-    def save_memory(self, pool: str, text: str, at: datetime) -> None:
-        def go(c: sa.Connection) -> None:
-            c.execute(memory.delete().where(memory.c.pool == pool))
-            c.execute(memory.insert(), {"pool": pool, "at": _utc(at), "memory": text})
-        self._run("save memory", go)
-
-    def load_memory(self, pool: str) -> str | None:
-        q = sa.select(memory.c.memory).where(memory.c.pool == pool)
-        return self._run("load memory", lambda c: c.execute(q).scalar_one_or_none())
 
     def close(self) -> None:
         self.engine.dispose()

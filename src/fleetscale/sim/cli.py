@@ -44,8 +44,9 @@ def _non_negative(text: str) -> float:
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("simulate", help="replay a load trace through a pool's policies and score it",
-                       description=__doc__.split("\n\n")[0])
+    p: argparse.ArgumentParser = sub.add_parser(
+        "simulate", help="replay a load trace through a pool's policies and score it",
+        description=__doc__.split("\n\n")[0])
     p.add_argument("--trace", required=True, metavar="FILE", help="CSV t_seconds,load (uniform interval)")
     p.add_argument("--config", metavar="FILE", help="simulate a configured pool (with --pool)")
     p.add_argument("--pool", metavar="NAME", help="the pool of --config to simulate")
@@ -68,6 +69,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--timeline", metavar="OUT.csv", help="t_seconds,load,demanded,ready,provisioned")
     p.add_argument("--report", metavar="OUT.json", help="settings and scores as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="load, demanded, ready and provisioned over time")
+    p.add_argument("--html", metavar="OUT.html",
+                   help="a self-contained interactive report: timeline, scores, worst under-provisioned "
+                        "episodes with the decisions around them")
     p.set_defaults(handler=cmd_simulate)
     return p
 
@@ -125,7 +129,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from fleetscale.sim import report
 
     sc = scenario_from_args(args)
-    outcome = run_policy(sc, args.policy)
+    outcome = run_policy(sc, args.policy, record=bool(args.html))
     oracle = run_policy(sc, "oracle")
     body = report.report(sc, outcome, oracle, trace=args.trace)
     if args.timeline:
@@ -137,6 +141,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         plot_timeline(outcome.timeline, args.plot, title=f"{args.trace}: {outcome.name}",
                       others={"oracle": oracle.timeline})
+    if args.html:
+        from fleetscale.sim import html, report_data
+
+        html.write_html(args.html, report_data.build(outcome.timeline, oracle.timeline, policy=outcome.name,
+                                                     title=f"{args.trace}: {outcome.name}",
+                                                     settings=body["settings"]))
     say(f"{outcome.name}: {outcome.steps} steps in {outcome.wall_seconds:.2f} s; "
         f"cost {body['cost_vs_oracle']:.3f}x oracle ({body['instance_hours']:.1f} instance-hours), "
         f"under-provisioned {body['tau_under']:.2f} % of the time (theta_under {body['theta_under']:.2f} %), "

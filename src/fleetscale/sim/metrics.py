@@ -41,6 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]
+#: unit counts per step (integers; floats are accepted too)
+Counts = npt.NDArray[np.int64] | npt.NDArray[np.float64]
 
 
 def demanded(load: Array, capacity: float, minimum: int) -> npt.NDArray[np.int64]:
@@ -70,9 +72,9 @@ class Scores:
 
 def score(
     load: Array,
-    demand: Array,
-    ready: Array,
-    provisioned: Array,
+    demand: Counts,
+    ready: Counts,
+    provisioned: Counts,
     dt: Array | float,
     capacity: float,
     *,

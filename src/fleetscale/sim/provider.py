@@ -10,8 +10,10 @@ with no address until the reconciler's boot timeout removes it).
 ``sessions_per_unit x weight`` sessions when its drain begins and they fall linearly to zero
 over ``drain_time`` seconds.
 
-It is built for speed (the simulator drives it for hundreds of thousands of steps):
-``list()`` is O(instances), only pending instances are checked for readiness.
+It is built for speed (the simulator drives it for hundreds of thousands of steps): ``list()``
+hands out the same tuple while nothing changed, and only pending instances are checked for
+readiness. It is the one simulated fleet: ``fleetscale simulate``, ``demo`` and the tests all
+run the controller's own cycle against it.
 
 Example::
 
@@ -92,6 +94,8 @@ class SimulatedProvider:
         #: drain start per instance (world state, so a new drainer or controller sees it)
         self.drains_began: dict[str, datetime] = {}
         self._requests: OrderedDict[tuple[str, str], builtins.list[Instance]] = OrderedDict()
+        #: the listing handed out while nothing changes (None: rebuild on the next list())
+        self._listing: tuple[Instance, ...] | None = None
         self._closed_cost = 0.0
         self._closed_seconds = 0.0
         self.launched = 0
@@ -104,15 +108,18 @@ class SimulatedProvider:
 
     # --- Provider port ----------------------------------------------------------------
 
-    def list(self) -> list[Instance]:
+    def list(self) -> tuple[Instance, ...]:
         if self._ready_at:
             now = self.clock.now()
-            for iid, ready_at in list(self._ready_at.items()):
+            for iid, ready_at in builtins.list(self._ready_at.items()):
                 if ready_at is not None and ready_at <= now:
                     inst = self._live[iid]
                     self._live[iid] = replace(inst, state=InstanceState.READY, address=self._address(iid))
                     del self._ready_at[iid]
-        return list(self._live.values())
+                    self._listing = None
+        if self._listing is None:
+            self._listing = tuple(self._live.values())
+        return self._listing
 
     def launch(self, type: str, count: int, request_id: str) -> builtins.list[Instance]:
         key = (request_id, type)
@@ -137,6 +144,7 @@ class SimulatedProvider:
             never = self.boot_failure_rate and self._rng.random() < self.boot_failure_rate
             self._ready_at[inst.id] = None if never else now + self.boot_delay
             made.append(inst)
+        self._listing = None
         self.launched += count
         self._requests[key] = made
         while len(self._requests) > _REMEMBERED_REQUESTS:
@@ -149,6 +157,7 @@ class SimulatedProvider:
             inst = self._live.pop(iid, None)
             if inst is None:
                 continue  # already gone: terminate is idempotent
+            self._listing = None
             self._ready_at.pop(iid, None)
             self.drains_began.pop(iid, None)
             seconds = self._age(inst, now)

@@ -1,18 +1,17 @@
-"""The simulation harness: replays a load series through ``fleetscale.core.think`` (the
-same decision code path as ``fleetscale run``) against a simulated fleet (``sim.world``).
+"""The simulator: the controller's own cycle (``controller.PoolRunner``, so ``cycle.step``)
+over simulated adapters and a simulated clock. One simulated fleet (``sim.provider``), the
+same loop as ``fleetscale run``: nothing here decides anything.
 
 Time. The run advances in steps of the pool's decision ``interval``. Step ``k`` covers
 ``[k*interval, (k+1)*interval)``; its load is the trace's time-weighted mean over that span
-(``resample``): a trace coarser than the interval is held constant within its rows (HPA's
-15 s period on a 5-minute trace sees the same value 20 times), a finer one is averaged (a 1 s
-trace under a 60 s interval gives per-minute means). At the start of step ``k`` the harness
-applies the fleet's due events (boots done, drains over), shows the decision the load of step
-``k`` (one pool-wide observation of the step's load, current, under each metric the
-policies name: ``load``, or ``backlog``/``calls`` for a configured pool that tracks those),
-applies the plan, ends the drains that are over (after acting, as the controller's reconciler
-does), and records the row:
-``ready`` and ``provisioned`` are the units in service and paid for *after* that step's plan,
-i.e. during the step. Booting takes ``ceil(boot_delay / interval)`` steps at most.
+(``resample``). A cycle runs at the start of each step, at ``t = k*interval``, and sees only
+what a real controller could know then (honest timing, ``sources/trace.py``): the mean load
+of the last *completed* step, ``k-1``; at ``k = 0`` nothing has completed yet and the pool
+holds. The pool's instances boot in ``boot_delay`` seconds (ready from the first cycle at or
+after), drains end at zero sessions (sessions fall to zero over ``drain_time``; a drain costs
+at least one interval), instances that never boot are removed by the reconciler's boot
+timeout. The row of step ``k`` records ``ready`` (units in service) and ``provisioned``
+(units paid for) as the cycle left them, i.e. during the step.
 
 Start. Every run starts at ``START`` (a Monday 00:00 UTC) with the first step's demand in
 service, so no policy pays for a cold start the others do not.
@@ -22,19 +21,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
 
-from fleetscale.core import think
-from fleetscale.decide import DecisionSpec, Memory, compile_spec
-from fleetscale.model import Decision, InstanceType, Observation, Snapshot
+from fleetscale.cycle import CycleSpec
+from fleetscale.decide import DecisionSpec
+from fleetscale.journal.record import CycleRecord
+from fleetscale.journal.state_store import MemoryStore
+from fleetscale.model import Decision, Instance, InstanceState, InstanceType
+from fleetscale.reconciler import Rules
+from fleetscale.runner import PoolRunner
+from fleetscale.sim.clock import SimClock
 from fleetscale.sim.metrics import Scores, demanded, score
-from fleetscale.sim.world import World
+from fleetscale.sim.provider import SimulatedProvider
+from fleetscale.sources.trace import Trace, TraceSource
+from fleetscale.state import FleetState
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 Array = npt.NDArray[np.float64]
+_READY = InstanceState.READY
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +68,25 @@ class Timeline:
     scale_actions: int = 0
     #: the decisions (only when asked for: ``record=True``)
     decisions: tuple[Decision, ...] = field(default=())
+    #: the cycles' records (only when asked for: ``record=True``)
+    records: tuple[CycleRecord, ...] = field(default=())
 
     def scores(self) -> Scores:
         return score(self.load, self.demanded, self.ready, self.provisioned, self.interval,
                      self.capacity, scale_actions=self.scale_actions, price=self.price)
 
     def write_csv(self, path: str) -> None:
+        """Every number exactly: ``t_seconds`` and ``load`` read back as the same floats."""
         with open(path, "w", encoding="utf-8") as out:
             out.write("t_seconds,load,demanded,ready,provisioned\n")
             for row in zip(self.t.tolist(), self.load.tolist(), self.demanded.tolist(),
                            self.ready.tolist(), self.provisioned.tolist(), strict=True):
-                out.write(f"{row[0]:g},{row[1]:.6g},{row[2]},{row[3]},{row[4]}\n")
+                out.write(f"{_exact(row[0])},{_exact(row[1])},{row[2]},{row[3]},{row[4]}\n")
+
+
+def _exact(x: float) -> str:
+    """A float written so that reading it back gives the same float (integers without ``.0``)."""
+    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
 
 
 def resample(loads: npt.ArrayLike, trace_interval: float, step: float) -> Array:
@@ -87,7 +102,7 @@ def resample(loads: npt.ArrayLike, trace_interval: float, step: float) -> Array:
     edges = np.arange(n + 1, dtype=np.float64) * step
     idx = np.minimum((edges // trace_interval).astype(np.int64), len(values) - 1)
     integral = cum[idx] + (edges - idx * trace_interval) * values[idx]
-    return np.diff(integral) / step
+    return np.asarray(np.diff(integral) / step, dtype=np.float64)
 
 
 def simulate(
@@ -100,60 +115,66 @@ def simulate(
     record: bool = False,
     initial: int | None = None,
 ) -> Timeline:
-    """Run ``spec`` over ``load`` (one value per step of ``interval`` seconds)."""
+    """Run ``spec`` over ``load`` (the mean load of each step of ``interval`` seconds) through
+    the controller's cycle against the simulated fleet."""
     load = np.asarray(load, dtype=np.float64)
     n = len(load)
     demand = demanded(load, spec.unit_capacity, spec.min)
     first = types[0]
-    world = World(types, boot_delay=fleet.boot_delay, drain_time=fleet.drain_time,
-                  boot_failure_rate=fleet.boot_failure_rate, boot_timeout=fleet.boot_timeout,
-                  seed=fleet.seed)
     if initial is None:
         initial = int(demand[0]) if n else spec.min
     initial = min(max(initial, spec.min), spec.max)
-    world.seed_ready(first.name, math.ceil(initial / first.weight), START)
-    ready: list[int] = [0] * n
-    paid: list[int] = [0] * n
-    memory = Memory()
-    compiled = compile_spec(spec)
-    pool = spec.pool
-    actions = 0
-    decisions: list[Decision] = []
-    values = load.tolist()
-    # the trace is the reading of every metric the policies name (``load`` by default)
+    clock = SimClock(START)
+    provider = SimulatedProvider(clock, types, pool=spec.pool, boot_delay=fleet.boot_delay,
+                                 drain_time=fleet.drain_time, sessions_per_unit=1,
+                                 initial=math.ceil(initial / first.weight),
+                                 boot_failure_rate=fleet.boot_failure_rate, seed=fleet.seed)
     metrics = tuple(dict.fromkeys(m for p in spec.policies for m in getattr(p, "metrics", ()))) or ("load",)
-    single = metrics[0] if len(metrics) == 1 else None
-    step = timedelta(seconds=interval)
-    at = START
-    advance, finish, instances = world.advance, world.finish_drains, world.instances
+    source = TraceSource(Trace(interval, tuple(load.tolist()), "simulated load"), START, metric=metrics[0],
+                         metrics=metrics, window=interval, name="trace")
+    store = MemoryStore()  # the fleet in service at the start is adopted by the first cycle
+    runner = PoolRunner(spec.pool, CycleSpec(spec, types, Rules(boot_timeout=fleet.boot_timeout)), interval,
+                        sources=[source], provider=provider, drainer=provider.drainer(), journals=(),
+                        store=store, clock=clock, run_id="sim")
+    ready = np.zeros(n, dtype=np.int64)
+    paid = np.zeros(n, dtype=np.int64)
+    records: list[CycleRecord] = []
+    actions = 0
+    counted: tuple[Instance, ...] | None = None
+    units = (0, 0)
     for k in range(n):
-        t = k * interval
-        advance(t)
-        value = values[k]
-        if single is not None:
-            obs: tuple[Observation, ...] = (Observation("trace", single, value, at),)
-        else:
-            obs = tuple(Observation("trace", m, value, at) for m in metrics)
-        verdict, plan = think(Snapshot(pool, at, instances(), obs), compiled, memory, types, f"{pool}-{k}")
-        memory = verdict.memory
+        turn = runner.turn()
         if record:
-            decisions.append(verdict.decision)
-        if not plan.empty:
-            world.apply(plan, t, at)
+            records.append(turn.record())
+        plan = turn.step.plan
+        if plan is not None and not plan.empty:
             actions += 1
-        finish(t)
-        ready[k] = world.ready_units
-        paid[k] = world.paid_units
-        at += step
+        state = runner.state
+        if state.instances is not counted:  # the fleet changed: count it again
+            counted = state.instances
+            units = _units(state)
+        ready[k], paid[k] = units
+        clock.advance(interval)
     return Timeline(
         t=np.arange(n, dtype=np.float64) * interval,
         load=load,
         demanded=demand,
-        ready=np.asarray(ready, dtype=np.int64),
-        provisioned=np.asarray(paid, dtype=np.int64),
+        ready=ready,
+        provisioned=paid,
         interval=interval,
         capacity=spec.unit_capacity,
         price=first.price,
         scale_actions=actions,
-        decisions=tuple(decisions),
+        decisions=tuple(r.decision for r in records if r.decision is not None),
+        records=tuple(records),
     )
+
+
+def _units(state: FleetState) -> tuple[int, int]:
+    """(units in service, units paid for) of the fleet as the controller sees it."""
+    ready = paid = 0
+    for inst in state.instances:
+        paid += inst.weight
+        if inst.state is _READY:
+            ready += inst.weight
+    return ready, paid

@@ -75,7 +75,7 @@ class MediaRedisSource:
 def default_capacity(settings: RedisMediaSettings, ctx: Any) -> int:
     if settings.rooms_per_gateway is not None:
         return settings.rooms_per_gateway
-    return max(1, math.ceil(ctx.pool.unit_capacity))
+    return max(1, math.ceil(float(ctx.pool.unit_capacity)))
 
 
 def build(settings: Settings, ctx: Any) -> MediaRedisSource:

@@ -5,6 +5,15 @@ uniform interval; ``load`` is a non-negative number. ``read_trace`` validates it
 TraceError naming the line of the first bad row. Row ``k`` holds for
 ``[k x interval, (k+1) x interval)`` seconds after the replay's start.
 
+Honest timing: at ``now`` the source shows only what a real one could know at ``now``.
+
+- ``value: rate`` (the default: requests/s, messages/minute): the mean over the last
+  *completed* window ``[now - window, now)`` (``window`` defaults to the trace's interval;
+  the simulator sets the pool's interval), never the interval that starts at ``now``. Before
+  any of the trace has passed there is nothing to show (an error observation: the pool holds).
+- ``value: level`` (calls, rooms, backlog: a count at an instant): the row in force at
+  ``now``, stamped at or before ``now``.
+
 Example::
 
     sources:
@@ -22,7 +31,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat
 
@@ -130,6 +139,10 @@ class Settings(BaseModel):
     start: AwareDatetime | None = None
     loop: bool = False
     name: str = "trace"
+    #: ``rate``: mean of the last completed window; ``level``: the value in force at ``now``
+    value: Literal["rate", "level"] = "rate"
+    #: seconds the mean of a rate covers (default: the trace's own interval)
+    window: PositiveFloat | None = None
 
 
 class TraceSource:
@@ -143,27 +156,63 @@ class TraceSource:
         offset: float = 0.0,
         loop: bool = False,
         name: str = "trace",
+        value: str = "rate",
+        window: float | None = None,
+        metrics: tuple[str, ...] = (),
     ) -> None:
         self.trace = trace
         self.start = start
         self.metric = metric
+        #: every metric the reading is shown under (the simulator shows one trace as each
+        #: metric the pool's policies read)
+        self.metrics = metrics or (metric,)
         self.scale = scale
         self.offset = offset
         self.loop = loop
         self.name = name
+        self.rate = value == "rate"
+        self.window = window or trace.interval
+        loads = trace.loads
+        #: integral of the load from 0 to the start of each row (precomputed once)
+        self._cum = [0.0] * (len(loads) + 1)
+        for k, v in enumerate(loads):
+            self._cum[k + 1] = self._cum[k] + v * trace.interval
+        self._aligned = math.isclose(self.window, trace.interval)
 
     def load_at(self, now: datetime) -> float | None:
-        value = self.trace.at((now - self.start).total_seconds() + self.offset, self.loop)
+        """What the source shows at ``now`` (see the module docstring), or None."""
+        elapsed = (now - self.start).total_seconds() + self.offset
+        value = self._mean_before(elapsed) if self.rate else self.trace.at(elapsed, self.loop)
         return None if value is None else value * self.scale
+
+    def _mean_before(self, t: float) -> float | None:
+        duration = self.trace.duration
+        if self.loop and t > duration:
+            t = t % duration or duration
+        lo = max(0.0, t - self.window)
+        if t <= 0 or lo >= duration:
+            return None
+        interval = self.trace.interval
+        if self._aligned:
+            k = t / interval
+            if abs(k - round(k)) < 1e-9 and round(k) >= 1:
+                return self.trace.loads[round(k) - 1]
+        hi = min(t, duration)
+        return (self._integral(hi) - self._integral(lo)) / (hi - lo)
+
+    def _integral(self, t: float) -> float:
+        k = min(int(t // self.trace.interval), len(self.trace.loads) - 1)
+        return self._cum[k] + (t - k * self.trace.interval) * self.trace.loads[k]
 
     def read(self, pool: str, now: datetime) -> list[Observation]:
         value = self.load_at(now)
         if value is None:
             elapsed = (now - self.start).total_seconds() + self.offset
-            return [Observation(self.name, self.metric, None, now,
-                                error=f"trace {self.trace.name} has no data at {elapsed:.0f} s "
-                                      f"(it covers 0 to {self.trace.duration:.0f} s)")]
-        return [Observation(self.name, self.metric, value, now)]
+            return [Observation(self.name, m, None, now,
+                                error=f"no completed data at {elapsed:.0f} s "
+                                      f"(the trace covers 0 to {self.trace.duration:.0f} s)")
+                    for m in self.metrics]
+        return [Observation(self.name, m, value, now) for m in self.metrics]
 
 
 def build(settings: Settings, ctx: Any) -> TraceSource:
@@ -175,4 +224,6 @@ def build(settings: Settings, ctx: Any) -> TraceSource:
         offset=settings.offset,
         loop=settings.loop,
         name=settings.name,
+        value=settings.value,
+        window=settings.window or (float(ctx.pool.interval) if ctx.pool is not None else None),
     )

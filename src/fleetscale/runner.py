@@ -1,0 +1,226 @@
+"""One pool's runner: a thin I/O loop around the pure cycle (``cycle.step`` / ``cycle.settle``).
+
+One cycle of one pool (``PoolRunner.cycle()``): read the sources and the provider's listing,
+replay open write-ahead intents, read the sessions of draining instances, ``step`` (overlay,
+policies, governor, planner, reconciler: pure), act (write-ahead first), ``settle`` (pure),
+save the state, close the intents, journal the record. It never raises: anything that goes
+wrong is an error of that cycle's record and the pool holds.
+
+The pool's ``FleetState`` has one owner, the runner, and one store (``journal/state_store.py``):
+loaded whole at start, saved whole after each cycle. ``controller.Controller`` runs the
+runners of every pool; the simulator runs one runner on a simulated clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import structlog
+
+from fleetscale.act import Actor
+from fleetscale.cycle import (
+    Action,
+    CycleSpec,
+    Inputs,
+    Result,
+    Settled,
+    Step,
+    map_addresses,
+    record,
+    settle,
+    step,
+)
+from fleetscale.journal.intents import IntentLog
+from fleetscale.journal.record import CycleRecord
+from fleetscale.journal.sql import OperatorState
+from fleetscale.journal.write_ahead import WriteAhead, recovered
+from fleetscale.model import Instance
+from fleetscale.observe import describe, list_instances, read_sessions, read_sources, source_errors
+from fleetscale.ports import Clock, Drainer, Journal, OperatorControls, Provider, Source, StateStore
+from fleetscale.state import FleetState
+
+log = structlog.get_logger(__name__)
+_NO_OPERATOR = OperatorState()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One cycle as it happened; ``record()`` builds its journal record."""
+
+    runner: PoolRunner
+    step: Step
+    settled: Settled
+    cycle_id: str
+    started_at: datetime
+
+    def record(self) -> CycleRecord:
+        r = self.runner
+        return record(self.step, self.settled, pool=r.name, cycle_id=self.cycle_id,
+                      started_at=self.started_at, finished_at=r.clock.now(), dry_run=r.dry_run)
+
+
+class PoolRunner:
+    """Runs the cycles of one pool; owns its ``FleetState``."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: CycleSpec,
+        interval: float,
+        *,
+        sources: Sequence[Source],
+        provider: Provider,
+        drainer: Drainer,
+        journals: Sequence[Journal],
+        store: StateStore,
+        clock: Clock,
+        operator: OperatorControls | None = None,
+        intents: IntentLog | None = None,
+        crash_at: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.name = name
+        self.interval = interval
+        self.sources = tuple(sources)
+        self.provider = provider
+        self.drainer = drainer
+        self.journals = tuple(journals)
+        self.store = store
+        self.operator = operator
+        self.clock = clock
+        self.spec = spec
+        self.dry_run = self.spec.dry_run
+        self.seq = 0
+        #: distinguishes this runner's cycle ids from those of an earlier process
+        self.run_id = run_id or uuid.uuid4().hex[:6]
+        self.state = self._load()
+        self.wal = WriteAhead(name, provider, drainer, intents, crash_at, clock) if intents else None
+        self.actor = Actor(provider, drainer, self.wal)
+        #: the decision spec under the operator's controls, rebuilt only when they change
+        self._controlled: tuple[OperatorState, CycleSpec] = (_NO_OPERATOR, self.spec)
+
+    # --- the cycle --------------------------------------------------------------------
+
+    def cycle(self) -> CycleRecord:
+        """One cycle, journaled; returns its record."""
+        turn = self.turn()
+        rec = turn.record()
+        for sink in self.journals:
+            try:
+                sink.record(rec)
+            except Exception as exc:  # a failing sink never fails the cycle
+                log.error("journal sink failed", pool=self.name, sink=type(sink).__name__,
+                          error=describe(exc))
+        return rec
+
+    def turn(self) -> Turn:
+        """One cycle without journaling it (the simulator builds records only when asked)."""
+        now = self.clock.now()
+        self.seq += 1
+        cycle_id = f"{self.name}:{self.run_id}.{self.seq}"  # unique per pool; the time is started_at
+        st: Step | None = None
+        settled: Settled | None = None
+        try:
+            inputs = self.observe(now, cycle_id)
+            st = step(self.state, inputs, self._spec_at(now, inputs))
+            if inputs.listed is not None:
+                st = self._drainer_reconcile(st)
+            settled = self.perform(st, now)
+        except Exception as exc:  # a failing pool never stops the others
+            log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
+            failed = f"cycle failed: {describe(exc)}"
+            st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
+            before = settled or Settled(self.state, (), ())
+            settled = replace(before, errors=(*before.errors, failed))
+        return Turn(self, st, settled, cycle_id, now)
+
+    def observe(self, now: datetime, cycle_id: str) -> Inputs:
+        """Everything the cycle reads (I/O), including the replay of open intents."""
+        obs = read_sources(self.sources, self.name, now)
+        errors = source_errors(obs)
+        listed, error = list_instances(self.provider, self.state.listed)
+        if listed is None:
+            return Inputs(now, cycle_id, tuple(obs), None, {}, (*errors, str(error)))
+        notes: tuple[str, ...] = ()
+        if self.wal is not None and not self.dry_run:
+            rec = self.wal.recover(listed, self.state.drains, now)
+            self.state = recovered(self.state, rec, now)
+            notes, errors = rec.lines(), errors + rec.errors
+            if rec.changed_fleet:
+                listed, error = list_instances(self.provider)
+                if listed is None:
+                    return Inputs(now, cycle_id, tuple(obs), None, {}, (*errors, str(error)), notes)
+        drains = self.state.drains
+        if not drains:
+            return Inputs(now, cycle_id, tuple(obs), listed, {}, tuple(errors), notes)
+        obs = list(map_addresses(tuple(obs), listed))
+        sessions, problems = read_sessions(self.drainer, [i for i in listed if i.id in drains], obs, now)
+        return Inputs(now, cycle_id, tuple(obs), listed, sessions, tuple(errors + problems), notes)
+
+    def perform(self, st: Step, now: datetime) -> Settled:
+        """Act on ``st``'s actions (nothing in a dry run), fold the results into the state,
+        save it, then close the intents it records."""
+        return self.apply(st.state, st.actions, {i.id: i for i in st.view} if st.actions else {}, now)
+
+    def apply(self, state: FleetState, actions: Sequence[Action], view: dict[str, Instance],
+              now: datetime) -> Settled:
+        """Act, settle into ``state``, save, close the intents (also the seed ``Scaler``'s way
+        to act outside a cycle)."""
+        if self.dry_run:
+            results = [Result(a, True) for a in actions]
+        else:
+            results = self.actor.act(actions, view) if actions else []
+        settled = settle(state, results, now, self.dry_run)
+        self.state = settled.state
+        try:
+            self.store.save(settled.state)
+        except Exception as exc:  # intents stay open: their replay is idempotent
+            return replace(settled, errors=(*settled.errors, f"state not saved: {describe(exc)}"))
+        if self.wal is not None:
+            self.wal.commit()
+        return settled
+
+    def _spec_at(self, now: datetime, inputs: Inputs) -> CycleSpec:
+        if self.operator is None:
+            return self.spec
+        op = self.operator.operator(self.name, now)
+        base = self.spec.decision
+        override = op.override or base.override
+        if override is not None and override.until <= now:
+            override = None
+        op = OperatorState(op.paused, override)
+        if op == self._controlled[0]:
+            return self._controlled[1]
+        if op.paused <= base.paused and override is base.override:
+            spec = self.spec
+        else:
+            decision = replace(base, paused=base.paused | op.paused, override=override)
+            spec = replace(self.spec, decision=decision)
+        self._controlled = (op, spec)
+        return spec
+
+    def _drainer_reconcile(self, st: Step) -> Step:
+        """A drainer that keeps its own registry (``media_redis``) may offer
+        ``reconcile(instances) -> lines``: called once per cycle after a successful listing,
+        with the instances as the controller sees them. Its lines go to the cycle's outcome;
+        a failure is a cycle error line, never an exception."""
+        hook = getattr(self.drainer, "reconcile", None)
+        if not callable(hook) or self.dry_run:
+            return st
+        try:
+            return replace(st, notes=st.notes + tuple(hook(st.view)))
+        except Exception as exc:
+            return replace(st, errors=(*st.errors, f"drainer reconcile failed: {describe(exc)}"))
+
+    def _load(self) -> FleetState:
+        try:
+            return self.store.load(self.name) or FleetState(self.name)
+        except Exception as exc:
+            log.warning("saved state unreadable; starting from the provider's listing", pool=self.name,
+                        error=describe(exc))
+            return FleetState(self.name)
+
+
