@@ -162,10 +162,9 @@ def _count(instances: tuple[Instance, ...]) -> tuple[int, int]:
     """Units (ready, pending) of the pool."""
     ready = pending = 0
     for inst in instances:
-        state = inst.state
-        if state is _READY:
+        if inst.state is _READY:
             ready += inst.weight
-        elif state is _PENDING:
+        elif inst.state is _PENDING:
             pending += inst.weight
     return ready, pending
 
