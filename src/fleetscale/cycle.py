@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Literal
 
 from fleetscale.core import think
-from fleetscale.decide import DecisionSpec, Verdict
+from fleetscale.decide import CompiledSpec, DecisionSpec, Verdict, compile_spec
 from fleetscale.journal.record import CycleRecord
 from fleetscale.model import Instance, InstanceState, InstanceType, Observation, Plan, Snapshot
 from fleetscale.reconciler import Repair, Rules, reconcile
@@ -42,6 +42,12 @@ class CycleSpec:
     rules: Rules = field(default_factory=Rules)
     require_registration: bool = False
     dry_run: bool = False
+    #: ``decision`` compiled once (``decide.compile_spec``); a new spec (an operator's pause
+    #: or override) is a new CycleSpec, compiled anew
+    compiled: CompiledSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled", compile_spec(self.decision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,7 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     if spec.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
         visible = tuple(i for i in visible if i.id in seen.known)
     snapshot = Snapshot(state.pool, now, visible, obs, scheduled=inputs.scheduled)
-    verdict, plan = think(snapshot, spec.decision, seen.memory, spec.types, inputs.cycle_id)
+    verdict, plan = think(snapshot, spec.compiled, seen.memory, spec.types, inputs.cycle_id)
     decided = seen.remember(verdict.memory)
     if plan.empty:
         actions: tuple[Action, ...] = ()

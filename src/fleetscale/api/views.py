@@ -239,7 +239,7 @@ class ReadModel:
 
     def pools(self, now: datetime) -> list[values.PoolView]:
         """Every pool at a glance, in four queries whatever their number."""
-        def go(c: sa.Connection) -> tuple[dict[str, PoolSpec], dict[str, str]]:
+        def go(c: sa.Connection) -> tuple[dict[str, PoolSpec], dict[str, dict[str, Any]]]:
             newest = sa.select(sa.func.max(sql.cycles.c.id)).group_by(sql.cycles.c.pool)
             rows = c.execute(sa.select(*_ROW).where(sql.cycles.c.id.in_(newest)))
             return catalogue.read(c), {r.pool: _last_of(r) for r in rows}
