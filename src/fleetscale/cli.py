@@ -97,6 +97,7 @@ def parser() -> argparse.ArgumentParser:
 
     demo.add_parser(sub)
     sim_cli.add_parser(sub)  # `simulate`: sets its own handler
+    _add_history_commands(sub)
     return ap
 
 
@@ -201,6 +202,15 @@ def cmd_hold(args: argparse.Namespace) -> int:
     store.hold(args.pool, args.units, until, datetime.now(UTC))
     say(f"holding {args.pool} at {args.units} units until {until.isoformat()}")
     return 0
+
+
+def _add_history_commands(sub: Any) -> None:
+    """``replay`` and ``tune`` (their parsers set their own handlers)."""
+    from fleetscale.replay import cli as replay_cli
+    from fleetscale.tune import cli as tune_cli
+
+    replay_cli.add_parser(sub)
+    tune_cli.add_parser(sub)
 
 
 HANDLERS = {"run": cmd_run, "check": cmd_check, "explain": cmd_explain, "pause": cmd_pause,

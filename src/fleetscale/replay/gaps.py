@@ -4,6 +4,7 @@ cycles where a source read failed. Consecutive failed cycles make one range."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,7 @@ def read_failed(rec: Recorded) -> bool:
 
 def find(cycles: Sequence[Recorded], interval: float) -> tuple[Missing, ...]:
     out: list[Missing] = []
-    for a, b in zip(cycles, cycles[1:], strict=False):
+    for a, b in itertools.pairwise(cycles):
         if (b.at - a.at).total_seconds() > GAP_FACTOR * interval:
             out.append(Missing("controller down", a.at, b.at, 0))
     for kind, failed in (("listing failed", listing_failed), ("read failed", read_failed)):
@@ -57,6 +58,7 @@ def summary(missing: Sequence[Missing]) -> dict[str, Any]:
     return {
         "count": len(missing),
         "by_kind": {k: sum(1 for m in missing if m.kind == k) for k in kinds},
-        "seconds_down": sum((m.end - m.start).total_seconds() for m in missing if m.kind == "controller down"),
+        "seconds_down": sum((m.end - m.start).total_seconds() for m in missing
+                            if m.kind == "controller down"),
         "ranges": [m.as_dict() for m in missing],
     }

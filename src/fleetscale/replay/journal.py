@@ -87,7 +87,8 @@ def _observation(o: Mapping[str, Any]) -> Observation:
 
 def _instance(i: Mapping[str, Any]) -> Instance:
     launched = i.get("launched_at")
-    return Instance(id=i["id"], type=i["type"], state=InstanceState(i["state"]), weight=int(i.get("weight", 1)),
+    return Instance(id=i["id"], type=i["type"], state=InstanceState(i["state"]),
+                    weight=int(i.get("weight", 1)),
                     launched_at=datetime.fromisoformat(launched) if launched else None,
                     address=i.get("address"), tags=dict(i.get("tags") or {}))
 

@@ -61,8 +61,8 @@ class Reproduction:
             "config_differs_cycles": self.config_differs,
             "memory_unknown_at_start": self.memory_unknown,
             "first_differences": [
-                {"cycle_id": c.cycle_id, "at": c.at.isoformat(), "recorded": c.recorded, "replayed": c.replayed,
-                 **({"unreplayable": c.unreplayable} if c.unreplayable else {})}
+                {"cycle_id": c.cycle_id, "at": c.at.isoformat(), "recorded": c.recorded,
+                 "replayed": c.replayed, **({"unreplayable": c.unreplayable} if c.unreplayable else {})}
                 for c in differ[:show]
             ],
         }
@@ -72,8 +72,8 @@ def decision_of(decision: Mapping[str, Any] | None, plan: Mapping[str, Any] | No
     """What reproduction compares: direction, desired units and the plan."""
     if decision is None:
         return None
-    return {"direction": decision["direction"], "current": decision["current"], "desired": decision["desired"],
-            "plan": plan}
+    return {"direction": decision["direction"], "current": decision["current"],
+            "desired": decision["desired"], "plan": plan}
 
 
 def _same(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
@@ -82,9 +82,15 @@ def _same(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
     return (a["direction"], a["desired"], a["plan"]) == (b["direction"], b["desired"], b["plan"])
 
 
-def reproduce(cycles: Sequence[Recorded], spec: CycleSpec) -> Reproduction:
-    """Replay ``cycles`` (in recording order) with ``spec``."""
-    want_hash = spec_hash(spec.decision, (spec.types, spec.rules, spec.require_registration))
+def _hash(spec: CycleSpec) -> str:
+    return spec_hash(spec.decision, (spec.types, spec.rules, spec.require_registration))
+
+
+def reproduce(cycles: Sequence[Recorded], spec: CycleSpec | None = None) -> Reproduction:
+    """Replay ``cycles`` (in recording order) with ``spec``, or (None) with the configuration
+    each cycle ran with, as recorded on its runner's first cycle."""
+    own = spec is None
+    want_hash = "" if spec is None else _hash(spec)
     memory: Memory | None = None
     unknown = False
     differs = 0
@@ -96,6 +102,12 @@ def reproduce(cycles: Sequence[Recorded], spec: CycleSpec) -> Reproduction:
             out.append(Replayed(rec.cycle_id, rec.at, recorded, None, False,
                                 "the journal kept no inputs for this cycle (recorded before replay support)"))
             memory = None
+            continue
+        if own and ri.spec is not None:
+            spec, want_hash = ri.spec, ri.config_hash
+        if spec is None:
+            out.append(Replayed(rec.cycle_id, rec.at, recorded, None, False,
+                                "no configuration recorded before this cycle (give --config)"))
             continue
         if ri.memory:
             memory = ri.state.memory
