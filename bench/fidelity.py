@@ -53,7 +53,8 @@ def main() -> None:
         f"| steps with simulated instances within ±1 of real | >= 95 % | "
         f"{figures['within_one_instance_percent']:.1f} % of {figures['steps_compared']} |",
         f"| instance-hours difference | <= 5 % | {figures['instance_hours_difference_percent']:.1f} % "
-        f"(real {figures['instance_hours_real']:.4f} h, simulated {figures['instance_hours_simulated']:.4f} h) |",
+        f"(real {figures['instance_hours_real']:.4f} h, "
+        f"simulated {figures['instance_hours_simulated']:.4f} h) |",
         "", f"Boot delay estimated from the journal: {figures['boot_delay_estimated_s']:.1f} s; "
         f"missing data: {figures['gaps']}; wall time {figures['wall_seconds']} s.", "",
         "Instances per step (real / simulated):", "",

@@ -23,12 +23,12 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from fleetscale.sim.scenario import capacity_for  # noqa: E402
 from fleetscale.sources.trace import read_trace  # noqa: E402
+from fleetscale.tune.evaluate import Task  # noqa: E402
 from fleetscale.tune.objective import Slo  # noqa: E402
 from fleetscale.tune.parallel import Local  # noqa: E402
-from fleetscale.tune.run import History  # noqa: E402
+from fleetscale.tune.run import History, with_params  # noqa: E402
 from fleetscale.tune.search import search  # noqa: E402
-from fleetscale.tune.evaluate import Task  # noqa: E402
-from fleetscale.tune.run import with_params  # noqa: E402
+from fleetscale.tune.space import Params  # noqa: E402
 
 TRACES = Path("/work/shared/traces")
 DEFAULT = ("aws_elb_requests_5min.csv", "wikipedia_en_jan2016_1h.csv")
@@ -55,12 +55,16 @@ def main() -> None:
                "provider": {"kind": "simulated", "boot_delay": 120.0, "drain_time": 0.0}}
         history = History(loads, trace.interval, doc)
         train = loads[:history.split()]
+
+        def make(k: int, p: Params, doc: dict = doc, train: np.ndarray = train,  # type: ignore[type-arg]
+                 ti: float = trace.interval) -> Task:
+            return Task(k, with_params(doc, p), train, ti)
+
         for method in ("optuna", "random"):
             began = time.perf_counter()
             runner = Local(args.workers, progress=False)
             try:
-                tried = search(lambda k, p: Task(k, with_params(doc, p), train, trace.interval), runner, SLO,
-                               args.budget, batch=args.workers, method=method, seed=0)
+                tried = search(make, runner, SLO, args.budget, batch=args.workers, method=method, seed=0)
             finally:
                 runner.close()
             marks = [best_after(tried, k) for k in range(10, args.budget + 1, 10)]
@@ -68,8 +72,9 @@ def main() -> None:
             rows.append((name, method, marks, met, time.perf_counter() - began))
             print(name, method, marks, met, flush=True)
     out = ["# tune: Optuna (TPE) vs random search at equal budget", "",
-           f"Objective tau_under <= {SLO.tau_under} %, unserved <= {SLO.unserved} %; budget {args.budget} runs "
-           "each; cells: cheapest in-sample cost / oracle among runs meeting it after N runs (- none yet).", "",
+           f"Objective tau_under <= {SLO.tau_under} %, unserved <= {SLO.unserved} %; "
+           f"budget {args.budget} runs each; cells: cheapest in-sample cost / oracle among runs "
+           "meeting it after N runs (- none yet).", "",
            "| trace | method | " + " | ".join(f"after {k}" for k in range(10, args.budget + 1, 10))
            + " | runs meeting | wall s |",
            "|---|---|" + "---|" * (len(range(10, args.budget + 1, 10)) + 2)]
