@@ -96,7 +96,8 @@ def replay(url: str, pool: str, *, since: datetime | None = None, until: datetim
     body["replayed_with"] = used
     body["decisions_total"] = rep.total
     body["decisions_reproduced"] = rep.reproduced
-    body["reproduction"] = rep.as_dict()
+    body["reproduction"] = {"with": used if config is not None else "the pool's recorded configuration",
+                            **rep.as_dict()}
     body["gaps"] = gaps.summary(missing)
     body["cycles"] = {"count": len(cycles), "from": cycles[0].at.isoformat(), "to": cycles[-1].at.isoformat(),
                       "steps_scored": int(len(result.outcome.timeline.t) * result.outcome.timeline.interval
