@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
 need_pkgs=()
-for pkg in kamailio kamailio-mysql-modules kamailio-extra-modules sip-tester redis-server mariadb-server mariadb-client; do
+for pkg in kamailio kamailio-mysql-modules kamailio-extra-modules sip-tester redis-server mariadb-server mariadb-client \
+           etcd-server; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

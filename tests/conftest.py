@@ -7,6 +7,8 @@ pytest_plugins = [
     "tests.fixtures.kamailio",
     "tests.fixtures.heroku",
     "tests.fixtures.elasticsearch",
+    "tests.fixtures.etcd",
     "tests.contract.moto_process",
+    "tests.fixtures.fault_proxy",
     "tests.contract.kits",
 ]

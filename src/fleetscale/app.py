@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale import registry
 from fleetscale.config import Loaded, PoolConfig
 from fleetscale.controller import Controller
 from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
-from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale.errors import ConfigError, FleetscaleError, JournalError
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.log import LogJournal
 from fleetscale.journal.sql import SqlJournal
@@ -65,6 +66,16 @@ def build_controller(
     url = journal_url or cfg.journal.sql
     store = SqlJournal(url)
     closers: list[Any] = [store.close]
+    try:
+        store.verify()
+    except SQLAlchemyError as exc:
+        store.close()
+        raise JournalError(f"journal {url}: the database file is damaged "
+                           f"({type(exc.orig or exc).__name__}: {exc.orig or exc}); restore it from a "
+                           "backup or move it away") from None
+    except FleetscaleError:
+        store.close()
+        raise
     sinks: list[Journal] = [store]
     if cfg.journal.log if log is None else log:
         sinks.append(LogJournal())

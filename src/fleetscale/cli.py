@@ -137,11 +137,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     controller = build_controller(loaded, dry_run=args.dry_run)
     try:
         if args.once:
-            controller.cycle()
+            records = controller.cycle()
         else:
             controller.run()
+            records = []
+        failing = controller.journal_errors()
     finally:
         controller.close()
+    if failing:  # the journal could not be written: nothing was acted on, and nothing explains it
+        for pool, why in failing.items():
+            say(f"fleetscale: pool {pool}: {why}", err=True)
+        return 1
+    if args.once and any(r.errors and r.decision is None for r in records):
+        for r in records:
+            if r.errors and r.decision is None:
+                say(f"fleetscale: pool {r.pool}: cycle failed: {'; '.join(r.errors)}", err=True)
+        return 1
     return 0
 
 

@@ -18,6 +18,7 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -30,6 +31,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -174,9 +176,64 @@ class JournalConfig(_Strict):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
 
+class CoordinationConfig(_Strict):
+    """Several replicas sharing the pools by lease (``coordination/``); absent: one replica."""
+
+    backend: Literal["sql", "etcd"]
+    #: seconds a lease lives without renewal; a dead replica's pools move after about this long
+    ttl: float = Field(default=10.0, ge=1.0, le=600.0)
+    #: a replica stops acting this long before its lease's local deadline (default ttl / 5)
+    safety_margin: PositiveFloat | None = None
+    #: heartbeat and renewal period (default ttl / 3)
+    renew_every: PositiveFloat | None = None
+    #: this replica's name, unique among the replicas (default HOSTNAME-PID)
+    replica: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
+    #: etcd: client URLs, e.g. [http://127.0.0.1:2379]
+    endpoints: tuple[str, ...] = ()
+    #: etcd: key prefix
+    prefix: str = Field(default="/fleetscale", pattern=r"^/[A-Za-z0-9._/-]*$")
+    #: sql: SQLAlchemy URL of the lease table (default: the journal's database)
+    url: str | None = None
+    #: at most this many pools change hands per rebalancing round
+    max_moves: PositiveInt = Field(default=100, le=1_000_000)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _urls(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for url in v:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"expected http://HOST:PORT, got {url!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CoordinationConfig:
+        if self.backend == "etcd" and not self.endpoints:
+            raise ValueError("the etcd backend needs endpoints, e.g. [http://127.0.0.1:2379]")
+        if self.backend == "etcd" and self.url is not None:
+            raise ValueError("url is for the sql backend; the etcd backend uses endpoints")
+        if self.backend == "sql" and self.endpoints:
+            raise ValueError("endpoints are for the etcd backend; the sql backend uses url")
+        if self.margin >= self.ttl / 2:
+            raise ValueError(f"safety_margin {self.margin:g} must be less than half the ttl {self.ttl:g}")
+        if 2 * self.every + self.margin > self.ttl:
+            raise ValueError(f"renew_every {self.every:g} is too long for ttl {self.ttl:g}: a lease must "
+                             f"survive one missed renewal (2 x renew_every + safety_margin <= ttl)")
+        return self
+
+    @property
+    def margin(self) -> float:
+        return self.safety_margin if self.safety_margin is not None else self.ttl / 5
+
+    @property
+    def every(self) -> float:
+        return self.renew_every if self.renew_every is not None else self.ttl / 3
+
+
 class Config(_Strict):
     pools: tuple[PoolConfig, ...] = Field(min_length=1)
     journal: JournalConfig = JournalConfig()
+    coordination: CoordinationConfig | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Config:

@@ -18,6 +18,7 @@ import structlog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.observe import describe
 from fleetscale.ports import Clock
+from fleetscale.reaction import Reactions, close_all, watch_sources
 from fleetscale.runner import PoolRunner
 
 log = structlog.get_logger(__name__)
@@ -52,16 +53,23 @@ class Controller:
                 previous[sig] = signal.signal(sig, handler)
         scheduler = BackgroundScheduler(timezone="UTC")
         first = datetime.now().astimezone()
+        # --- reaction.py: extra cycles on notification, one cycle of a pool at a time ---
+        reactions = Reactions(self.runners, lambda delay, fn: scheduler.add_job(
+            fn, "date", run_date=datetime.now().astimezone() + timedelta(seconds=delay),
+            misfire_grace_time=None))
         for runner in self.runners:
-            scheduler.add_job(runner.cycle, "interval", seconds=runner.interval / speed,
+            scheduler.add_job(reactions.scheduled, "interval", args=[runner.name],
+                              seconds=runner.interval / speed,
                               id=runner.name, name=f"cycle {runner.name}", max_instances=1,
                               coalesce=True, next_run_time=first, misfire_grace_time=None)
         scheduler.start()
+        watches = watch_sources(self.runners, reactions.notify)
         log.info("controller started", pools=[r.name for r in self.runners])
         try:
             while not stop.wait(0.2):
                 pass
         finally:
+            close_all(watches)
             scheduler.shutdown(wait=True)
             for sig, before in previous.items():  # give the caller its handlers back
                 signal.signal(sig, before)
@@ -85,6 +93,10 @@ class Controller:
             if on_cycle is not None:
                 on_cycle(record)
             due[runner.name] = when + timedelta(seconds=runner.interval)
+
+    def journal_errors(self) -> dict[str, str]:
+        """Pools whose journal or state cannot be written, and why (a health signal)."""
+        return {r.name: r.journal_error for r in self.runners if r.journal_error}
 
     def close(self) -> None:
         for fn in self._on_close:

@@ -59,6 +59,8 @@ class Inputs:
     errors: tuple[str, ...] = ()
     #: lines already worth recording (write-ahead recovery, the drainer's own reconcile)
     notes: tuple[str, ...] = ()
+    #: False for an extra cycle (``reaction.py``): rules counted in cycles skip it
+    scheduled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     visible = seen.instances
     if spec.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
         visible = tuple(i for i in visible if i.id in seen.known)
-    snapshot = Snapshot(state.pool, now, visible, obs)
+    snapshot = Snapshot(state.pool, now, visible, obs, scheduled=inputs.scheduled)
     verdict, plan = think(snapshot, spec.decision, seen.memory, spec.types, inputs.cycle_id)
     decided = seen.remember(verdict.memory)
     if plan.empty:
@@ -125,6 +127,8 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     else:
         actions, planned = _plan_actions(decided, plan, inputs.sessions, now)
     repair = _repair(planned, obs, actions, inputs.sessions, spec.rules, now)
+    if repair is _NO_REPAIR:  # the common cycle: nothing for the reconciler
+        return Step(decided, obs, seen.instances, verdict, plan, actions, inputs.notes, inputs.errors)
     after = decided.forget_drains(repair.forget_drains).adopted(repair.adopt)
     notes = inputs.notes + repair.notes
     if repair.adopt:
@@ -170,7 +174,9 @@ def _seen(state: FleetState, listed: tuple[Instance, ...], obs: tuple[Observatio
           now: datetime) -> FleetState:
     registered_now = frozenset(o.instance_id for o in obs if o.metric == "registered" and o.ok
                                and o.instance_id and o.value is not None and o.value >= 1)
-    if listed is state.listed and registered_now <= state.registered:
+    # an empty listing is never "the same": () is one object, and instances launched since the
+    # last listing (``FleetState.launched``) must leave the view when the provider lists none
+    if listed and listed is state.listed and registered_now <= state.registered:
         return state  # the same listing, nothing newly registered: the same view
     return state.seen(listed, registered_now, spec.require_registration, now)
 

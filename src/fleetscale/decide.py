@@ -116,6 +116,7 @@ def decide(snapshot: Snapshot, spec: DecisionSpec, memory: Memory) -> Verdict:
         spec.paused,
         override.hold if override is not None else None,
         override.until if override is not None else None,
+        snapshot.scheduled,
     )
     desired, _, governed, steps = outcome
     if desired > current:

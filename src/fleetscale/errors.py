@@ -11,7 +11,9 @@
     │   └── CapacityError    the cloud has no capacity for a type (try the next one)
     ├── DrainError           a drainer could not begin / cancel / check a drain
     ├── JournalError         a journal sink could not record
-    └── TraceError           a malformed load trace (names the line)
+    ├── TraceError           a malformed load trace (names the line)
+    ├── CoordinationError    a lease backend (SQL lease table, etcd) could not be reached
+    └── FencingError         a write carried a fencing token that is no longer current
 
 Adapters wrap driver errors with ``raise XError(...) from exc``.
 """
@@ -61,3 +63,12 @@ class JournalError(FleetscaleError):
 
 class TraceError(FleetscaleError):
     pass
+
+
+class CoordinationError(FleetscaleError):
+    """A lease backend could not take, renew, release or list leases (wrapped driver error)."""
+
+
+class FencingError(FleetscaleError):
+    """A write carried a lease token that is no longer current: another replica owns the pool
+    (or the lease expired). The write was refused in the same transaction; nothing changed."""

@@ -104,6 +104,10 @@ class Snapshot:
     now: datetime
     instances: tuple[Instance, ...]
     observations: tuple[Observation, ...] = ()
+    #: False for an extra cycle (a source reported a change between scheduled cycles): rules
+    #: counted in cycles (hysteresis, the ``cycles`` and ``step`` policies) count and act on
+    #: scheduled cycles only, so extra cycles never make a pool move faster
+    scheduled: bool = True
 
     def in_state(self, *states: InstanceState) -> tuple[Instance, ...]:
         return tuple(i for i in self.instances if i.state in states)

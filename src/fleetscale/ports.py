@@ -7,7 +7,7 @@ decision code (``policy/``, ``governor/``, ``planner.py``) imports none of them.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -67,6 +67,22 @@ class Closeable(Protocol):
     """Adapters holding connections or processes may also offer close()."""
 
     def close(self) -> Any: ...
+
+
+@runtime_checkable
+class Watchable(Protocol):
+    """A source that can be told about a change (optional second method of a Source).
+
+    ``watch`` starts listening in the background (a thread of the adapter's own) and calls
+    ``notify(why)`` whenever the pool's load or membership may have changed (``why`` is a short
+    text for the journal, e.g. ``"kamailio: register gw-3"``). It returns at once; the returned
+    handle's ``close()`` stops it. ``notify`` is cheap, thread-safe and never raises; the
+    controller debounces it into an extra cycle of the pool (``fleetscale.reaction``). A watch
+    that loses its connection reconnects by itself and notifies once it is back (changes may
+    have been missed); the scheduled cycles go on meanwhile.
+    """
+
+    def watch(self, pool: str, notify: Callable[[str], None]) -> Closeable: ...
 
 
 class StateStore(Protocol):

@@ -33,6 +33,7 @@ from fleetscale.cycle import (
     settle,
     step,
 )
+from fleetscale.errors import FleetscaleError
 from fleetscale.journal.cycle_inputs import encode_inputs, spec_hash
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
@@ -70,7 +71,8 @@ class Turn:
             try:
                 replay = encode_inputs(self.before, self.inputs.listed, self.inputs.sessions,
                                        self.spec.decision, r.config_hash(), self.first,
-                                       (replace(r.spec, dry_run=False), r.interval) if self.first else None)
+                                       (replace(r.spec, dry_run=False), r.interval) if self.first else None,
+                                       self.inputs.scheduled)
             except ValueError as exc:  # a value the codec cannot keep: the record goes without
                 log.warning("replay inputs not recorded", pool=r.name, error=describe(exc))
         return record(self.step, self.settled, pool=r.name, cycle_id=self.cycle_id,
@@ -115,15 +117,18 @@ class PoolRunner:
         self.state = self._load()
         self.wal = WriteAhead(name, provider, drainer, intents, crash_at, clock) if intents else None
         self.actor = Actor(provider, drainer, self.wal)
+        self._sink_error: str | None = None
+        self._state_error: str | None = None
         #: the decision spec under the operator's controls, rebuilt only when they change
         self._controlled: tuple[OperatorState, CycleSpec] = (_NO_OPERATOR, self.spec)
         self._hash: str | None = None
 
     # --- the cycle --------------------------------------------------------------------
 
-    def cycle(self) -> CycleRecord:
-        """One cycle, journaled; returns its record."""
-        turn = self.turn()
+    def cycle(self, extra: str | None = None) -> CycleRecord:
+        """One cycle, journaled; returns its record. ``extra`` = why an extra (not scheduled)
+        cycle runs (``reaction.py``)."""
+        turn = self.turn(extra)
         rec = turn.record()
         for sink in self.journals:
             try:
@@ -131,13 +136,26 @@ class PoolRunner:
             except Exception as exc:  # a failing sink never fails the cycle
                 log.error("journal sink failed", pool=self.name, sink=type(sink).__name__,
                           error=describe(exc))
+                if getattr(sink, "required", False):
+                    self._sink_error = f"journal cannot be written: {describe(exc)}"
+                    rec = replace(rec, errors=(*rec.errors, self._sink_error))
+            else:
+                if getattr(sink, "required", False):
+                    self._sink_error = None
         return rec
 
-    def turn(self) -> Turn:
+    @property
+    def journal_error(self) -> str | None:
+        """Why the pool's journal or state cannot be written (None: it can). While set, the
+        pool acts on nothing: a health signal for ``run``, an exit code for ``run --once``."""
+        return self._state_error or self._sink_error
+
+    def turn(self, extra: str | None = None) -> Turn:
         """One cycle without journaling it (the simulator builds records only when asked)."""
         now = self.clock.now()
         self.seq += 1
-        cycle_id = f"{self.name}:{now:%Y%m%dT%H%M%S}:{self.run_id}.{self.seq}"
+        cycle_id = f"{self.name}:{self.run_id}.{self.seq}"  # unique per pool; the time is started_at
+        log.debug("cycle start", pool=self.name, cycle_id=cycle_id)
         st: Step | None = None
         settled: Settled | None = None
         inputs: Inputs | None = None
@@ -145,17 +163,21 @@ class PoolRunner:
         spec: CycleSpec | None = None
         try:
             inputs = self.observe(now, cycle_id)
+            if extra is not None:  # --- reaction.py: an extra cycle (rules counted in cycles skip it) ---
+                inputs = replace(inputs, scheduled=False, notes=(f"extra cycle: {extra}", *inputs.notes))
             before, spec = self.state, self._spec_at(now, inputs)
             st = step(before, inputs, spec)
             if inputs.listed is not None:
                 st = self._drainer_reconcile(st)
             settled = self.perform(st, now)
         except Exception as exc:  # a failing pool never stops the others
-            log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
-            failed = f"cycle failed: {describe(exc)}"
+            if isinstance(exc, FleetscaleError):  # a known fault (journal, provider...): one line
+                log.error("cycle failed", pool=self.name, cycle_id=cycle_id, error=describe(exc))
+            else:  # a bug: its traceback goes to the log
+                log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
             st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
             so_far = settled or Settled(self.state, (), ())
-            settled = replace(so_far, errors=(*so_far.errors, failed))
+            settled = replace(so_far, errors=(*so_far.errors, f"cycle failed: {describe(exc)}"))
         return Turn(self, st, settled, cycle_id, now, inputs, before, spec, self.seq == 1)
 
     def config_hash(self) -> str:
@@ -191,22 +213,26 @@ class PoolRunner:
     def perform(self, st: Step, now: datetime) -> Settled:
         """Act on ``st``'s actions (nothing in a dry run), fold the results into the state,
         save it, then close the intents it records."""
-        return self.apply(st.state, st.actions, {i.id: i for i in st.view}, now)
+        return self.apply(st.state, st.actions, {i.id: i for i in st.view} if st.actions else {}, now)
 
     def apply(self, state: FleetState, actions: Sequence[Action], view: dict[str, Instance],
               now: datetime) -> Settled:
         """Act, settle into ``state``, save, close the intents (also the seed ``Scaler``'s way
         to act outside a cycle)."""
-        if self.dry_run:
-            results = [Result(a, True) for a in actions]
+        if self.journal_error and actions and not self.dry_run:
+            # no journal, no explanation and no crash safety: hold until it can be written
+            settled = Settled(state, (f"held: {self.journal_error}; nothing acted",), ())
         else:
-            results = self.actor.act(actions, view) if actions else []
-        settled = settle(state, results, now, self.dry_run)
+            results = [Result(a, True) for a in actions] if self.dry_run else (
+                self.actor.act(actions, view) if actions else [])
+            settled = settle(state, results, now, self.dry_run)
         self.state = settled.state
         try:
             self.store.save(settled.state)
         except Exception as exc:  # intents stay open: their replay is idempotent
-            return replace(settled, errors=(*settled.errors, f"state not saved: {describe(exc)}"))
+            self._state_error = f"state not saved: {describe(exc)}"
+            return replace(settled, errors=(*settled.errors, self._state_error))
+        self._state_error = None
         if self.wal is not None:
             self.wal.commit()
         return settled

@@ -156,12 +156,14 @@ class FleetState:
         return self._move(iid, _S.READY, drains=drains)
 
     def launched(self, made: Iterable[Instance], at: datetime) -> FleetState:
-        """Instances this controller just launched: known, and in the view as they were made."""
+        """Instances this controller just launched: known, and in the view as booting (they
+        become ready through the next listing, registration included, like any other)."""
         made = tuple(made)
         if not made:
             return self
         have = {i.id for i in self.instances}
-        fresh = tuple(i for i in made if i.id not in have)
+        fresh = tuple(i if i.state is _S.PENDING else replace(i, state=_S.PENDING)
+                      for i in made if i.id not in have and i.state in (_S.PENDING, _S.READY))
         known = {**self.known, **{i.id: "launched" for i in made}}
         seen = {**self.first_seen, **{i.id: self.first_seen.get(i.id, at) for i in made}}
         return self._next(instances=self.instances + fresh, known=MappingProxyType(known),
@@ -191,10 +193,15 @@ class FleetState:
         )
 
     def forget_drains(self, ids: Iterable[str]) -> FleetState:
+        """Drain records dropped (their instance vanished, or its drain was cancelled outside
+        a cycle); an instance still in the view goes back to ready, as a cancelled drain."""
         drop = set(ids) & set(self.drains)
         if not drop:
             return self
-        return self._next(drains=_frozen({k: v for k, v in self.drains.items() if k not in drop}))
+        out = tuple(replace(i, state=check_transition(i.state, _S.READY))
+                    if i.id in drop and i.state is _S.DRAINING else i for i in self.instances)
+        kept = {k: v for k, v in self.drains.items() if k not in drop}
+        return self._next(instances=out, drains=_frozen(kept))
 
     def remember(self, memory: Memory) -> FleetState:
         return self if memory is self.memory else self._next(memory=memory)

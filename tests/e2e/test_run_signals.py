@@ -1,4 +1,4 @@
-"""``fleetscale run`` stops cleanly on SIGTERM/SIGINT after the cycle in flight (subprocess)."""
+"""``fleetscale run`` stops cleanly on SIGTERM/SIGINT/SIGHUP after the cycle in flight (subprocess)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def _events(proc: subprocess.Popen[str], out: queue.Queue[dict[str, object]]) ->
             out.put({"event": "text", "line": line})
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_stops_after_cycle_in_flight(tmp_path: Path, signum: int) -> None:
     cfg = tmp_path / "fleet.yaml"
     cfg.write_text(CONFIG.replace("JOURNAL", str(tmp_path / "j.db")))

@@ -150,3 +150,23 @@ def test_settings_refuse_unknown_options_and_empty_queues() -> None:
         sqs.Settings.model_validate({"queues": []})
     with pytest.raises(ValueError):
         sqs.Settings.model_validate({"queues": ["a"], "queue_name": "a"})
+
+
+class TestShortIntervalCost:
+    """SQS has no push: the pool polls. A read costs one GetQueueAttributes per queue on one
+    reused client (GetQueueUrl once per queue name), so a short interval stays cheap."""
+
+    def test_one_call_per_queue_per_read(self, moto: str) -> None:
+        client = _client(moto)
+        client.create_queue(QueueName="jobs")
+        client.create_queue(QueueName="more")
+        source = _source(moto, queues=["jobs", "more"])
+        calls: list[str] = []
+        source.client.meta.events.register(
+            "before-call.sqs.*", lambda model, **_: calls.append(model.name))  # type: ignore[no-untyped-def]
+        for _ in range(5):
+            assert source.read("dynos", NOW)[0].ok
+        assert calls.count("GetQueueUrl") == 2
+        assert calls.count("GetQueueAttributes") == 10
+        assert len(calls) == 12
+        source.close()

@@ -342,3 +342,33 @@ class TestRealTimeRun:
         before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
         controller.run(stop=stop)
         assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+class _BrokenJournal:
+    """A required sink that cannot write (a full disk, a read-only database)."""
+
+    required = True
+
+    def __init__(self) -> None:
+        self.broken = True
+
+    def record(self, cycle: object) -> None:
+        if self.broken:
+            raise OSError("disk full")
+
+
+def test_a_journal_that_cannot_be_written_holds_the_pool(tmp_path: Path) -> None:
+    broken = _BrokenJournal()
+    k = kit(tmp_path, load=2, initial=1, journals=[broken])
+    (first,) = k.step()  # acts (the journal failure is known only after the record)
+    assert "journal cannot be written: OSError: disk full" in first.errors
+    assert k.runner.journal_error is not None
+    k.source.value = 6.0
+    (second,) = k.step()
+    assert second.decision is not None and second.decision.desired > second.decision.current
+    assert second.outcome == ("held: journal cannot be written: OSError: disk full; nothing acted",)
+    broken.broken = False
+    (third,) = k.step()
+    assert k.runner.journal_error is None and third.errors == ()
+    (fourth,) = k.step()
+    assert any(o.startswith("launched") for o in fourth.outcome)

@@ -22,6 +22,7 @@ DECISION_FILES = sorted(
         *(PKG / "policy").glob("*.py"),
         *(PKG / "governor").glob("*.py"),
         *(PKG / name for name in ("planner.py", "decide.py", "core.py", "model.py")),
+        PKG / "coordination" / "ownership.py",
     ]
 )
 DECISION_MODULES = sorted(

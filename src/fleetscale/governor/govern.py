@@ -10,6 +10,13 @@ Order of the rules (each appends a readable step when it acts):
 5. hysteresis, 6. cooldown, 7. step limits, 8. pause
 9. bounds again, absolutely (a floor raised at 08:00 applies at once, whatever 4-8 said)
 10. warm-up: a note when booting units count as capacity (they are already in ``current``)
+
+An extra cycle (``scheduled`` False: a source reported a change between scheduled cycles)
+neither advances nor resets the hysteresis streaks, and passes hysteresis only where the
+scheduled cycles have met it already (or it asks for one cycle; ``hysteresis.wait_extra``).
+Its desire is checked against the stabilisation window but not remembered in it, so an extra
+cycle that does not act leaves the memory as it was. The other rules are in time and apply
+as always.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ def govern(
     paused: frozenset[str],
     override_hold: int | None,
     override_until: datetime | None,
+    scheduled: bool = True,
 ) -> Outcome:
     steps: list[str] = []
     _, window_keep, change_keep = _keeps(settings)
@@ -114,7 +122,9 @@ def govern(
             steps.append(step)
     # what the window and the streaks remember is the desire the data can be trusted for
     # (hysteresis.streaks, inlined)
-    if desired > current:
+    if not scheduled:  # an extra cycle: the streaks count scheduled cycles only
+        up_streak, down_streak = memory.up_streak, memory.down_streak
+    elif desired > current:
         up_streak, down_streak = memory.up_streak + 1, 0
     elif desired < current:
         up_streak, down_streak = 0, memory.down_streak + 1
@@ -135,7 +145,7 @@ def govern(
         if step:
             steps.append(step)
         if desired != current:
-            hold = hysteresis.wait(
+            hold = (hysteresis.wait if scheduled else hysteresis.wait_extra)(
                 desired, current, up_streak, down_streak, up.hysteresis, down.hysteresis
             ) or cooldown.cooling(
                 desired,
@@ -166,6 +176,10 @@ def govern(
         note = warmup.note(final, current, pending)
         if note:
             steps.append(note)
+    if not scheduled:  # the window remembers scheduled cycles only; acting restarts the streaks
+        desires = memory.desires
+        if final != current:
+            up_streak = down_streak = 0
     mem = _after(
         memory, now, current, final, wanted, up_streak, down_streak, window_keep, change_keep, desires
     )

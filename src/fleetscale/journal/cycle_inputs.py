@@ -1,7 +1,8 @@
 """What a replay needs to run a recorded cycle again through ``cycle.step``.
 
 ``CycleRecord.inputs`` (a JSON-able dict, written by ``encode_inputs``) keeps what the record
-alone lacks: the provider's raw listing (the record's ``instances`` is the view with drains
+alone lacks: whether the cycle was scheduled or an extra one (``reaction.py``), the provider's
+raw listing (the record's ``instances`` is the view with drains
 and registrations overlaid), the sessions of draining instances, the operator controls in
 force, a hash of the pool's configuration, and the state the cycle started from (its version
 and fleet part; the decision memory only on a runner's first cycle, after which a replay
@@ -34,7 +35,7 @@ def spec_hash(decision: DecisionSpec, extra: object = ()) -> str:
 
 def encode_inputs(before: FleetState, listed: tuple[Instance, ...] | None, sessions: Mapping[str, int | None],
                   decision: DecisionSpec, config_hash: str, with_memory: bool,
-                  setup: tuple[Any, float] | None = None) -> dict[str, Any]:
+                  setup: tuple[Any, float] | None = None, scheduled: bool = True) -> dict[str, Any]:
     """``setup``: the pool's ``(CycleSpec, interval)``, kept on a runner's first cycle."""
     state = replace(before, listed=(), memory=before.memory if with_memory else Memory())
     out = {
@@ -47,6 +48,7 @@ def encode_inputs(before: FleetState, listed: tuple[Instance, ...] | None, sessi
         "paused": sorted(d.value for d in decision.paused),
         "override": encode(decision.override),
         "config_hash": config_hash,
+        "scheduled": scheduled,
     }
     if setup is not None:
         out["spec"] = encode(setup[0])
@@ -70,6 +72,8 @@ class RecordedInputs:
     #: the pool's ``CycleSpec`` and interval (a runner's first cycle only)
     spec: Any = None
     interval: float | None = None
+    #: False for an extra cycle (``reaction.py``): rules counted in cycles skip it
+    scheduled: bool = True
 
 
 def decode_inputs(doc: Mapping[str, Any]) -> RecordedInputs:
@@ -87,4 +91,5 @@ def decode_inputs(doc: Mapping[str, Any]) -> RecordedInputs:
         config_hash=str(doc.get("config_hash", "")),
         spec=decode(doc["spec"]) if "spec" in doc else None,
         interval=float(doc["interval"]) if "interval" in doc else None,
+        scheduled=bool(doc.get("scheduled", True)),
     )

@@ -19,6 +19,7 @@ Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,14 @@ operator = sa.Table(
     sa.Column("until", _TIME),
     sa.Column("set_at", _TIME, nullable=False),
 )
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None)
 
@@ -102,8 +111,38 @@ class SqlJournal:
                     sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             if create:
                 metadata.create_all(self.engine)
+            self._file = self._sqlite_file()
+            self._identity = _identity(self._file) if self._file else None
         except (SQLAlchemyError, ImportError) as exc:
             raise JournalError(f"journal {self._safe_url()}: cannot open: {exc}") from exc
+
+    #: the journal is what makes decisions explainable and crash-safe: a pool whose journal
+    #: cannot be written holds (``runner.PoolRunner``)
+    required = True
+
+    def _sqlite_file(self) -> str | None:
+        if self.engine.dialect.name != "sqlite":
+            return None
+        name = self.engine.url.database
+        return None if not name or name == ":memory:" else os.path.abspath(name)
+
+    def verify(self) -> None:
+        """Refuse a damaged SQLite file at start (``PRAGMA quick_check``) rather than find it
+        later (``fleetscale run`` calls this; it reads the whole file once)."""
+        if not self._file:
+            return
+        with self.engine.connect() as conn:
+            rows = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check").fetchall()]
+        if rows != ["ok"]:
+            raise JournalError(f"journal {self._file}: the database file is damaged "
+                               f"({'; '.join(rows[:3])}); restore it from a backup or move it away")
+
+    def _check_file(self) -> None:
+        """The SQLite file deleted or replaced under a running controller would silently take
+        its writes to an unlinked file: refuse instead."""
+        if self._file and _identity(self._file) != self._identity:
+            raise JournalError(f"journal {self._file}: the database file was deleted or replaced "
+                               "while running; its records would be lost")
 
     def _safe_url(self) -> str:
         try:
@@ -112,6 +151,7 @@ class SqlJournal:
             return "(unparseable URL)"
 
     def _run(self, what: str, fn: Any) -> Any:
+        self._check_file()
         try:
             with self.engine.begin() as conn:
                 return fn(conn)

@@ -40,6 +40,8 @@ class KamailioLayout:
     setid: int = 1
     ul_timer: int = 5
     reload_delta: int = 0
+    #: evapi (events for fleetscale: registrations and calls), TCP on host
+    evapi_port: int = 8448
 
     @property
     def cfg_path(self) -> Path:
@@ -68,6 +70,7 @@ def render_config(layout: KamailioLayout, template: str | None = None) -> str:
         "SETID": str(layout.setid),
         "UL_TIMER": str(layout.ul_timer),
         "RELOAD_DELTA": str(layout.reload_delta),
+        "EVAPI_PORT": str(layout.evapi_port),
         "MPATH": str(MODULES_DIR) + "/",
     }
     for name, value in tokens.items():

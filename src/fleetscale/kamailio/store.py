@@ -13,13 +13,15 @@ for ``grace`` seconds (a registration refresh that comes late does not empty the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, TextClause, Update, delete, func, literal, select, text, update
+from sqlalchemy import Engine, TextClause, Update, delete, func, inspect, literal, select, text, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from fleetscale.kamailio.address import address_of, contact_address, destination
 from fleetscale.kamailio.tables import (
@@ -58,10 +60,21 @@ class GatewayStore:
         self.setid = setid
         self.prefix = prefix
         self._schema_ready = False
+        self._schema_lock = threading.Lock()
 
     def ensure_schema(self) -> None:
-        if not self._schema_ready:
-            owned_metadata.create_all(self.engine, checkfirst=True)
+        """Create ``fleetscale_gateway`` if missing. Thread-safe; another process (a drainer, a
+        second controller) creating it at the same moment is not an error."""
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            try:
+                owned_metadata.create_all(self.engine, checkfirst=True)
+            except OperationalError:
+                if not inspect(self.engine).has_table(gateway.name):
+                    raise
             self._schema_ready = True
 
     # --- reads ----------------------------------------------------------------------------

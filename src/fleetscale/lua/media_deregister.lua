@@ -3,7 +3,7 @@
 -- KEYS[4] <prefix>gw:<id>   KEYS[5] <prefix>gw:<id>:rooms
 -- ARGV[1] gateway id  ARGV[2] '1' = only if it holds no room
 -- Returns the number of rooms it held (they are released), or -1 if refused (ARGV[2] = '1'
--- and rooms remain).
+-- and rooms remain). A removal is published on <prefix>events as 'deregister <id>'.
 local rooms = redis.call('SMEMBERS', KEYS[5])
 if ARGV[2] == '1' and #rooms > 0 then
   return -1
@@ -16,4 +16,5 @@ for _, room in ipairs(rooms) do
 end
 redis.call('DEL', KEYS[4], KEYS[5])
 redis.call('SREM', KEYS[1], ARGV[1])
+redis.call('PUBLISH', string.sub(KEYS[1], 1, -9) .. 'events', 'deregister ' .. ARGV[1])
 return #rooms

@@ -9,6 +9,8 @@
 --
 -- Returns {gateway id, new (1/0), clock value, address}. gateway id '' = no room anywhere.
 -- Idempotent: a room already placed on a registered gateway returns that gateway, new = 0.
+-- A new placement is published on <prefix>events as 'place <gateway id>' (the media source's
+-- watch turns it into an extra cycle of the pool).
 local prefix, room = ARGV[1], ARGV[2]
 local default_capacity = tonumber(ARGV[3])
 
@@ -47,4 +49,5 @@ local gw = prefix .. 'gw:' .. best
 redis.call('SADD', gw .. ':rooms', room)
 redis.call('HSET', KEYS[2], room, best)
 local seq = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', prefix .. 'events', 'place ' .. best)
 return {best, 1, seq, redis.call('HGET', gw, 'address') or ''}

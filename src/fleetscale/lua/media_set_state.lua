@@ -5,6 +5,8 @@
 -- ARGV[1] new state  ARGV[2..] states it may change from
 -- Returns {status, rooms, clock value, previous state}:
 --   status 1 changed (or already there), 0 refused (previous state not allowed), -1 not registered
+-- A change is published on <prefix>events as 'state <id> <new state>' (the prefix is KEYS[3]
+-- without 'clock').
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {-1, 0, 0, ''}
 end
@@ -22,4 +24,6 @@ if not allowed then
 end
 local seq = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'state_seq', seq)
+local prefix = string.sub(KEYS[3], 1, -6)
+redis.call('PUBLISH', prefix .. 'events', 'state ' .. string.sub(KEYS[1], #prefix + 4) .. ' ' .. ARGV[1])
 return {1, rooms, seq, previous}

@@ -17,6 +17,9 @@ key                            type    holds
 ``<prefix>participants``       hash    room -> participants (optional, set by the application)
 ``<prefix>clock``              string  a counter: every placement, release and state change
                                        takes the next value, so their commit order is known
+``<prefix>events``             channel the Lua scripts PUBLISH each placement, release,
+                                       participants change, registration, removal and state
+                                       change (``place <gw>``, ``release <gw>``, ...)
 =============================  ======  =====================================================
 
 The Lua scripts in ``fleetscale/lua/`` build the per-gateway keys from the same prefix
@@ -70,6 +73,11 @@ class KeySchema:
     @property
     def clock(self) -> str:
         return f"{self.prefix}clock"
+
+    @property
+    def events(self) -> str:
+        """The pub/sub channel of the pool's changes (a channel, not a key)."""
+        return f"{self.prefix}events"
 
     def gateway(self, gateway_id: str) -> str:
         return f"{self.prefix}gw:{gateway_id}"

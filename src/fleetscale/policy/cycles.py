@@ -23,6 +23,9 @@ Choices, with reasons (docs/decisions.md repeats them):
 - Zero active dynos: the seed divides by zero. Here a backlog > 0 with 0 dynos is above the
   threshold (infinite backlog per dyno); an empty queue with 0 dynos is 0 per dyno.
 - No data: the policy abstains and the counters stay as they were (the seed skips the cycle).
+- Extra cycles (a source reported a change between scheduled cycles) are not the seed's
+  cycles: the counters neither count nor act on them, and the policy proposes to keep the
+  current units, so notifications never make the pool move faster than the seed would.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class CyclesPolicy:
 
     def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
         st = state if isinstance(state, CyclesState) else CyclesState()
+        if not snapshot.scheduled:
+            return Proposal(label, ctx.current, f"extra cycle: the counters count scheduled cycles "
+                                                f"only; kept -> keep {ctx.current}"), st
         reading = ctx.reading(self.metric)
         if reading.total is None:
             return Proposal(label, None, f"no usable {self.metric} ({reading.problem}); counters kept"), st

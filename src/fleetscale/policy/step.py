@@ -7,6 +7,9 @@ current units. The first step whose band holds the value applies; no band -> kee
 ``compare: value`` compares the metric itself; ``compare: utilisation`` compares
 metric / (current units x unit_capacity) (with 0 units: any load is infinitely high).
 
+Steps apply on scheduled cycles only: an extra cycle (a source reported a change between
+two) proposes to keep the current units, so notifications never add steps.
+
 Percent steps round like AWS PercentChangeInCapacity: a change between 0 and 1 unit is
 1 unit, a larger one is rounded toward zero; ``min_adjustment`` (AWS
 MinAdjustmentMagnitude) sets a larger minimum. Unlike AWS, ``add_percent`` on an empty pool
@@ -90,6 +93,9 @@ class StepPolicy:
         return (self.metric,)
 
     def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
+        if not snapshot.scheduled:  # a step is per evaluation: extra cycles would add steps
+            return Proposal(label, ctx.current, f"extra cycle: steps apply on scheduled cycles only "
+                                                f"-> keep {ctx.current}"), state
         reading = ctx.reading(self.metric)
         if reading.total is None:
             return Proposal(label, None, f"no usable {self.metric} ({reading.problem})"), state

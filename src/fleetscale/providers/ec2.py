@@ -9,8 +9,13 @@
   next type (cheapest per unit first), launching enough instances to cover the same capacity
   units; when every type is out, it raises ``CapacityError``. ``fallback: false`` turns that off
   (then ``CapacityError`` is raised for the type asked and the controller decides).
-- Throttling (``RequestLimitExceeded``, ``Throttling``): botocore's own retry mode
-  (``standard`` by default, ``adaptive`` on request) first, then a bounded exponential backoff of our own.
+- Throttling (``RequestLimitExceeded``, ``Throttling``), 5xx answers (``InternalError``,
+  ``Unavailable``...) and transport faults (connection reset, timeout): botocore's own retry
+  mode (``standard`` by default, ``adaptive`` on request; ``max_attempts`` calls in all) first,
+  then a bounded exponential backoff of our own (``throttle_retries``). A ``RunInstances`` that
+  failed in a way that may have taken effect (anything but throttling) is followed, before it is
+  sent again, by a look for the request's instances: a launch whose answer was lost is found,
+  not repeated (AWS also dedups by ``ClientToken``; moto does not).
 - An instance is ``pending`` until it runs *and* has its address; ``list()`` never returns
   terminated instances; ``terminate()`` of an unknown or foreign id is a no-op.
 """
@@ -25,7 +30,8 @@ from typing import Any, Literal
 import boto3
 import structlog
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr
 
 from fleetscale.errors import CapacityError, ProviderError
@@ -36,6 +42,8 @@ log = structlog.get_logger(__name__)
 
 THROTTLING = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
 NO_CAPACITY = frozenset({"InsufficientInstanceCapacity", "InsufficientCapacity"})
+#: server-side faults worth another attempt (the call may or may not have taken effect)
+TRANSIENT = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable"})
 LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 
 
@@ -61,9 +69,9 @@ class Settings(BaseModel):
     fallback: bool = True
     #: botocore retry mode: "standard" (AWS recommended) or "adaptive" (adds client-side rate limiting)
     retry_mode: Literal["standard", "adaptive"] = "standard"
-    #: botocore's attempts per call (its own retry, before ours)
-    max_attempts: PositiveInt = 4
-    #: our bounded retries after botocore gave up on throttling
+    #: botocore's attempts per call, the first included (its own retry, before ours)
+    max_attempts: PositiveInt = Field(default=4, le=20)
+    #: our bounded retries after botocore gave up (throttling, 5xx, transport faults)
     throttle_retries: NonNegativeInt = 3
     backoff_base: PositiveFloat = 1.0
     backoff_max: PositiveFloat = 20.0
@@ -73,7 +81,8 @@ class Settings(BaseModel):
 
 def make_client(settings: Settings, botocore_session: Any = None) -> Any:
     """A boto3 EC2 client; ``botocore_session`` lets callers share loaded service models."""
-    config = Config(retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+    # total_max_attempts: botocore's "max_attempts" counts the retries only (one call more)
+    config = Config(retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
                     connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout)
     secret = settings.secret_access_key.get_secret_value() if settings.secret_access_key else None
     session = boto3.session.Session(aws_access_key_id=settings.access_key_id,
@@ -86,6 +95,12 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def retryable(exc: BaseException) -> bool:
+    """Throttling, a 5xx fault, or a transport fault (reset, timeout, refused)."""
+    return (error_code(exc) in THROTTLING | TRANSIENT
+            or isinstance(exc, HTTPClientError | BotoConnectionError))
 
 
 STATE_MAP = {
@@ -193,7 +208,14 @@ class EC2Provider:
             params["KeyName"] = self.settings.key_name
         if self.settings.user_data:
             params["UserData"] = self.settings.user_data
-        out = self._call("run_instances", **params)
+        def made_already() -> Any:
+            raws = self._describe([{"Name": f"tag:{cloud.TAG_POOL}", "Values": [self.pool]},
+                                   {"Name": f"tag:{cloud.TAG_REQUEST}", "Values": [request_id]},
+                                   {"Name": f"tag:{cloud.TAG_LAUNCH_TYPE}", "Values": [launch_type]},
+                                   {"Name": "instance-type", "Values": [type_name]}])
+            return {"Instances": raws} if raws else None
+
+        out = self._call("run_instances", before_retry=made_already, **params)
         made = [self._typed(r) for r in out.get("Instances", [])]
         log.info("launched", pool=self.pool, request_id=request_id, type=type_name,
                  ids=[i.id for i in made])
@@ -214,26 +236,37 @@ class EC2Provider:
                 break
         return raws
 
-    def _call(self, op: str, **kwargs: Any) -> Any:
+    def _call(self, op: str, before_retry: Callable[[], Any] | None = None, **kwargs: Any) -> Any:
+        """One API call, retried (bounded, exponential) on throttling and transient faults.
+        ``before_retry`` runs before a call that failed in a way that may have taken effect is
+        sent again; an answer other than None is taken as the call's result."""
         s = self.settings
+        delays = cloud.backoff_delays(s.throttle_retries, s.backoff_base, s.backoff_max)
+        for attempt in range(len(delays) + 1):
+            try:
+                return getattr(self.client, op)(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                if attempt == len(delays) or not retryable(exc):
+                    raise self._error(op, exc, attempt + 1) from exc
+                code = error_code(exc) or type(exc).__name__
+                log.warning("ec2 call failed; retrying", pool=self.pool, op=op, code=code,
+                            retry_in=delays[attempt])
+                self._sleep(delays[attempt])
+                if before_retry is not None and error_code(exc) not in THROTTLING:
+                    found = before_retry()
+                    if found is not None:
+                        log.info("ec2 call had taken effect", pool=self.pool, op=op)
+                        return found
+        raise AssertionError("unreachable")  # pragma: no cover
 
-        def once() -> Any:
-            return getattr(self.client, op)(**kwargs)
-
-        def note(exc: Exception, delay: float) -> None:
-            log.warning("throttled", pool=self.pool, op=op, code=error_code(exc), retry_in=delay)
-
-        try:
-            return cloud.with_retries(once, lambda e: error_code(e) in THROTTLING,
-                                      cloud.backoff_delays(s.throttle_retries, s.backoff_base, s.backoff_max),
-                                      self._sleep, note)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code in NO_CAPACITY:
-                raise CapacityError(f"ec2 {op}: {code}: {exc}") from exc
-            raise ProviderError(f"ec2 {op} failed: {code}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise ProviderError(f"ec2 {op} failed: {exc}") from exc
+    def _error(self, op: str, exc: ClientError | BotoCoreError, attempts: int) -> ProviderError:
+        code = error_code(exc)
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+        if code in NO_CAPACITY:
+            return CapacityError(f"ec2 {op}: {code}: {exc}")
+        if code:
+            return ProviderError(f"ec2 {op} failed{tries}: {code}: {exc}")
+        return ProviderError(f"ec2 {op} failed{tries}: {type(exc).__name__}: {exc}")
 
 
 def build(settings: Settings, ctx: Any) -> EC2Provider:

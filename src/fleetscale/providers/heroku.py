@@ -19,6 +19,12 @@ when ``RateLimit-Remaining`` falls below ``low_remaining`` calls are paced at th
 and a 429 (or 5xx, or a transport error) is retried with exponential backoff, at most
 ``max_retries`` times. Other errors become ProviderErrors built from the body's ``id`` and
 ``message``.
+
+A request id's quantities (before, asked) are remembered *before* its PATCH is sent, so a launch
+or terminate replayed after a lost answer (the change was made, the reply was a 5xx or never
+came) asks the same absolute quantity again instead of adding or removing its count twice. The
+memory is per process: a launch replayed after a restart of fleetscale adds its count once
+more (the next cycle's decision scales the surplus back down).
 """
 
 from __future__ import annotations
@@ -111,7 +117,7 @@ class HerokuApi:
         retry_after = response.headers.get("Retry-After") if response is not None else None
         if retry_after and retry_after.isdigit():
             return min(float(retry_after), self.settings.max_backoff)
-        return min(self.settings.backoff * 2**attempt, self.settings.max_backoff)
+        return min(self.settings.backoff * float(2**attempt), self.settings.max_backoff)
 
     def _pace(self) -> None:
         if self.remaining is not None and self.remaining < self.settings.low_remaining:
@@ -229,12 +235,14 @@ class HerokuProvider:
         current, size = self._current()
         before, target = self._requests.get(request_id, (current, current + count))
         resize = type if type not in ("default", size) else None
+        # remembered before the PATCH: if its answer is lost (5xx after the change, a timeout),
+        # a replay of this request asks the same quantity instead of adding ``count`` again
+        self._remember(request_id, before, target)
         if target > current or resize is not None:
             self.api.update(self.settings.app, self.settings.process_type,
                             quantity=max(target, current), size=resize)
             log.info("heroku_scaled", app=self.settings.app, process_type=self.settings.process_type,
                      quantity_from=current, quantity_to=max(target, current), request_id=request_id)
-        self._remember(request_id, before, target)
         # a retry answers with the dynos this request made, not an empty list
         return self._instances(target, resize or size, first=before + 1, state=InstanceState.PENDING)
 
@@ -247,8 +255,8 @@ class HerokuProvider:
         before, target = self._requests.get(request_id, (current, max(0, current - len(live))))
         if target >= current:
             return
+        self._remember(request_id, before, target)  # before the PATCH, as in launch()
         self.api.update(self.settings.app, self.settings.process_type, quantity=target)
-        self._remember(request_id, before, target)
         log.info("heroku_scaled", app=self.settings.app, process_type=self.settings.process_type,
                  quantity_from=current, quantity_to=target, request_id=request_id)
 

@@ -11,7 +11,13 @@ the first attempt was interrupted half-way. Where the driver takes tags (``tags_
 
 No capacity (an error naming one of ``capacity_errors``) on a type: the next type of the mix
 is tried for the units still missing, as the ``ec2`` provider does. Throttling (an error naming
-one of ``throttle_errors``): bounded exponential backoff.
+one of ``throttle_errors``), a 5xx answer (an HTTP error of status 500 or more, or one naming
+one of ``transient_errors``) and transport faults (connection reset or refused, timeout):
+bounded exponential backoff (``throttle_retries``). Before a ``create_node`` that failed in a way
+that may have taken effect is sent again, the node is looked for by its name: a node whose
+answer was lost is found, not created twice. A launch that stops part-way (fewer nodes than
+asked) raises a ProviderError saying how many units were made; the write-ahead replay of the
+same request (or the next cycle) creates only the missing slots.
 
 Against moto (tests only) the EC2 driver needs ``driver_args: {signature_version: "4", host:
 127.0.0.1, port: PORT, secure: false}`` plus a namespace patch that stays in the tests; see
@@ -63,6 +69,10 @@ class Settings(BaseModel):
                                         "ZONE_RESOURCE_POOL_EXHAUSTED", "SkuNotAvailable")
     throttle_errors: tuple[str, ...] = ("RequestLimitExceeded", "Throttling", "RateLimit",
                                         "Too Many Requests")
+    #: error words of server-side faults worth another attempt (besides any HTTP status >= 500)
+    transient_errors: tuple[str, ...] = ("InternalError", "InternalFailure", "ServiceUnavailable",
+                                         "Unavailable")
+    #: bounded retries of throttling, transient and transport faults
     throttle_retries: NonNegativeInt = 3
     backoff_base: PositiveFloat = 1.0
     backoff_max: PositiveFloat = 20.0
@@ -120,6 +130,9 @@ class LibcloudProvider:
                     refused.append(candidate.name)
                     log.warning("no capacity", pool=self.pool, type=candidate.name, error=str(exc))
                     break
+                except ProviderError as exc:
+                    raise ProviderError(f"{exc} (partial launch: {covered}/{wanted} units made for "
+                                        f"request {request_id}; a retry makes only the rest)") from exc
                 covered += candidate.weight
                 slot += 1
             if covered >= wanted:
@@ -204,8 +217,13 @@ class LibcloudProvider:
             kwargs[s.tags_kwarg] = tags
         name = f"{s.name_prefix}-{self.pool}-{key}-{slot}"
         image = NodeImage(id=s.image_id, name=s.image_id, driver=self.driver)
-        node = self._call("create_node", lambda: self.driver.create_node(
-            name=name, size=self._size(type_name), image=image, **kwargs))
+
+        def made_already() -> Node | None:
+            return next((n for n in self._ours() if n.name == name and n.state != NodeState.TERMINATED),
+                        None)
+
+        node: Node = self._call("create_node", lambda: self.driver.create_node(
+            name=name, size=self._size(type_name), image=image, **kwargs), before_retry=made_already)
         log.info("launched", pool=self.pool, request_id=request_id, type=type_name, id=node.id, name=name)
         return node
 
@@ -213,17 +231,39 @@ class LibcloudProvider:
         text = f"{type(exc).__name__}: {exc}"
         return any(w in text for w in words)
 
-    def _call(self, op: str, call: Callable[[], Any]) -> Any:
+    def _transient(self, exc: Exception) -> bool:
+        """A 5xx answer or a transport fault: the call may or may not have taken effect."""
+        code = getattr(exc, "code", None)
+        return (isinstance(exc, OSError)  # requests' ConnectionError and Timeout are OSErrors
+                or (isinstance(code, int) and code >= 500)
+                or self._matches(exc, self.settings.transient_errors))
+
+    def _call(self, op: str, call: Callable[[], Any],
+              before_retry: Callable[[], Any] | None = None) -> Any:
+        """``call``, retried (bounded, exponential) on throttling and transient faults;
+        ``before_retry`` runs before a call that may have taken effect is sent again, and an
+        answer other than None is taken as the call's result."""
         s = self.settings
-        try:
-            return cloud.with_retries(
-                call, lambda e: self._matches(e, s.throttle_errors),
-                cloud.backoff_delays(s.throttle_retries, s.backoff_base, s.backoff_max), self._sleep,
-                lambda e, d: log.warning("throttled", pool=self.pool, op=op, error=str(e), retry_in=d))
-        except Exception as exc:
-            if self._matches(exc, s.capacity_errors):
-                raise CapacityError(f"libcloud {op}: {exc}") from exc
-            raise ProviderError(f"libcloud {op} failed: {type(exc).__name__}: {exc}") from exc
+        delays = cloud.backoff_delays(s.throttle_retries, s.backoff_base, s.backoff_max)
+        for attempt in range(len(delays) + 1):
+            try:
+                return call()
+            except Exception as exc:
+                if self._matches(exc, s.capacity_errors):
+                    raise CapacityError(f"libcloud {op}: {exc}") from exc
+                throttled = self._matches(exc, s.throttle_errors)
+                if attempt == len(delays) or not (throttled or self._transient(exc)):
+                    tries = f" (after {attempt + 1} attempts)" if attempt else ""
+                    raise ProviderError(f"libcloud {op} failed{tries}: {type(exc).__name__}: {exc}") from exc
+                log.warning("libcloud call failed; retrying", pool=self.pool, op=op, error=str(exc),
+                            retry_in=delays[attempt])
+                self._sleep(delays[attempt])
+                if before_retry is not None and not throttled:
+                    found = before_retry()
+                    if found is not None:
+                        log.info("libcloud call had taken effect", pool=self.pool, op=op)
+                        return found
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def make_driver(settings: Settings) -> Any:

@@ -117,7 +117,8 @@ def reproduce(cycles: Sequence[Recorded], spec: CycleSpec | None = None) -> Repr
             differs += 1
         state = replace(ri.state, memory=memory)
         decision_spec = replace(spec.decision, paused=ri.paused, override=ri.override)
-        inputs = Inputs(rec.at, rec.cycle_id, rec.observations, ri.listed, ri.sessions)
+        inputs = Inputs(rec.at, rec.cycle_id, rec.observations, ri.listed, ri.sessions,
+                        scheduled=ri.scheduled)
         st = step(state, inputs, replace(spec, decision=decision_spec))
         memory = st.state.memory
         replayed = None

@@ -15,10 +15,17 @@ from elsewhere (``calls: none``: another source supplies ``load``, as the seed's
 A failed read never raises: it comes back as an Observation with ``error`` (the pool holds).
 With ``sync_dispatcher`` (default) every read also keeps the dispatcher set in line with the
 registrations (see ``fleetscale.kamailio.store``).
+
+With ``evapi_address`` (Kamailio's evapi listener, ``host:port``) the source is also
+``Watchable``: ``watch`` reads Kamailio's events (``kamailio/evapi.py``, ``kamailio/watch.py``),
+syncs the dispatcher set at once on a registration and notifies the pool of registrations and
+calls, so the controller runs an extra cycle within a second instead of at the next interval.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -30,6 +37,7 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    field_validator,
     model_validator,
 )
 from sqlalchemy import text
@@ -37,9 +45,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale.kamailio.address import address_of, destination
 from fleetscale.kamailio.db import DbSettings, make_engine
+from fleetscale.kamailio.evapi import split_address
 from fleetscale.kamailio.rpc import KamailioRpc, RpcError
 from fleetscale.kamailio.store import GatewayStore, Registration
+from fleetscale.kamailio.watch import KamailioWatch
 from fleetscale.model import Observation
+from fleetscale.ports import Closeable
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +84,19 @@ class Settings(BaseModel):
     #: seconds after which a gone gateway's lock row is forgotten
     forget_after: PositiveFloat = 3600.0
     reload_budget: NonNegativeFloat = Field(default=12.0, le=120)
+    #: Kamailio's evapi listener (``host:port``, the shipped config's ``bind_addr``): events
+    #: on registrations and calls trigger extra cycles; None = poll at the interval only
+    evapi_address: str | None = None
+
+    @field_validator("evapi_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                split_address(value)
+            except ValueError:
+                raise ValueError("expected host:port with a port 1-65535") from None
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -98,6 +122,10 @@ class KamailioSource:
         self.settings = settings
         self.store = store
         self.rpc = rpc
+        #: one dispatcher sync at a time (a cycle's read and a watch's registration event)
+        self._sync_lock = threading.Lock()
+        #: the gateway addresses of the last successful read (None: none yet)
+        self._known: frozenset[str] | None = None
 
     def read(self, pool: str, now: datetime) -> list[Observation]:
         out: list[Observation] = []
@@ -118,6 +146,7 @@ class KamailioSource:
             for metric in ("registered", "gateways_registered", "gateways_unlocked", "load", "calls"):
                 failed(metric, exc)
             return out
+        self._known = frozenset(r.address for r in registered)
         unlocked = [r for r in registered if not (marks.get(r.address) and marks[r.address].locked)]
         per_gw = self.settings.gateway_capacity
         for r in registered:
@@ -173,17 +202,42 @@ class KamailioSource:
         return int(total), {r.address: counted.get(r.address, 0) for r in registered}
 
     def _sync(self, registered: list[Registration], failed: Any) -> None:
-        s = self.settings
         try:
-            if self.store.sync(registered, s.unregistered_grace, s.forget_after) and self.rpc is not None:
-                self.rpc.reload_dispatcher(budget=s.reload_budget)
+            self._apply_sync(registered)
         except (RpcError, SQLAlchemyError) as exc:
             failed("dispatcher_sync", exc)
+
+    def _apply_sync(self, registered: list[Registration]) -> None:
+        s = self.settings
+        with self._sync_lock:
+            if self.store.sync(registered, s.unregistered_grace, s.forget_after) and self.rpc is not None:
+                self.rpc.reload_dispatcher(budget=s.reload_budget)
+
+    def sync_now(self) -> None:
+        """Read the registrations and bring the dispatcher set in line (a watch calls it on a
+        registration event). Raises RpcError / SQLAlchemyError."""
+        self._apply_sync(self.store.registrations())
+
+    def watch(self, pool: str, notify: Callable[[str], None]) -> Closeable:
+        """Kamailio's events -> ``notify`` (and a dispatcher sync on registrations), until closed."""
+        address = self.settings.evapi_address
+        if address is None:
+            return NotWatching()
+        sync = self.sync_now if self.settings.sync_dispatcher else None
+        watch = KamailioWatch(address, pool, notify, self.settings.gw_prefix, lambda: self._known, sync)
+        return watch.start()
 
     def close(self) -> None:
         self.store.engine.dispose()
         if self.rpc is not None:
             self.rpc.close()
+
+
+class NotWatching:
+    """The handle of a watch that was not started (no ``evapi_address``)."""
+
+    def close(self) -> None:
+        return None
 
 
 def build(settings: Settings, ctx: Any) -> KamailioSource:

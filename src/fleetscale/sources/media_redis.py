@@ -13,11 +13,16 @@ pool holds. Configuration::
         load: rooms            # or participants
         metric: load
         rooms_per_gateway: 50  # capacity of a gateway whose hash has none
+
+The source is also ``Watchable``: ``watch`` subscribes to the pool's ``<prefix>events``
+channel, on which the media Lua scripts publish every placement, release and registration
+(``media/watch.py``), so the controller runs an extra cycle within a second of a change.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +34,9 @@ from fleetscale.media.connection import LoadBasis, RedisMediaSettings
 from fleetscale.media.keys import KeySchema
 from fleetscale.media.observe import observations
 from fleetscale.media.registry import MediaRegistry
+from fleetscale.media.watch import MediaWatch
 from fleetscale.model import Observation
+from fleetscale.ports import Closeable
 
 log = structlog.get_logger(__name__)
 NAME = "media_redis"
@@ -67,6 +74,11 @@ class MediaRedisSource:
             log.warning("media_bad_data", pool=pool, problems=list(view.problems))
         return observations(view, source=NAME, at=now, metric=self._metric, basis=self._basis,
                             default_capacity=self._default_capacity)
+
+    def watch(self, pool: str, notify: Callable[[str], None]) -> Closeable:
+        """The pool's change channel -> ``notify``, until closed."""
+        channel = KeySchema.for_pool(pool, self._prefix).events
+        return MediaWatch(self._client, channel, notify, pool).start()
 
     def close(self) -> None:
         self._client.close()

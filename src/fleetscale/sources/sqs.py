@@ -29,6 +29,7 @@ import boto3
 import structlog
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, SecretStr
 
 from fleetscale.errors import SourceError
@@ -108,7 +109,10 @@ class SqsSource:
         if queue.startswith(("https://", "http://")):
             return queue
         if queue not in self._urls:
-            self._urls[queue] = self.client.get_queue_url(QueueName=queue)["QueueUrl"]
+            url = self.client.get_queue_url(QueueName=queue).get("QueueUrl")
+            if not isinstance(url, str) or not url:
+                raise SourceError(f"sqs queue {queue}: the answer to GetQueueUrl has no QueueUrl")
+            self._urls[queue] = url
         return self._urls[queue]
 
     def depth(self, queue: str) -> int:
@@ -120,14 +124,17 @@ class SqsSource:
             names.append(DELAYED)
         try:
             attrs = self.client.get_queue_attributes(QueueUrl=self._url(queue), AttributeNames=names)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
             self._urls.pop(queue, None)  # a deleted and recreated queue gets a new URL
             raise SourceError(f"sqs queue {queue}: {_describe(exc)}") from exc
-        values = attrs.get("Attributes", {})
+        values = attrs.get("Attributes", {}) if isinstance(attrs, dict) else None
         try:
-            return sum(int(values.get(n, 0)) for n in names)
-        except (TypeError, ValueError) as exc:
+            counts = [int(values.get(n, 0)) for n in names]  # type: ignore[union-attr]
+        except (AttributeError, TypeError, ValueError) as exc:
             raise SourceError(f"sqs queue {queue}: unreadable counts {values!r}") from exc
+        if any(c < 0 for c in counts):
+            raise SourceError(f"sqs queue {queue}: negative counts {values!r}")
+        return sum(counts)
 
     def read(self, pool: str, now: datetime) -> list[Observation]:
         total = 0

@@ -1,0 +1,52 @@
+"""From the validated ``coordination:`` section to a running replica's parts."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from fleetscale.config import CoordinationConfig
+from fleetscale.coordination.fence import Fence, LeaseRowFence, TokenFence
+from fleetscale.coordination.lease import LeaseBackend
+from fleetscale.coordination.replica import Coordinator, OwnershipChange
+from fleetscale.coordination.sql import SqlLeases
+
+
+def default_replica() -> str:
+    """``HOSTNAME-PID``: unique per process, readable in the journal."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Coordination:
+    """What the controller needs: the loop, its period, and the store-side fence."""
+
+    coordinator: Coordinator
+    backend: LeaseBackend
+    #: call ``fence.guard(conn, pool, token)`` in every state write / intent transaction
+    fence: Fence
+    renew_every: float
+
+
+def build(config: CoordinationConfig, journal_url: str, pools: Iterable[str],
+          on_change: Callable[[OwnershipChange], None] | None = None) -> Coordination:
+    """Open the backend named by ``config``. The state store is the journal's database: with
+    the sql backend on that same database the fence checks the lease row itself
+    (``LeaseRowFence``); otherwise (etcd, or a lease table elsewhere) it keeps a token
+    high-water mark beside the state (``TokenFence``)."""
+    backend: LeaseBackend
+    fence: Fence
+    if config.backend == "sql":
+        url = config.url or journal_url
+        backend = SqlLeases.from_url(url)
+        fence = LeaseRowFence() if url == journal_url else TokenFence()
+    else:
+        from fleetscale.coordination.etcd import EtcdLeases
+
+        backend = EtcdLeases(config.endpoints, prefix=config.prefix, timeout=max(0.5, config.every / 2))
+        fence = TokenFence()
+    coordinator = Coordinator(backend, pools, replica=config.replica or default_replica(), ttl=config.ttl,
+                              safety_margin=config.margin, max_moves=config.max_moves, on_change=on_change)
+    return Coordination(coordinator, backend, fence, config.every)
