@@ -37,9 +37,11 @@ def main() -> None:
     if not answers("127.0.0.1", 3306):
         sys.exit("bench/fidelity.py needs MariaDB on 127.0.0.1:3306")
     began = time.monotonic()
-    with running_kamailio(MySQL("127.0.0.1", 3306)) as k, tempfile.TemporaryDirectory() as tmp:
-        url = record(k, Path(tmp))
+    keep = Path(tempfile.mkdtemp(prefix="fidelity-"))
+    with running_kamailio(MySQL("127.0.0.1", 3306)) as k:
+        url = record(k, keep)
         figures = fidelity(url)
+    print(f"journal kept: {url}")
     figures["wall_seconds"] = round(time.monotonic() - began, 1)
     out = ROOT / "bench" / "results"
     (out / "fidelity.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -66,6 +66,13 @@ class TestCli:
         assert body["instance_hours"] == pytest.approx(body["recorded"]["instance_hours"])
         assert "240 of 240 recorded decisions reproduced" in capsys.readouterr().out
 
+    def test_missing_journal_file_is_one_clear_line(self, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+        url = f"sqlite:///{tmp_path / 'nope.db'}"
+        assert cli.main(["replay", "--journal", url, "--pool", "web"]) == 1
+        assert "no such file" in capsys.readouterr().err
+        assert not (tmp_path / "nope.db").exists()
+
     def test_unknown_pool_is_one_clear_line(self, recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
         assert cli.main(["replay", "--journal", recorded, "--pool", "nope"]) == 1
         err = capsys.readouterr().err

@@ -89,19 +89,19 @@ def history(cycles: Sequence[Recorded], interval: float, metric: str) -> History
 
 
 def boot_delay_of(cycles: Sequence[Recorded], interval: float, default: float = 120.0) -> float:
-    """The median time from an instance's launch to the first cycle that saw it ready
-    (``default`` when no launch was recorded)."""
-    launched: dict[str, float] = {}
+    """The median time from an instance's launch to the first cycle that saw it ready, over
+    the instances launched during the recording (``default`` when none was)."""
+    if not cycles:
+        return default
+    seen = {i.id for i in cycles[0].view}
     delays: list[float] = []
     for rec in cycles:
         for inst in rec.view:
-            if inst.launched_at is None or inst.id in launched:
+            if inst.id in seen or inst.state is not _READY:
                 continue
-            if inst.state is InstanceState.PENDING:
-                launched[inst.id] = inst.launched_at.timestamp()
-        for inst in rec.view:
-            if inst.state is _READY and inst.id in launched:
-                delays.append(rec.at.timestamp() - launched.pop(inst.id))
+            seen.add(inst.id)
+            if inst.launched_at is not None:
+                delays.append(max(0.0, rec.at.timestamp() - inst.launched_at.timestamp()))
     if not delays:
         return default
     # the simulated fleet is ready from the first cycle at or after the boot delay

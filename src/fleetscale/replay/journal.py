@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +43,13 @@ class Recorded:
 def read_cycles(url: str, pool: str, since: datetime | None = None,
                 until: datetime | None = None) -> list[dict[str, Any]]:
     """The pool's CycleRecord dicts in recording order, ``since <= started_at < until``."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception as exc:
+        raise JournalError(f"--journal: not a database URL (got {url!r})") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).is_file():
+        raise JournalError(f"journal {url}: no such file")
     journal = SqlJournal(url, create=False)
     try:
         q = sa.select(cycles.c.record).where(cycles.c.pool == pool)
