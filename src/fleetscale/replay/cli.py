@@ -57,7 +57,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from fleetscale.cli import say
+    from fleetscale.journal.log import configure_logging
     from fleetscale.replay.run import replay
+
+    configure_logging("warning")  # the simulated cycles' own log lines are not the output
 
     if args.as_pool and not args.config:
         raise ConfigError("replay: --as POOL goes with --config FILE")

@@ -130,11 +130,13 @@ def history_from_args(args: argparse.Namespace) -> Any:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from fleetscale.cli import say
+    from fleetscale.journal.log import configure_logging
     from fleetscale.tune import output
     from fleetscale.tune.objective import parse_slo
     from fleetscale.tune.parallel import Dask, Inline, Local, Runner
     from fleetscale.tune.run import tune
 
+    configure_logging("warning")  # the simulated cycles' own log lines are not the output
     slo = parse_slo(args.slo)
     if args.budget < 1:
         raise ConfigError(f"--budget must be >= 1 (got {args.budget})")

@@ -62,6 +62,9 @@ class Done:
 
 
 def evaluate(task: Task) -> Done:
+    from fleetscale.journal.log import configure_logging
+
+    configure_logging("warning")  # a worker process (local or Dask) logs only what goes wrong
     sc = scenario(task.doc, task.loads, task.trace_interval)
     outcome = run_policy(sc, task.policy)
     oracle = run_policy(sc, "oracle")
