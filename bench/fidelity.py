@@ -36,6 +36,9 @@ from tests.fixtures.services import answers  # noqa: E402
 def main() -> None:
     if not answers("127.0.0.1", 3306):
         sys.exit("bench/fidelity.py needs MariaDB on 127.0.0.1:3306")
+    from fleetscale.journal.log import configure_logging
+
+    configure_logging("warning")
     began = time.monotonic()
     keep = Path(tempfile.mkdtemp(prefix="fidelity-"))
     with running_kamailio(MySQL("127.0.0.1", 3306)) as k:

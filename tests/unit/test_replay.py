@@ -47,6 +47,24 @@ class TestReproduction:
         assert body["policy"] == "hpa"
 
 
+class TestAnotherConfiguration:
+    def test_config_as_another_pool(self, recorded: str, tmp_path: Path) -> None:
+        cfg = tmp_path / "pools.yaml"
+        cfg.write_text(
+            "pools:\n"
+            "- name: lean\n"
+            "  max: 60\n"
+            "  min: 1\n"
+            "  unit_capacity: 2.0\n"
+            "  policies: [{kind: target, utilisation: 0.95}]\n"
+            "  provider: {kind: simulated, boot_delay: 120, drain_time: 0}\n")
+        body = replay(recorded, "web", config=str(cfg), as_pool="lean").body
+        assert body["reproduction"]["with"] == f"{cfg} pool lean"
+        assert body["reproduction"]["config_differs_cycles"] == 240
+        assert 0 < body["decisions_reproduced"] < body["decisions_total"] == 240
+        assert body["instance_hours"] < body["recorded"]["instance_hours"]  # a leaner policy
+
+
 class TestCli:
     def test_report_has_the_simulate_keys_and_the_recorded_figures(
             self, recorded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
