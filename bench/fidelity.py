@@ -13,7 +13,7 @@ with the SQL journal) is recorded, then:
 
 Writes ``bench/results/fidelity.md`` (+ ``fidelity.json``).
 
-    PYTHONPATH=src:. python bench/fidelity.py
+    PYTHONPATH=src:. python bench/fidelity.py [--journal URL]   # URL: re-analyse a kept journal
 """
 
 from __future__ import annotations
@@ -34,17 +34,20 @@ from tests.fixtures.services import answers  # noqa: E402
 
 
 def main() -> None:
-    if not answers("127.0.0.1", 3306):
-        sys.exit("bench/fidelity.py needs MariaDB on 127.0.0.1:3306")
     from fleetscale.journal.log import configure_logging
 
     configure_logging("warning")
     began = time.monotonic()
-    keep = Path(tempfile.mkdtemp(prefix="fidelity-"))
-    with running_kamailio(MySQL("127.0.0.1", 3306)) as k:
-        url = record(k, keep)
-        figures = fidelity(url)
-    print(f"journal kept: {url}")
+    if len(sys.argv) == 3 and sys.argv[1] == "--journal":
+        url = sys.argv[2]
+    else:
+        if not answers("127.0.0.1", 3306):
+            sys.exit("bench/fidelity.py needs MariaDB on 127.0.0.1:3306")
+        keep = Path(tempfile.mkdtemp(prefix="fidelity-"))
+        with running_kamailio(MySQL("127.0.0.1", 3306)) as k:
+            url = record(k, keep)
+    figures = fidelity(url)
+    print(f"journal: {url}")
     figures["wall_seconds"] = round(time.monotonic() - began, 1)
     out = ROOT / "bench" / "results"
     (out / "fidelity.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
@@ -60,7 +63,8 @@ def main() -> None:
         f"| instance-hours difference | <= 5 % | {figures['instance_hours_difference_percent']:.1f} % "
         f"(real {figures['instance_hours_real']:.4f} h, "
         f"simulated {figures['instance_hours_simulated']:.4f} h) |",
-        "", f"Boot delay estimated from the journal: {figures['boot_delay_estimated_s']:.1f} s; "
+        "", f"Boot delay estimated from the journal: {figures['boot_delay_estimated_s']:.1f} s, drain time "
+        f"{figures['drain_time_estimated_s']:.1f} s; "
         f"missing data: {figures['gaps']}; wall time {figures['wall_seconds']} s.", "",
         "Instances per step (real / simulated):", "",
         f"    real: {' '.join(str(x) for x in figures['real_instances'])}",

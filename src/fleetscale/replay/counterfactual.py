@@ -108,6 +108,26 @@ def boot_delay_of(cycles: Sequence[Recorded], interval: float, default: float = 
     return max(0.0, float(np.median(delays)) - interval / 2)
 
 
+def drain_time_of(cycles: Sequence[Recorded], default: float = 0.0) -> float:
+    """The median time from a drain's first sighting to the instance leaving the view (drains
+    cancelled left out; ``default`` when no drain ended during the recording). The simulated
+    fleet's sessions fall to zero over this time."""
+    began: dict[str, float] = {}
+    spans: list[float] = []
+    for rec in cycles:
+        if rec.inputs is not None and rec.inputs.listed is None:
+            continue  # the pool held blind: nothing left the view
+        ids = {i.id for i in rec.view}
+        for inst in rec.view:
+            if inst.state is InstanceState.DRAINING:
+                began.setdefault(inst.id, rec.at.timestamp())
+            else:
+                began.pop(inst.id, None)  # cancelled (or never draining)
+        for iid in [i for i in began if i not in ids]:
+            spans.append(rec.at.timestamp() - began.pop(iid))
+    return float(np.median(spans)) if spans else default
+
+
 def _join(parts: Sequence[Timeline], interval: float) -> Timeline:
     first = parts[0]
     n = sum(len(p.t) for p in parts)

@@ -85,7 +85,8 @@ def replay(url: str, pool: str, *, since: datetime | None = None, until: datetim
         used = "the pool's recorded configuration" if policy is None else f"policy {policy}"
         rep = reproduce(cycles)
     if fleet is None:
-        fleet = FleetSettings(boot_delay=cf.boot_delay_of(cycles, interval))
+        fleet = FleetSettings(boot_delay=cf.boot_delay_of(cycles, interval),
+                              drain_time=cf.drain_time_of(cycles))
     missing = gaps.find(cycles, interval or _spacing(cycles))
     hist = cf.history(cycles, interval, cf.metric_of(spec.decision))
     try:

@@ -94,6 +94,7 @@ def fidelity(url: str, pool: str = "sip") -> dict[str, Any]:
         "instance_hours_simulated": sim_h * cf.recorded.interval / 3600.0,
         "instance_hours_difference_percent": 100.0 * abs(sim_h - real_h) / real_h if real_h else 0.0,
         "boot_delay_estimated_s": body["settings"]["boot_delay"],
+        "drain_time_estimated_s": body["settings"]["drain_time"],
         "gaps": body["gaps"]["by_kind"],
         "first_differences": body["reproduction"]["first_differences"][:3],
         "real_instances": real.tolist(),
