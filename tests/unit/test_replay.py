@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fleetscale import cli
 from fleetscale.replay.journal import load
@@ -113,3 +115,18 @@ class TestGaps:
         hist = result.counterfactual.history
         assert len(hist.parts()) == 2
         assert result.body["steps"] < 120
+
+
+class TestReproductionProperty:
+    """Whatever the load, restarts and outages, the pool's own configuration reproduces every
+    recorded decision."""
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(loads=st.lists(st.floats(0, 60, allow_nan=False), min_size=20, max_size=70),
+           restart=st.integers(1, 19), down=st.integers(0, 5))
+    def test_always_reproduced(self, tmp_path_factory: pytest.TempPathFactory, loads: list[float],
+                               restart: int, down: int) -> None:
+        url = f"sqlite:///{tmp_path_factory.mktemp('p') / 'j.db'}"
+        record_run(url, loads, down=[range(restart, restart + down)], restart_at=restart + down)
+        rep = reproduce(load(url, "web"))
+        assert rep.reproduced == rep.total == len(loads) - down, rep.as_dict()["first_differences"]
