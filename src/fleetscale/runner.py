@@ -72,7 +72,7 @@ class Turn:
                 replay = encode_inputs(self.before, self.inputs.listed, self.inputs.sessions,
                                        self.spec.decision, r.config_hash(), self.first,
                                        (replace(r.spec, dry_run=False), r.interval) if self.first else None,
-                                       self.inputs.scheduled)
+                                       self.inputs.scheduled, self.step.view)
             except ValueError as exc:  # a value the codec cannot keep: the record goes without
                 log.warning("replay inputs not recorded", pool=r.name, error=describe(exc))
         return record(self.step, self.settled, pool=r.name, cycle_id=self.cycle_id,

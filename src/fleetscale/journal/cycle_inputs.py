@@ -35,15 +35,17 @@ def spec_hash(decision: DecisionSpec, extra: object = ()) -> str:
 
 def encode_inputs(before: FleetState, listed: tuple[Instance, ...] | None, sessions: Mapping[str, int | None],
                   decision: DecisionSpec, config_hash: str, with_memory: bool,
-                  setup: tuple[Any, float] | None = None, scheduled: bool = True) -> dict[str, Any]:
-    """``setup``: the pool's ``(CycleSpec, interval)``, kept on a runner's first cycle."""
+                  setup: tuple[Any, float] | None = None, scheduled: bool = True,
+                  view: tuple[Instance, ...] | None = None) -> dict[str, Any]:
+    """``setup``: the pool's ``(CycleSpec, interval)``, kept on a runner's first cycle; ``view``:
+    the record's instances (a listing equal to them is written as ``"view"``, not again)."""
     state = replace(before, listed=(), memory=before.memory if with_memory else Memory())
     out = {
         "format": FORMAT,
         "version": before.version,
         "state": encode(state),
         "memory": with_memory,
-        "listed": None if listed is None else encode(listed),
+        "listed": None if listed is None else "view" if listed == view else encode(listed),
         "sessions": encode(dict(sessions)),
         "paused": sorted(d.value for d in decision.paused),
         "override": encode(decision.override),
@@ -76,13 +78,15 @@ class RecordedInputs:
     scheduled: bool = True
 
 
-def decode_inputs(doc: Mapping[str, Any]) -> RecordedInputs:
+def decode_inputs(doc: Mapping[str, Any], view: tuple[Instance, ...] = ()) -> RecordedInputs:
+    """``view``: the record's instances (what a listing written as ``"view"`` was)."""
     if doc.get("format") != FORMAT:
         raise ValueError(f"unknown recorded inputs format (expected {FORMAT}, got {doc.get('format')!r})")
     state = decode(doc["state"])
     if not isinstance(state, FleetState):
         raise ValueError("recorded inputs: not a fleet state")
-    listed = None if doc["listed"] is None else tuple(decode(doc["listed"]))
+    raw = doc["listed"]
+    listed = None if raw is None else view if raw == "view" else tuple(decode(raw))
     override = decode(doc["override"])
     return RecordedInputs(
         version=int(doc["version"]), state=state, memory=bool(doc["memory"]), listed=listed,

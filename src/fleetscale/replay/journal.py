@@ -73,15 +73,16 @@ def parse(doc: Mapping[str, Any]) -> Recorded:
     """One CycleRecord dict as a ``Recorded`` value (JournalError naming the cycle if malformed)."""
     try:
         inputs = doc.get("inputs")
+        view = tuple(_instance(i) for i in doc.get("instances", []))
         return Recorded(
             cycle_id=str(doc["cycle_id"]),
             at=datetime.fromisoformat(doc["started_at"]),
             observations=tuple(_observation(o) for o in doc.get("observations", [])),
-            view=tuple(_instance(i) for i in doc.get("instances", [])),
+            view=view,
             decision=doc.get("decision"),
             plan=doc.get("plan"),
             errors=tuple(doc.get("errors", [])),
-            inputs=decode_inputs(inputs) if inputs else None,
+            inputs=decode_inputs(inputs, view) if inputs else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise JournalError(f"cycle {doc.get('cycle_id', '?')}: unreadable record ({exc})") from exc
