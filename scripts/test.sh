@@ -8,7 +8,7 @@ BIN=.venv/bin
 
 need_pkgs=()
 for pkg in kamailio kamailio-mysql-modules kamailio-extra-modules sip-tester redis-server mariadb-server mariadb-client \
-           etcd-server; do
+           etcd-server chromium chromium-driver; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

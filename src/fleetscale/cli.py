@@ -1,4 +1,4 @@
-"""The command line: ``fleetscale run | check | explain | pause | resume | hold | demo``.
+"""The command line: ``fleetscale run | check | explain | pause | resume | hold | serve | demo``.
 
 Every error is one clear line on stderr, never a traceback. Exit codes: 0 ok, 2 invalid
 configuration or usage, 1 any other failure (an unreachable journal, an adapter that cannot
@@ -8,12 +8,15 @@ start).
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pydantic import ValidationError
 
 from fleetscale import config
 from fleetscale.errors import ConfigError, FleetscaleError
@@ -59,6 +62,18 @@ def _journal_opts(p: argparse.ArgumentParser) -> None:
                                                     "the configuration's, else sqlite:///fleetscale.db)")
 
 
+def _reason_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reason", default="", metavar="TEXT", help="why (journaled with who and when; "
+                                                                "shown by explain)")
+
+
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name (a container without passwd entry)
+        return "cli"
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fleetscale", description="Autoscaler for fleets outside Kubernetes.")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,17 +96,25 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pause", help="pause a pool's scaling (both directions unless --direction)")
     p.add_argument("pool", metavar="POOL")
     p.add_argument("--direction", choices=["up", "down"])
+    _reason_opt(p)
     _journal_opts(p)
 
     p = sub.add_parser("resume", help="remove a pool's pauses and hold")
     p.add_argument("pool", metavar="POOL")
+    _reason_opt(p)
     _journal_opts(p)
 
     p = sub.add_parser("hold", help="hold a pool at N units until a time")
     p.add_argument("pool", metavar="POOL")
     p.add_argument("units", type=int, metavar="N")
     p.add_argument("--until", required=True, metavar="TIME", help="ISO 8601 with zone, or +DURATION")
+    _reason_opt(p)
     _journal_opts(p)
+
+    p = sub.add_parser("serve", help="serve the HTTP API and dashboard of a journal (read-only)")
+    _journal_opts(p)
+    p.add_argument("--listen", metavar="HOST:PORT", help="default: the configuration's api.listen, "
+                                                         "else 127.0.0.1:8080")
 
     from fleetscale import demo
 
@@ -134,16 +157,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     loaded = _load_for_run(args)  # nothing starts with an invalid file
     configure_logging(args.log_level)
-    controller = build_controller(loaded, dry_run=args.dry_run)
+    api = None
+    if loaded.config.api is not None:  # the HTTP API: tokens and port checked before anything starts
+        from fleetscale.api.server import RunApi
+
+        api = RunApi.prepare(loaded)
     try:
-        if args.once:
-            records = controller.cycle()
-        else:
-            controller.run()
-            records = []
-        failing = controller.journal_errors()
+        controller = build_controller(loaded, dry_run=args.dry_run, extra_sinks=api.sinks if api else ())
+        try:
+            if api is not None:
+                api.start(controller.journal_errors)
+            if args.once:
+                records = controller.cycle()
+            else:
+                controller.run()
+                records = []
+            failing = controller.journal_errors()
+        finally:
+            controller.close()
     finally:
-        controller.close()
+        if api is not None:
+            api.close()
     if failing:  # the journal could not be written: nothing was acted on, and nothing explains it
         for pool, why in failing.items():
             say(f"fleetscale: pool {pool}: {why}", err=True)
@@ -153,6 +187,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             if r.errors and r.decision is None:
                 say(f"fleetscale: pool {r.pool}: cycle failed: {'; '.join(r.errors)}", err=True)
         return 1
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from fleetscale.api.server import serve_journal
+    from fleetscale.journal.log import configure_logging
+
+    loaded = config.load(args.config) if args.config else None
+    url = args.journal or (loaded.config.journal.sql if loaded else config.JournalConfig().sql)
+    api = (loaded.config.api if loaded else None) or config.ApiConfig()
+    if args.listen:
+        try:
+            api = config.ApiConfig.model_validate({**api.model_dump(), "listen": args.listen})
+        except ValidationError as exc:
+            why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ConfigError(f"--listen: {why} (got {args.listen})") from None
+    configure_logging("info")
+    serve_journal(url, api)
     return 0
 
 
@@ -171,6 +223,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     if args.last < 1:
         raise ConfigError(f"--last: must be at least 1 (got {args.last})")
+    from fleetscale.journal.operator_log import OperatorLog
+
     store, _ = _store(args)
     records = store.cycles(args.pool, args.last)
     if not records:
@@ -178,22 +232,30 @@ def cmd_explain(args: argparse.Namespace) -> int:
         say(f"fleetscale: no cycles journaled for pool {args.pool!r} (journal has: "
             f"{', '.join(known) or 'none'})", err=True)
         return 1
-    say(explain(records))
+    oldest = datetime.fromisoformat(records[0]["started_at"])
+    events = OperatorLog(store.engine).events(args.pool, since=oldest)
+    say(explain(records, events))
     return 0
+
+
+def _operator_log(store: Any) -> Any:
+    from fleetscale.journal.operator_log import OperatorLog
+
+    return OperatorLog(store.engine)
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
     store, _ = _store(args)
     direction = Direction(args.direction) if args.direction else None
-    store.pause(args.pool, datetime.now(UTC), direction)
+    _operator_log(store).pause(args.pool, direction, args.reason, _who(), datetime.now(UTC))
     say(f"paused {args.pool} ({args.direction or 'up and down'}); the controller applies it next cycle")
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     store, _ = _store(args)
-    n = store.resume(args.pool)
-    say(f"resumed {args.pool} ({n} pause/hold removed)")
+    event = _operator_log(store).resume(args.pool, args.reason, _who(), datetime.now(UTC))
+    say(f"resumed {args.pool} ({event.detail})")
     return 0
 
 
@@ -210,7 +272,7 @@ def cmd_hold(args: argparse.Namespace) -> int:
         if not pool.min <= args.units <= pool.max:
             raise ConfigError(f"N: must be within the pool's min..max {pool.min}..{pool.max} "
                               f"(got {args.units})")
-    store.hold(args.pool, args.units, until, datetime.now(UTC))
+    _operator_log(store).hold(args.pool, args.units, until, args.reason, _who(), datetime.now(UTC))
     say(f"holding {args.pool} at {args.units} units until {until.isoformat()}")
     return 0
 
@@ -225,7 +287,7 @@ def _add_history_commands(sub: Any) -> None:
 
 
 HANDLERS = {"run": cmd_run, "check": cmd_check, "explain": cmd_explain, "pause": cmd_pause,
-            "resume": cmd_resume, "hold": cmd_hold}
+            "resume": cmd_resume, "hold": cmd_hold, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -176,6 +176,36 @@ class JournalConfig(_Strict):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
 
+class ApiConfig(_Strict):
+    """``api:``: the HTTP API and dashboard ``fleetscale run`` serves (``api/``)."""
+
+    #: ``host:port`` to listen on (port 0: any free port, logged at start)
+    listen: str = "127.0.0.1:8080"
+    #: the bearer token of the write endpoints (pause, resume, hold): a file, or else a variable
+    token_file: Path | None = None
+    token_env: str | None = Field(default=None, min_length=1)
+    #: an optional read-only token: when set, reading needs a token too (403 on writes)
+    read_token_file: Path | None = None
+    read_token_env: str | None = Field(default=None, min_length=1)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].removeprefix("[").removesuffix("]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
 class CoordinationConfig(_Strict):
     """Several replicas sharing the pools by lease (``coordination/``); absent: one replica."""
 
@@ -233,6 +263,7 @@ class CoordinationConfig(_Strict):
 class Config(_Strict):
     pools: tuple[PoolConfig, ...] = Field(min_length=1)
     journal: JournalConfig = JournalConfig()
+    api: ApiConfig | None = None
     coordination: CoordinationConfig | None = None
 
     @model_validator(mode="after")
@@ -241,6 +272,9 @@ class Config(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"pool names must be unique, {dupes} repeat")
+        if self.api is not None and self.journal.sql in ("sqlite://", "sqlite:///:memory:"):
+            raise ValueError(f"api: needs a journal the API can open beside the controller (a file or "
+                             f"a server), not one in memory: journal.sql is {self.journal.sql}")
         return self
 
     def pool(self, name: str) -> PoolConfig:
@@ -267,6 +301,12 @@ def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return _URL_PASSWORD.sub(r"\g<head>***@", value)
     return value
+
+
+def redact(value: Any) -> Any:
+    """``value`` with secrets masked (keys named like secrets, passwords in URLs): for text
+    that leaves the process (errors, the HTTP API)."""
+    return _redact(value)
 
 
 def _show(path: str, value: Any) -> str:

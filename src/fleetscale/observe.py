@@ -5,6 +5,7 @@ count is an unknown count (busy)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -20,7 +21,9 @@ def describe(exc: BaseException) -> str:
 
 
 def read_sources(sources: Iterable[Source], pool: str, now: datetime) -> list[Observation]:
-    """Every source's observations; a source that raises becomes an error observation."""
+    """Every source's observations; a source that raises becomes an error observation, and so
+    does a garbage reading (NaN, infinite, negative: every metric counts something), so that
+    the pool holds *and* the record says why."""
     out: list[Observation] = []
     for src in sources:
         try:
@@ -28,6 +31,11 @@ def read_sources(sources: Iterable[Source], pool: str, now: datetime) -> list[Ob
         except Exception as exc:
             metric = str(getattr(src, "metric", "load"))
             out.append(Observation(type(src).__name__, metric, None, now, error=describe(exc)))
+    for k, o in enumerate(out):
+        v = o.value
+        if v is not None and o.error is None and not (v >= 0 and math.isfinite(v)):
+            out[k] = Observation(o.source, o.metric, None, o.at, o.instance_id,
+                                 error=f"garbage reading {v!r} (not a finite count >= 0)")
     return out
 
 

@@ -44,8 +44,8 @@ class TestIntentLog:
         log = IntentLog(journal_url)
         log.finish([a.id], {"ids": ["i-1", "i-2"]})
         assert log.pending("web") == []
-        assert log.known("web") == {"i-1", "i-2"}
-        assert log.known("api") == set()
+        (done,) = log.history("web")
+        assert done.result == {"ids": ["i-1", "i-2"]} and log.history("api") == []
 
     def test_prune_keeps_pending_and_recent(self, journal_url: str) -> None:
         times = iter([datetime(2026, 1, 1, tzinfo=UTC)] * 4 + [datetime(2026, 1, 20, tzinfo=UTC)] * 4)

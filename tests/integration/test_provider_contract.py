@@ -40,7 +40,7 @@ class TestList:
     """list() shows the pool's instances, never a gone one."""
 
     def test_starts_empty(self, kit: Kit) -> None:
-        assert kit.provider.list() == []
+        assert list(kit.provider.list()) == []
 
 
 class TestLaunch:

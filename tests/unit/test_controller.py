@@ -372,3 +372,15 @@ def test_a_journal_that_cannot_be_written_holds_the_pool(tmp_path: Path) -> None
     assert k.runner.journal_error is None and third.errors == ()
     (fourth,) = k.step()
     assert any(o.startswith("launched") for o in fourth.outcome)
+
+
+def test_garbage_readings_hold_and_are_named(tmp_path: Path) -> None:
+    """NaN, infinite or negative readings are errors of the cycle (the pool holds, explain says why)."""
+    for n, bad in enumerate((float("nan"), float("inf"), -3.0)):
+        (tmp_path / str(n)).mkdir()
+        k = kit(tmp_path / str(n), load=2, initial=4)
+        k.source.value = bad
+        (rec,) = k.step()
+        assert any("garbage reading" in e for e in rec.errors), rec.errors
+        assert rec.decision is not None and rec.decision.desired >= rec.decision.current
+        assert not rec.plan or not rec.plan.begin_drain

@@ -3,15 +3,19 @@
 It reads the CycleRecord dicts the SQL journal stored and prints, for each cycle: when,
 what was decided (current -> desired, direction) and why (the winning rule), each policy's
 proposal, the governor's steps, what the pool looked like (load and other readings,
-instances by state), the plan, what happened, and what went wrong.
+instances by state), the plan, what happened, and what went wrong. The operator's pauses,
+resumes and holds (``journal/operator_log.py``: who, why) appear among the cycles in time order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fleetscale.journal.operator_log import OperatorEvent
 
 
 def _when(text: str) -> str:
@@ -38,7 +42,8 @@ def _instances(instances: Sequence[dict[str, Any]]) -> str:
     return f"{parts} ({units} units ready)"
 
 
-def _plan(plan: dict[str, Any] | None) -> str:
+def plan_text(plan: dict[str, Any] | None) -> str:
+    """A recorded plan in a few words (\"launch 2 x small; drain i-3\")."""
     if not plan:
         return "none"
     parts = [f"launch {x['count']} x {x['type']}" for x in plan.get("launch", [])]
@@ -67,7 +72,7 @@ def explain_cycle(rec: dict[str, Any]) -> list[str]:
         lines.append(f"  governor: {'; '.join(rec['steps'])}")
     lines.append(f"  saw:       {_readings(rec.get('observations', []))}")
     lines.append(f"  fleet:     {_instances(rec.get('instances', []))}")
-    lines.append(f"  plan:      {_plan(rec.get('plan'))}")
+    lines.append(f"  plan:      {plan_text(rec.get('plan'))}")
     for line in rec.get("outcome", []):
         lines.append(f"  done:      {line}")
     for line in rec.get("errors", []):
@@ -75,6 +80,21 @@ def explain_cycle(rec: dict[str, Any]) -> list[str]:
     return lines
 
 
-def explain(records: Sequence[dict[str, Any]]) -> str:
-    """Text for the given cycles (oldest first), separated by blank lines."""
-    return "\n\n".join("\n".join(explain_cycle(r)) for r in records)
+def explain(records: Sequence[dict[str, Any]], events: Sequence[OperatorEvent] = ()) -> str:
+    """Text for the given cycles (oldest first), separated by blank lines, with the operator's
+    actions (pause, resume, hold: who, why) in time order among them."""
+    items: list[tuple[datetime, int, list[str]]] = []
+    for n, rec in enumerate(records):
+        items.append((_at(rec.get("started_at")), n, explain_cycle(rec)))
+    for e in events:
+        items.append((e.at, -1, [f"{_when(e.at.isoformat())}  {e.pool}  {e.line()}"]))
+    items.sort(key=lambda x: (x[0], x[1]))
+    return "\n\n".join("\n".join(lines) for _, _, lines in items)
+
+
+def _at(text: Any) -> datetime:
+    try:
+        when = datetime.fromisoformat(str(text))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -88,6 +88,28 @@ def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
     cur.close()
 
 
+def _put(c: sa.Connection, pool: str, kind: str, at: datetime, hold: int | None = None,
+         until: datetime | None = None) -> None:
+    c.execute(operator.delete().where(operator.c.pool == pool, operator.c.kind == kind))
+    c.execute(operator.insert(), {"pool": pool, "kind": kind, "hold": hold,
+                                  "until": _utc(until) if until else None, "set_at": _utc(at)})
+
+
+def put_pause(c: sa.Connection, pool: str, at: datetime, direction: Direction | None = None) -> None:
+    """Pause ``pool`` (one direction, or both) within the caller's transaction."""
+    for d in [direction] if direction else [Direction.UP, Direction.DOWN]:
+        _put(c, pool, f"pause_{d.value}", at)
+
+
+def put_hold(c: sa.Connection, pool: str, units: int, until: datetime, at: datetime) -> None:
+    _put(c, pool, "hold", at, hold=units, until=until)
+
+
+def clear_controls(c: sa.Connection, pool: str) -> int:
+    """Remove every pause and hold of ``pool``; returns how many were removed."""
+    return int(c.execute(operator.delete().where(operator.c.pool == pool)).rowcount)
+
+
 @dataclass(frozen=True, slots=True)
 class OperatorState:
     """What an operator set at runtime for one pool."""
@@ -186,25 +208,15 @@ class SqlJournal:
 
     # --- operator controls ------------------------------------------------------------
 
-    def _put(self, pool: str, kind: str, at: datetime, hold: int | None = None,
-             until: datetime | None = None) -> None:
-        def go(c: sa.Connection) -> None:
-            c.execute(operator.delete().where(operator.c.pool == pool, operator.c.kind == kind))
-            c.execute(operator.insert(), {"pool": pool, "kind": kind, "hold": hold,
-                                          "until": _utc(until) if until else None, "set_at": _utc(at)})
-        self._run(f"set {kind}", go)
-
     def pause(self, pool: str, at: datetime, direction: Direction | None = None) -> None:
-        for d in [direction] if direction else [Direction.UP, Direction.DOWN]:
-            self._put(pool, f"pause_{d.value}", at)
+        self._run("pause", lambda c: put_pause(c, pool, at, direction))
 
     def hold(self, pool: str, units: int, until: datetime, at: datetime) -> None:
-        self._put(pool, "hold", at, hold=units, until=until)
+        self._run("hold", lambda c: put_hold(c, pool, units, until, at))
 
     def resume(self, pool: str) -> int:
         """Remove every pause and hold of ``pool``; returns how many were removed."""
-        q = operator.delete().where(operator.c.pool == pool)
-        return int(self._run("resume", lambda c: c.execute(q).rowcount))
+        return int(self._run("resume", lambda c: clear_controls(c, pool)))
 
     def operator(self, pool: str, now: datetime) -> OperatorState:
         q = sa.select(operator).where(operator.c.pool == pool)
