@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 import re
 import sys
@@ -18,21 +19,27 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fleetscale import config
-from fleetscale.errors import ConfigError, FleetscaleError
+from fleetscale import config, limits
+from fleetscale.errors import ConfigError, FleetscaleError, TraceError
 from fleetscale.model import Direction
 from fleetscale.sim import cli as sim_cli
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+#: the farthest ahead an operator's hold may reach (and the longest duration accepted)
+HOLD_MAX = timedelta(days=366)
+#: the most cycles ``explain`` shows at once
+EXPLAIN_MAX = 10_000
 
 
 def duration(text: str) -> float:
-    """``90``, ``90s``, ``15m``, ``6h``, ``2d`` -> seconds."""
+    """``90``, ``90s``, ``15m``, ``6h``, ``2d`` -> seconds (more than 0, at most 366 days)."""
     m = _DURATION.match(text.strip().lower())
-    if not m or float(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive duration like 90s, 15m, 6h (got {text!r})")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    seconds = float(m.group(1)) * _UNITS[m.group(2)] if m else math.nan
+    if not 0 < seconds <= HOLD_MAX.total_seconds():
+        raise argparse.ArgumentTypeError(f"expected a positive duration like 90s, 15m, 6h, at most "
+                                         f"{HOLD_MAX.days}d (got {text!r})")
+    return seconds
 
 
 def moment(text: str, now: datetime | None = None) -> datetime:
@@ -90,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="why recent decisions were made")
     p.add_argument("pool", metavar="POOL")
-    p.add_argument("--last", type=int, default=5, metavar="N", help="how many cycles (default 5)")
+    p.add_argument("--last", default="5", metavar="N", help="how many cycles (default 5)")
     _journal_opts(p)
 
     p = sub.add_parser("pause", help="pause a pool's scaling (both directions unless --direction)")
@@ -106,7 +113,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("hold", help="hold a pool at N units until a time")
     p.add_argument("pool", metavar="POOL")
-    p.add_argument("units", type=int, metavar="N")
+    p.add_argument("units", metavar="N")
     p.add_argument("--until", required=True, metavar="TIME", help="ISO 8601 with zone, or +DURATION")
     _reason_opt(p)
     _journal_opts(p)
@@ -143,9 +150,10 @@ def _load_for_run(args: argparse.Namespace) -> config.Loaded:
     if args.from_env:
         if args.file:
             raise ConfigError("(arguments): give FILE or --from-env, not both (got both)")
-        from fleetscale.compat.dynoscaler_env import document_from_env
+        from fleetscale.compat.dynoscaler_env import parse_env
 
-        return config.parse(document_from_env(dict(os.environ)))
+        loaded: config.Loaded = parse_env(dict(os.environ))
+        return loaded
     if not args.file:
         raise ConfigError("(arguments): run needs FILE or --from-env (got neither)")
     return config.load(args.file)
@@ -208,29 +216,80 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(args: argparse.Namespace) -> tuple[Any, config.Loaded | None]:
+def _whole(text: str, name: str, lo: int, hi: int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number (got {text})") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: must be from {lo} to {hi} (got {text})")
+    return value
+
+
+def _journal(url: str, where: str) -> Any:
+    """The existing journal at ``url``; never creates one (an operator command that found no
+    journal would otherwise leave an empty database behind and report success)."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import SQLAlchemyError
+
     from fleetscale.journal.sql import SqlJournal
 
+    try:
+        parsed = sa.engine.make_url(url)
+    except (SQLAlchemyError, ValueError):
+        raise ConfigError(f"{where}: not a database URL (got {url})") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.drivername.startswith("sqlite"):
+        db = parsed.database or ""
+        if db in ("", ":memory:") or not os.path.isfile(db):
+            raise ConfigError(f"{where}: no journal at {shown}; the controller creates it on its first "
+                              f"cycle (got {shown})")
+    store = SqlJournal(url, create=False)
+    try:
+        known = sa.inspect(store.engine).has_table("fs_cycles")
+    except SQLAlchemyError:
+        known = False
+    if not known:
+        store.close()
+        raise ConfigError(f"{where}: {shown} holds no fleetscale journal (got {shown})")
+    return store
+
+
+def _configured(args: argparse.Namespace) -> config.Loaded | None:
     loaded = config.load(args.config) if args.config else None
     if loaded is not None:
         loaded.config.pool(args.pool)  # the pool must exist
-    url = args.journal or (loaded.config.journal.sql if loaded else config.JournalConfig().sql)
-    return SqlJournal(url), loaded
+    return loaded
+
+
+def _store(args: argparse.Namespace, loaded: config.Loaded | None) -> Any:
+    """The pool's journal. The pool must be known: named by the configuration, or recorded."""
+    if args.journal:
+        url, where = args.journal, "--journal"
+    elif loaded is not None:
+        url, where = loaded.config.journal.sql, "journal.sql"
+    else:
+        url, where = config.JournalConfig().sql, "--journal (default)"
+    store = _journal(url, where)
+    if loaded is None:
+        recorded = store.pools()
+        if args.pool not in recorded:
+            store.close()
+            raise ConfigError(f"POOL: the journal has recorded no pool of that name (it has: "
+                              f"{', '.join(recorded) or 'none'}); give --config to name a configured "
+                              f"pool (got {args.pool})")
+    return store
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from fleetscale.journal.explain import explain
-
-    if args.last < 1:
-        raise ConfigError(f"--last: must be at least 1 (got {args.last})")
     from fleetscale.journal.operator_log import OperatorLog
 
-    store, _ = _store(args)
-    records = store.cycles(args.pool, args.last)
+    last = _whole(args.last, "--last", 1, EXPLAIN_MAX)
+    store = _store(args, _configured(args))
+    records = store.cycles(args.pool, last)
     if not records:
-        known = store.pools()
-        say(f"fleetscale: no cycles journaled for pool {args.pool!r} (journal has: "
-            f"{', '.join(known) or 'none'})", err=True)
+        say(f"fleetscale: no cycles journaled for pool {args.pool!r} yet", err=True)
         return 1
     oldest = datetime.fromisoformat(records[0]["started_at"])
     events = OperatorLog(store.engine).events(args.pool, since=oldest)
@@ -245,7 +304,7 @@ def _operator_log(store: Any) -> Any:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    store, _ = _store(args)
+    store = _store(args, _configured(args))
     direction = Direction(args.direction) if args.direction else None
     _operator_log(store).pause(args.pool, direction, args.reason, _who(), datetime.now(UTC))
     say(f"paused {args.pool} ({args.direction or 'up and down'}); the controller applies it next cycle")
@@ -253,27 +312,31 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    store, _ = _store(args)
+    store = _store(args, _configured(args))
     event = _operator_log(store).resume(args.pool, args.reason, _who(), datetime.now(UTC))
     say(f"resumed {args.pool} ({event.detail})")
     return 0
 
 
 def cmd_hold(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
     try:
-        until = moment(args.until)
+        until = moment(args.until, now)
     except argparse.ArgumentTypeError as exc:
         raise ConfigError(f"--until: {exc}") from None
-    if args.units < 0:
-        raise ConfigError(f"N: must be 0 or more (got {args.units})")
-    store, loaded = _store(args)
+    if not now < until <= now + HOLD_MAX:
+        raise ConfigError(f"--until: must be in the future and at most {HOLD_MAX.days} days ahead "
+                          f"(got {args.until})")
+    units = _whole(args.units, "N", 0, limits.UNITS_MAX)
+    loaded = _configured(args)
     if loaded is not None:
         pool = loaded.config.pool(args.pool)
-        if not pool.min <= args.units <= pool.max:
+        if not pool.min <= units <= pool.max:
             raise ConfigError(f"N: must be within the pool's min..max {pool.min}..{pool.max} "
-                              f"(got {args.units})")
-    _operator_log(store).hold(args.pool, args.units, until, args.reason, _who(), datetime.now(UTC))
-    say(f"holding {args.pool} at {args.units} units until {until.isoformat()}")
+                              f"(got {units})")
+    store = _store(args, loaded)
+    _operator_log(store).hold(args.pool, units, until, args.reason, _who(), now)
+    say(f"holding {args.pool} at {units} units until {until.isoformat()}")
     return 0
 
 
@@ -297,10 +360,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except ConfigError as exc:
         for line in exc.problems:
-            say(line, err=True)
+            say(" ".join(line.split()), err=True)  # one line per problem, always
+        return 2
+    except TraceError as exc:  # a trace file the user named
+        say(f"fleetscale: {' '.join(str(exc).split())}", err=True)
         return 2
     except FleetscaleError as exc:
-        say(f"fleetscale: {exc}", err=True)
+        say(f"fleetscale: {' '.join(str(exc).split())}", err=True)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -12,15 +12,12 @@ The seed gateway Scaler's JSON (``gw_name_prefix``, ``sip_db``, ``cpu_per_gw``,
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -35,16 +32,15 @@ from pydantic import (
     model_validator,
 )
 
-from fleetscale import registry
+from fleetscale import document, limits
+from fleetscale.config_adapters import adapter_problems, raw_adapter_problems, validate_json
+from fleetscale.config_errors import format_errors
+from fleetscale.config_errors import redact as redact  # re-exported: the API masks with it
 from fleetscale.decide import DecisionSpec, Override
 from fleetscale.errors import ConfigError
 from fleetscale.governor.settings import GovernorSettings
 from fleetscale.model import Direction, InstanceType
 from fleetscale.policy.specs import PolicySpec
-
-_SECRET_WORDS = ("password", "secret", "token", "passwd", "credential")
-#: ``scheme://user:PASSWORD@`` in a URL
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
 
 
 def _forbid_extra(cls: Any, seen: set[Any] | None = None) -> None:
@@ -85,8 +81,8 @@ class AdapterSpec(BaseModel):
 
 class InstanceTypeConfig(_Strict):
     name: str = Field(min_length=1)
-    weight: PositiveInt = 1
-    price: NonNegativeFloat = 1.0
+    weight: PositiveInt = Field(default=1, le=limits.UNITS_MAX)
+    price: NonNegativeFloat = Field(default=1.0, le=limits.PRICE_MAX)
 
     def typed(self) -> InstanceType:
         return InstanceType(self.name, self.weight, self.price)
@@ -94,23 +90,24 @@ class InstanceTypeConfig(_Strict):
 
 class DrainConfig(_Strict):
     #: seconds a drain may take; None = wait for the last session however long it takes
-    deadline: PositiveFloat | None = None
+    deadline: PositiveFloat | None = Field(default=None, le=limits.WEEK)
     #: what happens at the deadline: keep waiting (default: calls are never cut) or terminate
     on_deadline: Literal["wait", "terminate"] = "wait"
 
 
 class OverrideConfig(_Strict):
-    hold: NonNegativeInt
+    hold: NonNegativeInt = Field(le=limits.UNITS_MAX)
     until: AwareDatetime
 
 
 class PoolConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    interval: PositiveFloat = 60.0
-    min: NonNegativeInt = 0
-    max: PositiveInt
-    #: load one capacity unit serves at 100 % (calls, rooms, messages/min, ...)
-    unit_capacity: PositiveFloat = 1.0
+    #: seconds between cycles: 0.1 s .. 1 day
+    interval: float = Field(default=60.0, ge=limits.INTERVAL_MIN, le=limits.INTERVAL_MAX)
+    min: NonNegativeInt = Field(default=0, le=limits.UNITS_MAX)
+    max: PositiveInt = Field(le=limits.UNITS_MAX)
+    #: load one capacity unit serves at 100 % (calls, rooms, messages/min, ...): up to 1e9
+    unit_capacity: PositiveFloat = Field(default=1.0, le=limits.CAPACITY_MAX)
     instance_types: tuple[InstanceTypeConfig, ...] = (InstanceTypeConfig(name="default"),)
     #: empty = the recommended policy
     policies: tuple[PolicyField, ...] = ()
@@ -120,7 +117,7 @@ class PoolConfig(_Strict):
     drainer: AdapterSpec = AdapterSpec(kind="none")
     drain: DrainConfig = DrainConfig()
     #: seconds an instance may stay pending (no address, not registered) before it is removed
-    boot_timeout: PositiveFloat = 600.0
+    boot_timeout: PositiveFloat = Field(default=600.0, le=limits.WEEK)
     #: an instance counts as ready only once a source reports it ``registered``
     require_registration: bool = False
     #: tagged instances found that the journal does not know: adopt them or terminate them
@@ -175,6 +172,33 @@ class JournalConfig(_Strict):
     #: serve Prometheus /metrics on this port (None = off)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
+    @field_validator("sql")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        """A URL SQLAlchemy can parse, of a dialect whose driver is installed; a SQLite file's
+        directory must exist (the journal itself is created on the first cycle)."""
+        import sqlalchemy as sa
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            parsed = sa.engine.make_url(url)
+            dialect = parsed.get_dialect()
+            dialect.import_dbapi()
+        except (SQLAlchemyError, ValueError) as exc:
+            raise ValueError(f"not a usable database URL: {' '.join(str(exc).split())}") from None
+        except ImportError as exc:
+            raise ValueError(f"the database driver is not installed: {exc}") from None
+        database = parsed.database or ""
+        if parsed.drivername.startswith("sqlite") and database not in ("", ":memory:"):
+            folder = Path(database).parent
+            try:
+                usable = folder.is_dir()
+            except (OSError, ValueError):
+                usable = False
+            if not usable:
+                raise ValueError(f"no such directory {str(folder)!r} for the SQLite journal")
+        return url
+
 
 class ApiConfig(_Strict):
     """``api:``: the HTTP API and dashboard ``fleetscale run`` serves (``api/``)."""
@@ -213,9 +237,9 @@ class CoordinationConfig(_Strict):
     #: seconds a lease lives without renewal; a dead replica's pools move after about this long
     ttl: float = Field(default=10.0, ge=1.0, le=600.0)
     #: a replica stops acting this long before its lease's local deadline (default ttl / 5)
-    safety_margin: PositiveFloat | None = None
+    safety_margin: PositiveFloat | None = Field(default=None, le=600.0)
     #: heartbeat and renewal period (default ttl / 3)
-    renew_every: PositiveFloat | None = None
+    renew_every: PositiveFloat | None = Field(default=None, le=600.0)
     #: this replica's name, unique among the replicas (default HOSTNAME-PID)
     replica: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
     #: etcd: client URLs, e.g. [http://127.0.0.1:2379]
@@ -284,135 +308,7 @@ class Config(_Strict):
         raise ConfigError(f"pool: no pool named {name!r} (have {[p.name for p in self.pools]})")
 
 
-# --- errors --------------------------------------------------------------------------
-
-
-def _secret(name: str) -> bool:
-    return any(w in name.lower() for w in _SECRET_WORDS)
-
-
-def _redact(value: Any) -> Any:
-    """``value`` with what it holds of secrets masked: keys named like secrets (at any depth,
-    e.g. a whole adapter mapping a model validator rejected) and passwords in URLs."""
-    if isinstance(value, Mapping):
-        return {k: "***" if _secret(str(k)) else _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact(v) for v in value]
-    if isinstance(value, str):
-        return _URL_PASSWORD.sub(r"\g<head>***@", value)
-    return value
-
-
-def redact(value: Any) -> Any:
-    """``value`` with secrets masked (keys named like secrets, passwords in URLs): for text
-    that leaves the process (errors, the HTTP API)."""
-    return _redact(value)
-
-
-def _show(path: str, value: Any) -> str:
-    if _secret(path):
-        return "***"
-    value = _redact(value)
-    text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _path(loc: tuple[Any, ...], data: Any) -> str:
-    """Join a pydantic location, dropping union tags (``policies.0.target.x`` -> ``policies.0.x``)."""
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if (isinstance(node, Mapping) and isinstance(item, str) and item not in node
-                and (node.get("kind") == item or item.startswith("function-"))):
-            continue
-        parts.append(str(item))
-        try:
-            node = node[item]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            node = None
-    return ".".join(parts)
-
-
-def format_errors(exc: ValidationError, data: Any, prefix: str = "") -> list[str]:
-    lines = []
-    errors = exc.errors()
-    locs = [tuple(e["loc"]) for e in errors]
-    for err in errors:
-        loc = tuple(err["loc"])
-        if err["type"] == "too_short" and any(o[: len(loc)] == loc and o != loc for o in locs):
-            continue  # a list that lost its invalid items; the items' own errors say why
-        path = _path(tuple(err["loc"]), data)
-        path = f"{prefix}.{path}" if prefix and path else (prefix or path or "(document)")
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            lines.append(f"{path}: {msg} (got nothing)")
-        else:
-            lines.append(f"{path}: {msg} (got {_show(path, err.get('input'))})")
-    return lines
-
-
 # --- loading -------------------------------------------------------------------------
-
-
-def _check_one(role: str, kind: str, options: Mapping[str, Any], where: str, problems: list[str]) -> Any:
-    """Validate one adapter's options with its module's Settings; None (and problems) if bad."""
-    try:
-        module = registry.module_for(role, kind)
-    except ConfigError:
-        known = ", ".join(sorted(registry.KINDS[role]))
-        problems.append(f"{where}.kind: unknown {role} kind; known: {known} (got {kind})")
-        return None
-    except ImportError as exc:
-        problems.append(f"{where}.kind: {role} {kind!r} is not available: {exc} (got {kind})")
-        return None
-    try:
-        return module.Settings.model_validate(dict(options))
-    except ValidationError as exc:
-        problems.extend(format_errors(exc, options, where))
-        return None
-
-
-def _check_adapters(config: Config) -> tuple[list[str], dict[tuple[str, int | None, str], Any]]:
-    problems: list[str] = []
-    settings: dict[tuple[str, int | None, str], Any] = {}
-
-    def check(role: str, spec: AdapterSpec, where: str, key: tuple[str, int | None, str]) -> None:
-        got = _check_one(role, spec.kind, spec.options, where, problems)
-        if got is not None:
-            settings[key] = got
-
-    for i, pool in enumerate(config.pools):
-        for j, src in enumerate(pool.sources):
-            check("source", src, f"pools.{i}.sources.{j}", (pool.name, j, "source"))
-        check("provider", pool.provider, f"pools.{i}.provider", (pool.name, None, "provider"))
-        check("drainer", pool.drainer, f"pools.{i}.drainer", (pool.name, None, "drainer"))
-    for j, sink in enumerate(config.journal.sinks):
-        check("sink", sink, f"journal.sinks.{j}", ("", j, "sink"))
-    return problems, settings
-
-
-def _raw_adapter_problems(data: Mapping[str, Any]) -> list[str]:
-    """Adapter problems of a document that failed validation elsewhere, so that ``check``
-    reports them all at once (best effort on the raw mappings)."""
-    found: list[tuple[str, Any, str]] = []
-    pools = data.get("pools")
-    for i, pool in enumerate(pools if isinstance(pools, list) else []):
-        if not isinstance(pool, Mapping):
-            continue
-        sources = pool.get("sources")
-        for j, src in enumerate(sources if isinstance(sources, list) else []):
-            found.append(("source", src, f"pools.{i}.sources.{j}"))
-        found.append(("provider", pool.get("provider"), f"pools.{i}.provider"))
-        found.append(("drainer", pool.get("drainer"), f"pools.{i}.drainer"))
-    journal = data.get("journal")
-    sinks = journal.get("sinks") if isinstance(journal, Mapping) else None
-    for j, sink in enumerate(sinks if isinstance(sinks, list) else []):
-        found.append(("sink", sink, f"journal.sinks.{j}"))
-    problems: list[str] = []
-    for role, spec, where in found:
-        if isinstance(spec, Mapping) and isinstance(spec.get("kind"), str):
-            _check_one(role, spec["kind"], {k: v for k, v in spec.items() if k != "kind"}, where, problems)
-    return problems
 
 
 @dataclasses.dataclass(frozen=True)
@@ -435,43 +331,48 @@ class Loaded:
         return self.settings[("", index, "sink")]
 
 
+def seed_document(data: Any) -> bool:
+    """A seed gateway Scaler configuration (even one missing some of its keys)?"""
+    from fleetscale.compat.gateway_config import SEED_KEYS
+
+    return isinstance(data, Mapping) and "pools" not in data and any(k in data for k in SEED_KEYS)
+
+
 def parse(data: Any) -> Loaded:
     """Validate a decoded document. Raises ConfigError listing every problem."""
-    if isinstance(data, Mapping) and "gw_name_prefix" in data and "pools" not in data:
-        from fleetscale.compat.gateway_config import seed_to_document
+    if seed_document(data):
+        from fleetscale.compat.gateway_config import seed_names, seed_to_document
 
-        data = seed_to_document(data)
+        try:
+            return _parse(seed_to_document(data))
+        except ConfigError as exc:
+            raise ConfigError(seed_names(exc.problems, data)) from None
+    return _parse(data)
+
+
+def _parse(data: Any) -> Loaded:
     if not isinstance(data, Mapping):
         raise ConfigError(f"(document): expected a mapping with 'pools' (got {type(data).__name__})")
+    bad = document.problems(data)
+    if bad:
+        raise ConfigError(bad)
     try:
-        config = Config.model_validate(data)
+        config = validate_json(Config, data)
     except ValidationError as exc:
         lines = format_errors(exc, data)
-        lines += [p for p in _raw_adapter_problems(data) if p not in lines]
+        lines += [p for p in raw_adapter_problems(data) if p not in lines]
         raise ConfigError(lines) from None
-    problems, settings = _check_adapters(config)
+    problems, settings = adapter_problems(config)
+    problems = limits.problems(config.pools) + problems
     if problems:
         raise ConfigError(problems)
     return Loaded(config, settings)
 
 
 def read_document(path: str | Path) -> Any:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"(file): cannot read {p}: {exc.strerror} (got {p})") from None
-    try:
-        if p.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"(file): invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} "
-                          f"(got {p})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"(file): invalid YAML{where}: {getattr(exc, 'problem', exc)} (got {p})") from None
+    """The decoded YAML or JSON document of a file (``document.read``: refuses what is too
+    big, too deep, binary, ambiguous or has a key twice)."""
+    return document.read(path)
 
 
 def load(path: str | Path) -> Loaded:

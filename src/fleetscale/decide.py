@@ -14,6 +14,7 @@ call exactly this function (one decision code path).
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -49,6 +50,11 @@ class DecisionSpec:
     unit_capacity: float = 1.0
     paused: frozenset[Direction] = frozenset()
     override: Override | None = None
+
+    def __post_init__(self) -> None:
+        # defence in depth: an infinite capacity per unit would make every load need 0 units
+        if not (math.isfinite(self.unit_capacity) and self.unit_capacity > 0):
+            raise ValueError(f"unit_capacity must be a finite number > 0 (got {self.unit_capacity})")
 
 
 @dataclass(frozen=True, slots=True)

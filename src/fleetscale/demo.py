@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import IO, Any
 
+from fleetscale import limits
 from fleetscale.app import runner_for
 from fleetscale.config import PoolConfig
 from fleetscale.controller import Controller
@@ -120,11 +121,15 @@ def _actions(rec: CycleRecord) -> str:
     return ", ".join(parts)
 
 
+#: option -> (lowest, highest): finite, and within the configuration's ranges (``limits``)
+_RANGES = {"speed": (1e-3, 1e6), "interval": (limits.INTERVAL_MIN, limits.INTERVAL_MAX),
+           "boot_delay": (0.0, limits.WEEK), "drain_time": (0.0, limits.WEEK)}
+
+
 def _check(args: argparse.Namespace, covered: float) -> None:
-    problems = [f"--{name.replace('_', '-')}: must be positive (got {getattr(args, name):g})"
-                for name in ("speed", "interval") if not getattr(args, name) > 0]
-    problems += [f"--{name.replace('_', '-')}: must be 0 or more (got {getattr(args, name):g})"
-                 for name in ("boot_delay", "drain_time") if getattr(args, name) < 0]
+    problems = [f"--{name.replace('_', '-')}: must be a finite number from {lo:g} to {hi:g} "
+                f"(got {getattr(args, name):g})"
+                for name, (lo, hi) in _RANGES.items() if not lo <= getattr(args, name) <= hi]
     if args.start + args.duration > covered:
         problems.append(f"--duration: the bundled trace covers {_span(covered)}; --start {_span(args.start)} "
                         f"+ --duration {_span(args.duration)} goes past its end (got {args.duration:g} s)")

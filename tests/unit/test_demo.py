@@ -31,5 +31,5 @@ def test_demo_refuses_bad_arguments(capsys) -> None:  # type: ignore[no-untyped-
 
     assert main(["demo", "--speed", "0", "--duration", "47h"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == "--speed: must be positive (got 0)"
+    assert err[0] == "--speed: must be a finite number from 0.001 to 1e+06 (got 0)"
     assert err[1].startswith("--duration: the bundled trace covers 48 h")

@@ -65,14 +65,14 @@ class TestTranslation:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"cpu_per_gw": None}, "cpu_per_gw: must be a whole number >= 1 (got None)"),
-        ({"cpu_per_gw": 0}, "cpu_per_gw: must be a whole number >= 1 (got 0)"),
+        ({"cpu_per_gw": None}, "cpu_per_gw: must be a whole number >= 1 and <= 4096 (got None)"),
+        ({"cpu_per_gw": 0}, "cpu_per_gw: must be a whole number >= 1 and <= 4096 (got 0)"),
         ({"gw_name_prefix": ""}, "gw_name_prefix: must be a non-empty string (got '')"),
         ({"auto_scale_threshold": {}}, "auto_scale_threshold: must be a non-empty mapping"),
         ({"sip_db": {"root_password": "x"}}, "sip_db.host: must be a host name or address (got None)"),
         ({"sip_db": "db"}, "sip_db: must be a mapping with host and root_password (got str)"),
         ({"sip_db": {"host": "h", "pwd": "x"}}, "sip_db.pwd: unknown key"),
-        ({"calls_per_cpu": -1}, "calls_per_cpu: must be a number > 0 (got -1)"),
+        ({"calls_per_cpu": -1}, "calls_per_cpu: must be a number > 0 and at most 1e6 (got -1)"),
         ({"loadmax": 1}, "loadmax: not a key of the gateway Scaler configuration"),
         ({"fleetscale": []}, "fleetscale: must be a mapping of pool options (got list)"),
     ],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetscale.errors import ConfigError, TraceError
+from fleetscale.errors import ConfigError
 from fleetscale.sim import cli as sim_cli
 from fleetscale.sim.baselines import NAMES
 
@@ -113,13 +113,13 @@ class TestBadInput:
     ], ids=["not-a-number", "negative", "uneven", "three-fields"])
     def test_bad_trace_names_the_line(self, tmp_path: Path, rows: list[str], where: str) -> None:
         args = _parse("--trace", str(_trace(tmp_path, rows)))
-        with pytest.raises(TraceError, match=where):
+        with pytest.raises(ConfigError, match=rf"--trace: .* {where}"):
             args.handler(args)
 
     def test_bad_header(self, tmp_path: Path) -> None:
         path = tmp_path / "t.csv"
         path.write_text("time,value\n0,1\n60,2\n")
-        with pytest.raises(TraceError, match="line 1"):
+        with pytest.raises(ConfigError, match=r"--trace: .* line 1"):
             sim_cli.cmd_simulate(_parse("--trace", str(path)))
 
     def test_config_without_pool(self, tmp_path: Path) -> None:

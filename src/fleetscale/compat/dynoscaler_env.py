@@ -178,6 +178,61 @@ def document_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     return {"pools": [pool], "journal": journal}
 
 
+#: a path of the generated document -> the variable it came from (longest prefix first)
+_ENV_NAMES = (
+    ("pools.0.policies.0.threshold", "DYNOSCALER_BACKLOG_THRESHOLD"),
+    ("pools.0.policies.0.target", "DYNOSCALER_BACKLOG_THRESHOLD"),
+    ("pools.0.policies.0.up_cycles", "DYNOSCALER_UP_CYCLES"),
+    ("pools.0.policies.0.down_cycles", "DYNOSCALER_DOWN_CYCLES"),
+    ("pools.0.policies.0.latency", "FLEETSCALE_LATENCY_OBJECTIVE"),
+    ("pools.0.policies.0.processing_time", "FLEETSCALE_PROCESSING_TIME"),
+    ("pools.0.policies", "FLEETSCALE_POLICY"),
+    ("pools.0.sources.0.queues", "AWS_SQS_NAME"),
+    ("pools.0.sources.0.region", "AWS_SQS_REGION"),
+    ("pools.0.sources.0.endpoint_url", "FLEETSCALE_SQS_ENDPOINT_URL"),
+    ("pools.0.provider.app", "MY_HEROKU_AS_APP"),
+    ("pools.0.provider.process_type", "MY_HEROKU_AS_PROCESS"),
+    ("pools.0.provider.api_url", "FLEETSCALE_HEROKU_API_URL"),
+    ("pools.0.interval", "FLEETSCALE_INTERVAL"),
+    ("pools.0.min", "DYNOSCALER_MIN_DYNOS"),
+    ("pools.0.max", "DYNOSCALER_MAX_DYNOS"),
+    ("pools.0.name", "MY_HEROKU_AS_APP"),
+    ("journal.sql", "FLEETSCALE_JOURNAL_SQL"),
+    ("journal.metrics_port", "FLEETSCALE_METRICS_PORT"),
+    ("journal.sinks.0.url", "ELK_ELASTIC_URL"),
+    ("journal.sinks.0.index", "ELK_INDEX_AS"),
+    ("journal.sinks.0.username", "ELK_ELASTIC_USER"),
+)
+
+
+def env_names(lines: list[str]) -> list[str]:
+    """ConfigError lines about the generated document, renamed to the variables the user set
+    (``pools.0.interval`` -> ``FLEETSCALE_INTERVAL``); each line once."""
+    out: list[str] = []
+    for line in lines:
+        path, sep, rest = line.partition(": ")
+        for head, name in _ENV_NAMES:
+            if sep and (path == head or path.startswith(head + ".")):
+                path = name
+                break
+        text = f"{path}{sep}{rest}"
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def parse_env(environ: Mapping[str, str]) -> Any:
+    """The validated configuration (``config.Loaded``) for the seed's variables; every error
+    names the variable."""
+    from fleetscale import config
+
+    doc = document_from_env(environ)
+    try:
+        return config.parse(doc)
+    except ConfigError as exc:
+        raise ConfigError(env_names(exc.problems)) from None
+
+
 def _sinks(env: _Env) -> list[dict[str, Any]]:
     """The Elasticsearch sink when ``ELK_ELASTIC_URL`` is set (the seed only logs otherwise).
     ``ELK_INDEX_TYPE_AS`` is accepted and unused: Elasticsearch 7 removed mapping types."""

@@ -55,11 +55,12 @@ def seed_to_document(data: Mapping[str, Any]) -> dict[str, Any]:
     if "gw_name_prefix" in data and (not isinstance(prefix, str) or not prefix):
         problems.append(f"gw_name_prefix: must be a non-empty string (got {prefix!r})")
     cpu = data.get("cpu_per_gw")
-    if "cpu_per_gw" in data and (isinstance(cpu, bool) or not isinstance(cpu, int) or cpu < 1):
-        problems.append(f"cpu_per_gw: must be a whole number >= 1 (got {cpu!r})")
+    if "cpu_per_gw" in data and (isinstance(cpu, bool) or not isinstance(cpu, int) or not 1 <= cpu <= 4096):
+        problems.append(f"cpu_per_gw: must be a whole number >= 1 and <= 4096 (got {cpu!r})")
     calls_per_cpu = data.get("calls_per_cpu", DEFAULT_CALLS_PER_CPU)
-    if isinstance(calls_per_cpu, bool) or not isinstance(calls_per_cpu, int | float) or calls_per_cpu <= 0:
-        problems.append(f"calls_per_cpu: must be a number > 0 (got {calls_per_cpu!r})")
+    if (isinstance(calls_per_cpu, bool) or not isinstance(calls_per_cpu, int | float)
+            or not 0 < calls_per_cpu <= 1e6):
+        problems.append(f"calls_per_cpu: must be a number > 0 and at most 1e6 (got {calls_per_cpu!r})")
     thresholds = data.get("auto_scale_threshold")
     if "auto_scale_threshold" in data and (not isinstance(thresholds, Mapping) or not thresholds):
         problems.append(f"auto_scale_threshold: must be a non-empty mapping of HH:MM:SS to "
@@ -93,6 +94,71 @@ def seed_to_document(data: Mapping[str, Any]) -> dict[str, Any]:
         "boot_timeout": 600.0,
     }
     return {"pools": [_merge(pool, dict(extra))]}
+
+
+#: a path of the translated document -> the seed key it came from (longest prefix first)
+_SEED_NAMES = (
+    ("pools.0.policies.0.auto_scale_threshold", "auto_scale_threshold"),
+    ("pools.0.policies.0.timezone", "timezone"),
+    ("pools.0.policies.0", "auto_scale_threshold"),
+    ("pools.0.sources.0.cpu_per_gw", "cpu_per_gw"),
+    ("pools.0.sources.0.calls_per_cpu", "calls_per_cpu"),
+    ("pools.0.sources.0.gw_prefix", "gw_name_prefix"),
+    ("pools.0.drainer.gw_prefix", "gw_name_prefix"),
+    ("pools.0.provider.name_prefix", "gw_name_prefix"),
+    ("pools.0.sources.0.rpc_url", "rpc_url"),
+    ("pools.0.drainer.rpc_url", "rpc_url"),
+    ("pools.0.max", "max_gw"),
+    ("pools.0.name", "pool"),
+)
+
+
+def seed_names(lines: list[str], seed: Mapping[str, Any]) -> list[str]:
+    """ConfigError lines about the translated document, renamed to what the seed file says
+    (``pools.0.max`` -> ``max_gw``, ``pools.0.sources.0.db.password`` -> ``sip_db.root_password``,
+    an option from ``fleetscale`` -> ``fleetscale.interval``); each line once."""
+    out: list[str] = []
+    for line in lines:
+        path, sep, rest = line.partition(": ")
+        renamed = _seed_name(path, seed) if sep else path
+        text = f"{renamed}{sep}{rest}"
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _seed_name(path: str, seed: Mapping[str, Any]) -> str:
+    extra = seed.get("fleetscale")
+    if path.startswith("pools.0.") and isinstance(extra, Mapping):
+        node: Any = extra
+        parts = path.split(".")[2:]
+        for part in parts:
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                break
+        else:
+            return "fleetscale." + ".".join(parts)
+    for head in ("pools.0.sources.0.db", "pools.0.drainer.db"):
+        if path == head or path.startswith(head + "."):
+            return _db_name(path[len(head) + 1:], seed.get("sip_db"))
+    if path == "pools.0.unit_capacity":
+        return "cpu_per_gw x calls_per_cpu" if "calls_per_cpu" in seed else "cpu_per_gw"
+    for head, name in _SEED_NAMES:
+        if path == head or path.startswith(head + "."):
+            return name + path[len(head):]
+    return path
+
+
+def _db_name(key: str, raw: Any) -> str:
+    given = raw if isinstance(raw, Mapping) else {}
+    if key == "password":
+        key = "root_password" if "root_password" in given else "password"
+    elif key == "database" and "db" in given and "database" not in given:
+        key = "db"
+    return f"sip_db.{key}" if key else "sip_db"
 
 
 def _db(raw: Any) -> tuple[dict[str, Any], list[str]]:

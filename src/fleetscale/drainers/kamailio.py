@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale.errors import DrainError
@@ -35,11 +35,11 @@ class Settings(BaseModel):
 
     db: DbSettings = DbSettings()
     rpc_url: str = "http://127.0.0.1:5060/RPC"
-    rpc_timeout: PositiveFloat = 5.0
-    setid: PositiveInt = 1
+    rpc_timeout: PositiveFloat = Field(default=5.0, le=300)
+    setid: PositiveInt = Field(default=1, le=2**31 - 1)
     profile: str = "gw"
     gw_prefix: str = ""
-    reload_budget: NonNegativeFloat = 12.0
+    reload_budget: NonNegativeFloat = Field(default=12.0, le=120)
 
 
 class KamailioDrainer:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import redis
 import structlog
-from pydantic import NonNegativeFloat
+from pydantic import Field, NonNegativeFloat
 
 from fleetscale.errors import DrainError
 from fleetscale.media.connection import RedisMediaSettings
@@ -40,7 +40,7 @@ log = structlog.get_logger(__name__)
 class Settings(RedisMediaSettings):
     register_instances: bool = True
     unknown_gateways: Literal["remove", "keep"] = "remove"
-    unknown_grace: NonNegativeFloat = 120.0
+    unknown_grace: NonNegativeFloat = Field(default=120.0, le=7 * 86400)
 
 
 class MediaRedisDrainer:

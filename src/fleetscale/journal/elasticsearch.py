@@ -39,13 +39,13 @@ class Settings(BaseModel):
     #: read the password from this environment variable (instead of ``password``)
     password_env: str | None = None
     api_key_env: str | None = None
-    timeout: PositiveFloat = 5.0
+    timeout: PositiveFloat = Field(default=5.0, le=300)
     #: documents kept while Elasticsearch is unreachable; beyond it the oldest are dropped
-    buffer: PositiveInt = 10_000
+    buffer: PositiveInt = Field(default=10_000, le=1_000_000)
     #: documents per bulk request
-    batch: PositiveInt = 500
+    batch: PositiveInt = Field(default=500, le=100_000)
     #: seconds to wait after a failure before trying again (cycles in between only buffer)
-    retry_after: NonNegativeFloat = 30.0
+    retry_after: NonNegativeFloat = Field(default=30.0, le=86400)
     verify_certs: bool = True
 
 

@@ -23,6 +23,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from pydantic import BaseModel, ConfigDict, Field
 
+from fleetscale.errors import JournalError
 from fleetscale.journal.record import CycleRecord
 from fleetscale.model import InstanceState
 
@@ -90,7 +91,11 @@ class MetricsSink:
             self.cycle_errors.labels(pool).inc(len(cycle.errors))
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> MetricsSink:
-        self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+        try:
+            self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+        except OSError as exc:  # the port is taken, or not ours to bind
+            raise JournalError(f"journal.metrics_port: cannot serve metrics on {addr}:{port}: "
+                               f"{exc.strerror or exc}") from exc
         log.info("metrics_serving", addr=addr, port=self.port)
         return self
 

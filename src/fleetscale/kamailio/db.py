@@ -16,9 +16,9 @@ class DbSettings(BaseModel):
     user: str = "kamailio"
     password: SecretStr = SecretStr("")
     database: str = Field(default="kamailio", min_length=1)
-    connect_timeout: PositiveFloat = 5.0
-    read_timeout: PositiveFloat = 10.0
-    pool_size: PositiveInt = 2
+    connect_timeout: PositiveFloat = Field(default=5.0, le=300)
+    read_timeout: PositiveFloat = Field(default=10.0, le=3600)
+    pool_size: PositiveInt = Field(default=2, le=100)
 
     def url(self) -> URL:
         return URL.create("mysql+pymysql", username=self.user, password=self.password.get_secret_value(),

@@ -20,8 +20,8 @@ class RedisMediaSettings(BaseModel):
     prefix: str = Field(default=DEFAULT_PREFIX)
     #: rooms one gateway of weight 1 holds when its hash has no ``capacity``;
     #: None = the pool's ``unit_capacity``
-    rooms_per_gateway: PositiveInt | None = None
-    socket_timeout: PositiveFloat = 2.0
+    rooms_per_gateway: PositiveInt | None = Field(default=None, le=1_000_000)
+    socket_timeout: PositiveFloat = Field(default=2.0, le=300)
 
     @field_validator("prefix")
     @classmethod

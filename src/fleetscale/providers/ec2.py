@@ -72,11 +72,11 @@ class Settings(BaseModel):
     #: botocore's attempts per call, the first included (its own retry, before ours)
     max_attempts: PositiveInt = Field(default=4, le=20)
     #: our bounded retries after botocore gave up (throttling, 5xx, transport faults)
-    throttle_retries: NonNegativeInt = 3
-    backoff_base: PositiveFloat = 1.0
-    backoff_max: PositiveFloat = 20.0
-    connect_timeout: PositiveFloat = 5.0
-    read_timeout: PositiveFloat = 30.0
+    throttle_retries: NonNegativeInt = Field(default=3, le=20)
+    backoff_base: PositiveFloat = Field(default=1.0, le=300)
+    backoff_max: PositiveFloat = Field(default=20.0, le=3600)
+    connect_timeout: PositiveFloat = Field(default=5.0, le=300)
+    read_timeout: PositiveFloat = Field(default=30.0, le=3600)
 
 
 def make_client(settings: Settings, botocore_session: Any = None) -> Any:

@@ -66,14 +66,14 @@ class Settings(BaseModel):
     token_env: str = "HEROKU_API_KEY"
     token_file: Path | None = None
     api_url: str = "https://api.heroku.com"
-    timeout: PositiveFloat = 10.0
-    max_retries: NonNegativeInt = 4
+    timeout: PositiveFloat = Field(default=10.0, le=300)
+    max_retries: NonNegativeInt = Field(default=4, le=20)
     #: first retry delay in seconds; doubles per retry, capped at max_backoff
-    backoff: PositiveFloat = 1.0
-    max_backoff: PositiveFloat = 60.0
+    backoff: PositiveFloat = Field(default=1.0, le=300)
+    max_backoff: PositiveFloat = Field(default=60.0, le=3600)
     #: below this many RateLimit-Remaining tokens, wait one token's refill before each call
-    low_remaining: NonNegativeInt = 100
-    refill_per_minute: PositiveFloat = 75.0
+    low_remaining: NonNegativeInt = Field(default=100, le=100_000)
+    refill_per_minute: PositiveFloat = Field(default=75.0, le=100_000)
     user_agent: str = "fleetscale"
 
 

@@ -73,9 +73,9 @@ class Settings(BaseModel):
     transient_errors: tuple[str, ...] = ("InternalError", "InternalFailure", "ServiceUnavailable",
                                          "Unavailable")
     #: bounded retries of throttling, transient and transport faults
-    throttle_retries: NonNegativeInt = 3
-    backoff_base: PositiveFloat = 1.0
-    backoff_max: PositiveFloat = 20.0
+    throttle_retries: NonNegativeInt = Field(default=3, le=20)
+    backoff_base: PositiveFloat = Field(default=1.0, le=300)
+    backoff_max: PositiveFloat = Field(default=20.0, le=3600)
 
 
 STATE_MAP = {

@@ -126,8 +126,9 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from fleetscale.cli import say
-    from fleetscale.sim import report
+    from fleetscale.sim import arguments, report
 
+    arguments.check(args)  # every argument usable (outputs writable) before any work
     sc = scenario_from_args(args)
     outcome = run_policy(sc, args.policy, record=bool(args.html))
     oracle = run_policy(sc, "oracle")

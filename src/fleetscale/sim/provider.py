@@ -45,16 +45,16 @@ _REMEMBERED_REQUESTS = 256
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    boot_delay: NonNegativeFloat = 120.0
-    drain_time: NonNegativeFloat = 60.0
-    sessions_per_unit: NonNegativeInt = 10
+    boot_delay: NonNegativeFloat = Field(default=120.0, le=7 * 86400)
+    drain_time: NonNegativeFloat = Field(default=60.0, le=7 * 86400)
+    sessions_per_unit: NonNegativeInt = Field(default=10, le=1_000_000)
     #: ready instances present at start (of the first instance type)
-    initial: NonNegativeInt = 0
+    initial: NonNegativeInt = Field(default=0, le=1_000_000)
     launch_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     boot_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     seed: int = 0
     #: the simulated cloud's capacity: more live instances than this raises CapacityError
-    max_instances: PositiveInt | None = None
+    max_instances: PositiveInt | None = Field(default=None, le=1_000_000)
     prefix: str = Field(default="sim", pattern=r"^[a-z][a-z0-9-]{0,15}$")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
@@ -23,12 +23,12 @@ class Settings(BaseModel):
 
     metric: str = Field(default="load", min_length=1)
     #: the pool-wide value (None: only per-instance readings)
-    value: NonNegativeFloat | None = None
+    value: NonNegativeFloat | None = Field(default=None, le=1e15)
     #: per-instance readings keyed by instance id or address
-    per_instance: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+    per_instance: dict[str, Annotated[NonNegativeFloat, Field(le=1e15)]] = Field(default_factory=dict)
     name: str = "fixed"
     #: seconds each read takes (on the pool's clock): exercises slow sources in tests
-    delay: NonNegativeFloat = 0.0
+    delay: NonNegativeFloat = Field(default=0.0, le=3600)
 
 
 class FixedSource:

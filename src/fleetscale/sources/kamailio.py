@@ -65,24 +65,24 @@ class Settings(BaseModel):
     db: DbSettings = DbSettings()
     #: Kamailio's JSON-RPC endpoint (xhttp + jsonrpcs); required for ``calls: rpc``
     rpc_url: str | None = "http://127.0.0.1:5060/RPC"
-    rpc_timeout: PositiveFloat = 5.0
+    rpc_timeout: PositiveFloat = Field(default=5.0, le=300)
     #: only registrations whose username starts with this (the seed's ``gw_name_prefix``)
     gw_prefix: str = ""
-    setid: PositiveInt = 1
+    setid: PositiveInt = Field(default=1, le=2**31 - 1)
     #: the dialog profile (with value) that counts calls per gateway
     profile: str = "gw"
     calls: Literal["rpc", "sql", "none"] = "rpc"
     calls_query: str = DEFAULT_CALLS_QUERY
     sessions_query: str = DEFAULT_SESSIONS_QUERY
     #: calls one gateway carries at 100 %: explicit, or cpu_per_gw x calls_per_cpu
-    capacity_per_gw: PositiveFloat | None = None
-    cpu_per_gw: PositiveInt | None = None
-    calls_per_cpu: PositiveFloat | None = None
+    capacity_per_gw: PositiveFloat | None = Field(default=None, le=1e9)
+    cpu_per_gw: PositiveInt | None = Field(default=None, le=4096)
+    calls_per_cpu: PositiveFloat | None = Field(default=None, le=1e6)
     sync_dispatcher: bool = True
     #: seconds a gateway may stay unregistered before its dispatcher row is removed
-    unregistered_grace: NonNegativeFloat = 30.0
+    unregistered_grace: NonNegativeFloat = Field(default=30.0, le=7 * 86400)
     #: seconds after which a gone gateway's lock row is forgotten
-    forget_after: PositiveFloat = 3600.0
+    forget_after: PositiveFloat = Field(default=3600.0, le=30 * 86400)
     reload_budget: NonNegativeFloat = Field(default=12.0, le=120)
     #: Kamailio's evapi listener (``host:port``, the shipped config's ``bind_addr``): events
     #: on registrations and calls trigger extra cycles; None = poll at the interval only

@@ -58,7 +58,7 @@ class Settings(BaseModel):
     in_flight: bool = True
     delayed: bool = False
     #: seconds for connect and for read, per call
-    timeout: PositiveFloat = 5.0
+    timeout: PositiveFloat = Field(default=5.0, le=300)
     name: str = "sqs"
 
 

@@ -1,8 +1,9 @@
 """Source kind ``trace``: replays a load trace (CSV ``t_seconds,load``) against a clock.
 
 The file has the header ``t_seconds,load``; ``t_seconds`` starts at 0 and steps by one
-uniform interval; ``load`` is a non-negative number. ``read_trace`` validates it and raises
-TraceError naming the line of the first bad row. Row ``k`` holds for
+uniform interval (at most one day); ``load`` is a finite number from 0 to 1e15. The file is
+UTF-8 text of at most 128 MiB. ``read_trace`` validates it and raises TraceError naming the
+line of the first bad row. Row ``k`` holds for
 ``[k x interval, (k+1) x interval)`` seconds after the replay's start.
 
 Honest timing: at ``now`` the source shows only what a real one could know at ``now``.
@@ -39,6 +40,10 @@ from fleetscale.errors import TraceError
 from fleetscale.model import Observation
 
 HEADER = ("t_seconds", "load")
+MAX_BYTES = 128 << 20
+#: the largest load a row may hold (and the largest interval between rows, seconds)
+LOAD_MAX = 1e15
+INTERVAL_MAX = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,8 @@ def parse_trace(lines: list[str], name: str = "trace") -> Trace:
         load = _number(fields[1], "load", where)
         if load < 0:
             raise TraceError(f"{where}: load is negative (got {fields[1].strip()})")
+        if load > LOAD_MAX:
+            raise TraceError(f"{where}: load is above {LOAD_MAX:g} (got {fields[1].strip()})")
         if not times:
             if t != 0:
                 raise TraceError(f"{where}: the first t_seconds must be 0 (got {fields[0].strip()})")
@@ -104,6 +111,9 @@ def parse_trace(lines: list[str], name: str = "trace") -> Trace:
                 raise TraceError(f"{where}: t_seconds must increase (got {fields[0].strip()} after "
                                  f"{times[-1]:g})")
             if interval is None:
+                if step > INTERVAL_MAX:
+                    raise TraceError(f"{where}: the interval must be at most {INTERVAL_MAX:g} s "
+                                     f"(got {step:g} s)")
                 interval = step
             elif not math.isclose(step, interval, rel_tol=1e-9, abs_tol=1e-6):
                 raise TraceError(f"{where}: non-uniform interval {step:g} s, expected {interval:g} s "
@@ -121,9 +131,24 @@ def read_trace(path: str | Path) -> Trace:
     """Read and validate a trace file. Raises TraceError naming the file and the line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        if p.is_dir():
+            raise TraceError(f"{p}: is a directory, expected a trace file")
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise TraceError(f"{p}: cannot read trace: {exc.strerror}") from None
+    except ValueError as exc:  # e.g. a NUL character in the path
         raise TraceError(f"{p}: cannot read trace: {exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise TraceError(f"{p}: larger than {MAX_BYTES >> 20} MiB")
+    if b"\0" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        raise TraceError(f"{p}: binary data (a NUL byte at line {line}); expected CSV text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise TraceError(f"{p}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})") from None
     return parse_trace(text.splitlines(), name=str(p))
 
 
@@ -132,17 +157,17 @@ class Settings(BaseModel):
 
     path: str = Field(min_length=1)
     metric: str = Field(default="load", min_length=1)
-    scale: PositiveFloat = 1.0
+    scale: PositiveFloat = Field(default=1.0, le=1e6)
     #: seconds into the trace where the replay starts
-    offset: NonNegativeFloat = 0.0
+    offset: NonNegativeFloat = Field(default=0.0, le=1e9)
     #: clock time at which the replay is at ``offset`` (default: the clock's time at start-up)
     start: AwareDatetime | None = None
     loop: bool = False
-    name: str = "trace"
+    name: str = Field(default="trace", min_length=1)
     #: ``rate``: mean of the last completed window; ``level``: the value in force at ``now``
     value: Literal["rate", "level"] = "rate"
     #: seconds the mean of a rate covers (default: the trace's own interval)
-    window: PositiveFloat | None = None
+    window: PositiveFloat | None = Field(default=None, le=86400)
 
 
 class TraceSource:
