@@ -116,3 +116,24 @@ class TestPieces:
         assert cli.main(["tune", "--trace", str(trace), "--slo", "tau_under=1", "--budget", "0",
                          "--out", str(tmp_path / "o.yaml")]) == 2
         assert "--budget must be >= 1" in capsys.readouterr().err
+
+
+class TestFromAJournal:
+    def test_tunes_a_recorded_pool_and_writes_its_load(self, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+        from tests.unit.replay_kit import record_run, wavy
+
+        url = f"sqlite:///{tmp_path / 'j.db'}"
+        record_run(url, wavy(160))
+        out = tmp_path / "tuned.yaml"
+        code = cli.main(["tune", "--journal", url, "--pool", "web", "--slo", "tau_under=2", "--budget", "3",
+                         "--workers", "1", "--out", str(out), "--report", str(tmp_path / "r.json")])
+        assert code == 0, capsys.readouterr().err
+        trace = out.with_suffix(".trace.csv")
+        assert len(trace.read_text().splitlines()) == 1 + 159  # cycles 1..159 saw steps 0..158
+        assert cli.main(["check", str(out)]) == 0
+        body = json.loads((tmp_path / "r.json").read_text())
+        sim = tmp_path / "s.json"
+        assert cli.main(["simulate", "--trace", str(trace), "--config", str(out), "--pool", "web",
+                         "--report", str(sim)]) == 0
+        assert json.loads(sim.read_text())["instance_hours"] == body["whole_input"]["instance_hours"]
