@@ -70,8 +70,9 @@ def build_controller(
         store.verify()
     except SQLAlchemyError as exc:
         store.close()
+        cause = getattr(exc, "orig", None) or exc
         raise JournalError(f"journal {url}: the database file is damaged "
-                           f"({type(exc.orig or exc).__name__}: {exc.orig or exc}); restore it from a "
+                           f"({type(cause).__name__}: {cause}); restore it from a "
                            "backup or move it away") from None
     except FleetscaleError:
         store.close()
