@@ -63,6 +63,9 @@ def main() -> None:
         f"| instance-hours difference | <= 5 % | {figures['instance_hours_difference_percent']:.1f} % "
         f"(real {figures['instance_hours_real']:.4f} h, "
         f"simulated {figures['instance_hours_simulated']:.4f} h) |",
+        f"| (in service only: ready, draining left out) within ±1 | | "
+        f"{figures['in_service_within_one_percent']:.1f} % |",
+        f"| (in service only) hours difference | | {figures['in_service_hours_difference_percent']:.1f} % |",
         "", f"Boot delay estimated from the journal: {figures['boot_delay_estimated_s']:.1f} s, drain time "
         f"{figures['drain_time_estimated_s']:.1f} s; "
         f"missing data: {figures['gaps']}; wall time {figures['wall_seconds']} s.", "",

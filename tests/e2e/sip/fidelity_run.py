@@ -82,6 +82,7 @@ def fidelity(url: str, pool: str = "sip") -> dict[str, Any]:
     real = cf.recorded.provisioned
     within = float(np.mean(np.abs(sim - real) <= 1)) if len(real) else 0.0
     sim_h, real_h = float(sim.sum()), float(real.sum())  # instance-steps: same interval for both
+    sim_r, real_r = cf.outcome.timeline.ready, cf.recorded.ready
     body = result.body
     return {
         "cycles": body["cycles"]["count"],
@@ -93,6 +94,10 @@ def fidelity(url: str, pool: str = "sip") -> dict[str, Any]:
         "instance_hours_real": real_h * cf.recorded.interval / 3600.0,
         "instance_hours_simulated": sim_h * cf.recorded.interval / 3600.0,
         "instance_hours_difference_percent": 100.0 * abs(sim_h - real_h) / real_h if real_h else 0.0,
+        "in_service_within_one_percent":
+            100.0 * float(np.mean(np.abs(sim_r - real_r) <= 1)) if len(real_r) else 0.0,
+        "in_service_hours_difference_percent": 100.0 * abs(float(sim_r.sum()) - float(real_r.sum()))
+        / float(real_r.sum()) if real_r.sum() else 0.0,
         "boot_delay_estimated_s": body["settings"]["boot_delay"],
         "drain_time_estimated_s": body["settings"]["drain_time"],
         "gaps": body["gaps"]["by_kind"],
