@@ -128,6 +128,7 @@ def parser() -> argparse.ArgumentParser:
 
     demo.add_parser(sub)
     sim_cli.add_parser(sub)  # `simulate`: sets its own handler
+    _add_history_commands(sub)
     return ap
 
 
@@ -338,6 +339,15 @@ def cmd_hold(args: argparse.Namespace) -> int:
     _operator_log(store).hold(args.pool, units, until, args.reason, _who(), now)
     say(f"holding {args.pool} at {units} units until {until.isoformat()}")
     return 0
+
+
+def _add_history_commands(sub: Any) -> None:
+    """``replay`` and ``tune`` (their parsers set their own handlers)."""
+    from fleetscale.replay import cli as replay_cli
+    from fleetscale.tune import cli as tune_cli
+
+    replay_cli.add_parser(sub)
+    tune_cli.add_parser(sub)
 
 
 HANDLERS = {"run": cmd_run, "check": cmd_check, "explain": cmd_explain, "pause": cmd_pause,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fleetscale.core import think
 from fleetscale.decide import CompiledSpec, DecisionSpec, Verdict, compile_spec
@@ -274,14 +274,14 @@ def _failed(a: Action, error: str) -> str:
 
 
 def record(st: Step, settled: Settled, *, pool: str, cycle_id: str, started_at: datetime,
-           finished_at: datetime, dry_run: bool) -> CycleRecord:
+           finished_at: datetime, dry_run: bool, inputs: Mapping[str, Any] | None = None) -> CycleRecord:
     v = st.verdict
     return CycleRecord(
         pool=pool, cycle_id=cycle_id, started_at=started_at, finished_at=finished_at, dry_run=dry_run,
         observations=st.observations, instances=st.view,
         proposals=v.proposals if v else (), steps=v.steps if v else (),
         decision=v.decision if v else None, plan=st.plan,
-        outcome=st.notes + settled.outcome, errors=st.errors + settled.errors,
+        outcome=st.notes + settled.outcome, errors=st.errors + settled.errors, inputs=inputs,
     )
 
 

@@ -65,7 +65,8 @@ class TestSpans:
 
     def test_identical_cycles_are_one_row(self, tmp_path: Path, journal: SqlJournal) -> None:
         recs = steady(tmp_path, journal).step(50)
-        assert [r.repeats for r in rows(journal)] == [49]
+        # a runner's first cycle keeps what a replay needs to start (memory, settings): its own row
+        assert [r.repeats for r in rows(journal)] == [0, 48]
         assert journal.cycles("web", 50) == plain(recs)
         assert journal.cycles("web", 3) == plain(recs[-3:])
         assert [r["started_at"] for r in journal.cycles("web", 2)] == [
@@ -78,7 +79,7 @@ class TestSpans:
         k.source.value = 2.0  # the load falls: the reading changes, then the pool scales down
         recs += k.step(30)
         got = rows(journal)
-        assert len(got) >= 3 and got[0].repeats == 9
+        assert len(got) >= 4 and (got[0].repeats, got[1].repeats) == (0, 8)
         assert sum(r.repeats + 1 for r in got) == 40
         assert journal.cycles("web", 40) == plain(recs)
 
@@ -93,7 +94,7 @@ class TestSpans:
 
     def test_a_span_covers_at_most_an_hour(self, tmp_path: Path, journal: SqlJournal) -> None:
         recs = steady(tmp_path, journal).step(300)
-        assert [r.repeats + 1 for r in rows(journal)] == [240, 60]
+        assert [r.repeats + 1 for r in rows(journal)] == [1, 240, 59]  # the first cycle alone
         assert journal.cycles("web", 300) == plain(recs)
 
     def test_each_cycle_between_two_times(self, tmp_path: Path, journal: SqlJournal) -> None:
@@ -112,7 +113,7 @@ class TestSpans:
         k2 = kit(tmp_path, 3.0, pool=pool_config(interval=INTERVAL), journal=again, clock=k.clock,
                  provider=k.provider)
         recs += k2.step(5)
-        assert [r.repeats for r in rows(again)] == [4, 4]
+        assert [r.repeats for r in rows(again)] == [0, 3, 0, 3]  # each runner's first cycle alone
         assert again.cycles("web", 10) == plain(recs)
         again.close()
 
@@ -125,8 +126,9 @@ class TestExplainSpans:
         k.step(40)
         text = explain(journal.spans("web", 5))
         assert "HOLD 3 -> 3 units" in text
-        assert "held 40 cycles from 2026-01-05 00:00:00 to 00:09:45 UTC, nothing changed" in text
-        assert text.count("why:") == 1
+        # the runner's first cycle is its own entry (it keeps what a replay needs to start)
+        assert "held 39 cycles from 2026-01-05 00:00:15 to 00:09:45 UTC, nothing changed" in text
+        assert text.count("why:") == 2
 
     def test_single_cycles_have_no_span_line(self, tmp_path: Path, journal: SqlJournal) -> None:
         k = steady(tmp_path, journal)
@@ -147,5 +149,5 @@ def test_spans_are_read_in_the_order_written(tmp_path: Path, journal: SqlJournal
     k.clock.advance(timedelta(hours=2).total_seconds())
     k.step(3)
     entries = journal.spans("web", 10)
-    assert [e["repeats"] for e in entries] == [2, 2]
-    assert entries[0]["last_at"] < entries[1]["started_at"]
+    assert [e["repeats"] for e in entries] == [0, 1, 2]  # the runner's first cycle alone
+    assert entries[1]["last_at"] < entries[2]["started_at"]
