@@ -5,7 +5,8 @@ alone lacks: whether the cycle was scheduled or an extra one (``reaction.py``), 
 raw listing (the record's ``instances`` is the view with drains
 and registrations overlaid), the sessions of draining instances, the operator controls in
 force, a hash of the pool's configuration, and the state the cycle started from (its fleet
-part, without the version counter, which moves every cycle; the decision memory only on a runner's first cycle, after which a replay
+part, without the version counter, which moves every cycle; the decision memory only on a
+runner's first cycle, after which a replay
 carries it forward through ``step`` exactly as the controller did). A runner's first cycle also
 keeps the pool's settings (its ``CycleSpec`` and interval), so a replay with the pool's own
 configuration needs nothing but the journal. Values are encoded with
