@@ -201,6 +201,8 @@ class JournalConfig(_Strict):
         except ImportError as exc:
             raise ValueError(f"the database driver is not installed: {exc}") from None
         database = parsed.database or ""
+        if parsed.query.get("uri") == "true" and database.startswith("file:"):
+            database = database.removeprefix("file:")  # SQLite's URI file names (mode=ro, ...)
         if parsed.drivername.startswith("sqlite") and database not in ("", ":memory:"):
             folder = Path(database).parent
             try:
