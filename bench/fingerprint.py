@@ -29,7 +29,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import fleetscale.sim.run as sim_run  # noqa: E402
+import fleetscale.cycle as cycle  # noqa: E402
 from fleetscale.sim.scenario import run_policy  # noqa: E402
 from quality import scenario  # noqa: E402
 
@@ -47,7 +47,7 @@ def fingerprint(job: tuple[str, str, int]) -> tuple[str, str, dict[str, object]]
     if limit:
         sc = type(sc)(sc.trace_interval, sc.loads[:limit], sc.spec, sc.types, sc.interval, sc.fleet)
     cycles = hashlib.sha256()
-    think = sim_run.think
+    think = cycle.think
 
     def watched(*args: object) -> object:
         # every verdict's proposals and governor steps, and every plan, as the journal sees them
@@ -55,11 +55,11 @@ def fingerprint(job: tuple[str, str, int]) -> tuple[str, str, dict[str, object]]
         cycles.update(repr((verdict.proposals, verdict.steps, plan)).encode())
         return verdict, plan
 
-    sim_run.think = watched  # type: ignore[assignment]
+    cycle.think = watched  # type: ignore[assignment]
     try:
         out = run_policy(sc, policy, record=True)
     finally:
-        sim_run.think = think
+        cycle.think = think
     tl = out.timeline
     whole = hashlib.sha256()
     for arr in (tl.t, tl.load, tl.demanded, tl.ready, tl.provisioned):

@@ -71,14 +71,15 @@ def build_controller(
     cfg = loaded.config
     clock = clock or WallClock()
     url = journal_url or cfg.journal.sql
-    store = SqlJournal(url)
+    store = SqlJournal(url, retention=cfg.journal.retention_period)
     closers: list[Any] = [store.close]
     try:
         store.verify()
     except SQLAlchemyError as exc:
         store.close()
+        cause = getattr(exc, "orig", None) or exc
         raise JournalError(f"journal {url}: the database file is damaged "
-                           f"({type(exc.orig or exc).__name__}: {exc.orig or exc}); restore it from a "
+                           f"({type(cause).__name__}: {cause}); restore it from a "
                            "backup or move it away") from None
     except FleetscaleError:
         store.close()

@@ -101,7 +101,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explain", help="why recent decisions were made")
     p.add_argument("pool", metavar="POOL")
-    p.add_argument("--last", default="5", metavar="N", help="how many cycles (default 5)")
+    p.add_argument("--last", default="5", metavar="N",
+                   help="how many entries (default 5; a run of identical cycles is one)")
     _journal_opts(p)
 
     p = sub.add_parser("pause", help="pause a pool's scaling (both directions unless --direction)")
@@ -131,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
 
     demo.add_parser(sub)
     sim_cli.add_parser(sub)  # `simulate`: sets its own handler
+    _add_history_commands(sub)
     return ap
 
 
@@ -310,7 +312,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     last = _whole(args.last, "--last", 1, EXPLAIN_MAX)
     store = _store(args, _configured(args))
-    records = store.cycles(args.pool, last)
+    records = store.spans(args.pool, last)
     if not records:
         say(f"fleetscale: no cycles journaled for pool {args.pool!r} yet", err=True)
         return 1
@@ -361,6 +363,15 @@ def cmd_hold(args: argparse.Namespace) -> int:
     _operator_log(store).hold(args.pool, units, until, args.reason, _who(), now)
     say(f"holding {args.pool} at {units} units until {until.isoformat()}")
     return 0
+
+
+def _add_history_commands(sub: Any) -> None:
+    """``replay`` and ``tune`` (their parsers set their own handlers)."""
+    from fleetscale.replay import cli as replay_cli
+    from fleetscale.tune import cli as tune_cli
+
+    replay_cli.add_parser(sub)
+    tune_cli.add_parser(sub)
 
 
 HANDLERS = {"run": cmd_run, "check": cmd_check, "status": cmd_status, "explain": cmd_explain,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeFloat,
@@ -32,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from fleetscale import document, limits
+from fleetscale import document, durations, limits
 from fleetscale.config_adapters import adapter_problems, raw_adapter_problems, validate_json
 from fleetscale.config_errors import format_errors
 from fleetscale.config_errors import redact as redact  # re-exported: the API masks with it
@@ -164,6 +166,10 @@ class PoolConfig(_Strict):
         return tuple(t.typed() for t in self.instance_types)
 
 
+def _retention(value: object) -> float:
+    return durations.bounded(value, 3600.0, 3650 * 86_400.0)
+
+
 class JournalConfig(_Strict):
     #: SQLAlchemy URL of the journal table (SQLite by default; MariaDB works too)
     sql: str = "sqlite:///fleetscale.db"
@@ -171,6 +177,12 @@ class JournalConfig(_Strict):
     sinks: tuple[AdapterSpec, ...] = ()
     #: serve Prometheus /metrics on this port (None = off)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: seconds journaled cycles are kept (``14d``, ``36h``, ``3600``; 1 h to 10 years)
+    retention: typing.Annotated[float, BeforeValidator(_retention)] = 14 * 86_400.0
+
+    @property
+    def retention_period(self) -> timedelta:
+        return timedelta(seconds=self.retention)
 
     @field_validator("sql")
     @classmethod
@@ -189,6 +201,8 @@ class JournalConfig(_Strict):
         except ImportError as exc:
             raise ValueError(f"the database driver is not installed: {exc}") from None
         database = parsed.database or ""
+        if parsed.query.get("uri") == "true" and database.startswith("file:"):
+            database = database.removeprefix("file:")  # SQLite's URI file names (mode=ro, ...)
         if parsed.drivername.startswith("sqlite") and database not in ("", ":memory:"):
             folder = Path(database).parent
             try:

@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fleetscale.core import think
-from fleetscale.decide import DecisionSpec, Verdict
+from fleetscale.decide import CompiledSpec, DecisionSpec, Verdict, compile_spec
 from fleetscale.journal.record import CycleRecord
 from fleetscale.model import Instance, InstanceState, InstanceType, Observation, Plan, Snapshot
 from fleetscale.reconciler import Repair, Rules, reconcile
@@ -42,6 +42,12 @@ class CycleSpec:
     rules: Rules = field(default_factory=Rules)
     require_registration: bool = False
     dry_run: bool = False
+    #: ``decision`` compiled once (``decide.compile_spec``); a new spec (an operator's pause
+    #: or override) is a new CycleSpec, compiled anew
+    compiled: CompiledSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compiled", compile_spec(self.decision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,7 @@ def step(state: FleetState, inputs: Inputs, spec: CycleSpec) -> Step:
     if spec.rules.unknown_instances == "terminate":  # not ours: never counted nor reused
         visible = tuple(i for i in visible if i.id in seen.known)
     snapshot = Snapshot(state.pool, now, visible, obs, scheduled=inputs.scheduled)
-    verdict, plan = think(snapshot, spec.decision, seen.memory, spec.types, inputs.cycle_id)
+    verdict, plan = think(snapshot, spec.compiled, seen.memory, spec.types, inputs.cycle_id)
     decided = seen.remember(verdict.memory)
     if plan.empty:
         actions: tuple[Action, ...] = ()
@@ -268,14 +274,14 @@ def _failed(a: Action, error: str) -> str:
 
 
 def record(st: Step, settled: Settled, *, pool: str, cycle_id: str, started_at: datetime,
-           finished_at: datetime, dry_run: bool) -> CycleRecord:
+           finished_at: datetime, dry_run: bool, inputs: Mapping[str, Any] | None = None) -> CycleRecord:
     v = st.verdict
     return CycleRecord(
         pool=pool, cycle_id=cycle_id, started_at=started_at, finished_at=finished_at, dry_run=dry_run,
         observations=st.observations, instances=st.view,
         proposals=v.proposals if v else (), steps=v.steps if v else (),
         decision=v.decision if v else None, plan=st.plan,
-        outcome=st.notes + settled.outcome, errors=st.errors + settled.errors,
+        outcome=st.notes + settled.outcome, errors=st.errors + settled.errors, inputs=inputs,
     )
 
 

@@ -128,11 +128,13 @@ class Snapshot:
         """Active sessions per instance (metric ``sessions``), for victim choice. A garbage
         count (NaN, infinite, negative) is left out: that instance's sessions are unknown,
         which the planner treats as busy."""
-        return {
-            o.instance_id: int(o.value)
-            for o in self.observations
-            if o.metric == "sessions" and o.instance_id is not None and session_count(o) is not None
-        }
+        counts: dict[str, int] = {}
+        for o in self.observations:
+            if o.metric == "sessions" and o.instance_id is not None:
+                n = session_count(o)
+                if n is not None:
+                    counts[o.instance_id] = n
+        return counts
 
 
 def session_count(o: Observation) -> int | None:

@@ -44,6 +44,7 @@ from fleetscale.cycle import (
     step,
 )
 from fleetscale.errors import FencingError, FleetscaleError
+from fleetscale.journal.cycle_inputs import encode_inputs, spec_hash
 from fleetscale.journal.intents import IntentLog
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import OperatorState
@@ -75,11 +76,27 @@ class Turn:
     settled: Settled
     cycle_id: str
     started_at: datetime
+    #: what ``step`` was given (for the record's replay inputs; None when observing failed)
+    inputs: Inputs | None = None
+    before: FleetState | None = None
+    spec: CycleSpec | None = None
+    #: the runner's first cycle (its record keeps the decision memory it started from)
+    first: bool = False
 
     def record(self) -> CycleRecord:
         r = self.runner
+        replay = None
+        if self.inputs is not None and self.before is not None and self.spec is not None:
+            try:
+                replay = encode_inputs(self.before, self.inputs.listed, self.inputs.sessions,
+                                       self.spec.decision, r.config_hash(), self.first,
+                                       (replace(r.spec, dry_run=False), r.interval) if self.first else None,
+                                       self.inputs.scheduled, self.step.view)
+            except ValueError as exc:  # a value the codec cannot keep: the record goes without
+                log.warning("replay inputs not recorded", pool=r.name, error=describe(exc))
         return record(self.step, self.settled, pool=r.name, cycle_id=self.cycle_id,
-                      started_at=self.started_at, finished_at=r.clock.now(), dry_run=r.dry_run)
+                      started_at=self.started_at, finished_at=r.clock.now(), dry_run=r.dry_run,
+                      inputs=replay)
 
 
 class PoolRunner:
@@ -131,6 +148,7 @@ class PoolRunner:
         self._state_error: str | None = None
         #: the decision spec under the operator's controls, rebuilt only when they change
         self._controlled: tuple[OperatorState, CycleSpec] = (_NO_OPERATOR, self.spec)
+        self._hash: str | None = None
 
     # --- ownership (several replicas) -----------------------------------------------
 
@@ -227,11 +245,15 @@ class PoolRunner:
         log.debug("cycle start", pool=self.name, cycle_id=cycle_id)
         st: Step | None = None
         settled: Settled | None = None
+        inputs: Inputs | None = None
+        before: FleetState | None = None
+        spec: CycleSpec | None = None
         try:
             inputs = self.observe(now, cycle_id)
             if extra is not None:  # --- reaction.py: an extra cycle (rules counted in cycles skip it) ---
                 inputs = replace(inputs, scheduled=False, notes=(f"extra cycle: {extra}", *inputs.notes))
-            st = step(self.state, inputs, self._spec_at(now, inputs))
+            before, spec = self.state, self._spec_at(now, inputs)
+            st = step(before, inputs, spec)
             if inputs.listed is not None:
                 st = self._drainer_reconcile(st)
             settled = self.perform(st, now)
@@ -244,9 +266,16 @@ class PoolRunner:
             else:  # a bug: its traceback goes to the log
                 log.exception("cycle failed", pool=self.name, cycle_id=cycle_id)
             st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
-            before = settled or Settled(self.state, (), ())
-            settled = replace(before, errors=(*before.errors, f"cycle failed: {describe(exc)}"))
-        return Turn(self, st, settled, cycle_id, now)
+            so_far = settled or Settled(self.state, (), ())
+            settled = replace(so_far, errors=(*so_far.errors, f"cycle failed: {describe(exc)}"))
+        return Turn(self, st, settled, cycle_id, now, inputs, before, spec, self.seq == 1)
+
+    def config_hash(self) -> str:
+        """A hash of the pool's decision settings, types and rules (a replay checks it)."""
+        if self._hash is None:
+            self._hash = spec_hash(self.spec.decision, (self.spec.types, self.spec.rules,
+                                                        self.spec.require_registration))
+        return self._hash
 
     def observe(self, now: datetime, cycle_id: str) -> Inputs:
         """Everything the cycle reads (I/O), including the replay of open intents."""

@@ -43,13 +43,14 @@ def test_api_on_mariadb(mysql_server, mysql_db, tmp_path: Path) -> None:  # type
         page = client.get("/api/pools/web/decisions", params={"limit": 4}).json()
         older = client.get("/api/pools/web/decisions",
                            params={"limit": 50, "before": page["next_before"]}).json()
-        assert len(page["decisions"]) + len(older["decisions"]) == len(LOADS)
+        # one entry per journal row: a run of identical cycles is one entry, as in explain
+        assert len(page["decisions"]) + len(older["decisions"]) == len(journal.spans("web", 100))
         r = client.post("/api/pools/web/hold", json={"units": 4, "until": "+1h", "reason": "db test"},
                         headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 200 and r.json()["held"]["units"] == 4
         assert journal.operator("web", k.clock.now()).override is not None
         instances = client.get("/api/pools/web/instances").json()["instances"]
-        assert [i["id"] for i in instances] == [i["id"] for i in journal.cycles("web", 1)[-1]["instances"]]
+        assert [i["id"] for i in instances] == [i.id for i in k.saved().instances]  # the state value
         assert client.get("/api/pools/nope").status_code == 404
         with engine.connect() as conn:  # the series reads by time through its index
             names = {i["name"] for i in sa.inspect(conn).get_indexes("fs_cycles")}

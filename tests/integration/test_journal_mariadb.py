@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleetscale.journal.sql import SqlJournal
+from fleetscale.journal.state_store import SqlStateStore
 from fleetscale.model import Direction
+from fleetscale.state import FleetState
 from tests.unit.test_journal_sql import record
 
 pytestmark = pytest.mark.integration
@@ -21,8 +23,10 @@ def test_journal_on_mariadb(mysql_server, mysql_db) -> None:  # type: ignore[no-
             journal.record(record(n=n))
         got = journal.cycles("web", last=2)
         assert [r["cycle_id"] for r in got] == ["web:2", "web:3"]
-        journal.add_drain("web", "i-1", NOW)
-        assert journal.drains("web") == {"i-1": NOW}  # microseconds kept
+        states = SqlStateStore(journal.engine)
+        states.save(FleetState("web").drain_recorded("i-1", NOW))
+        again = SqlStateStore(journal.engine).load("web")
+        assert again is not None and dict(again.drains) == {"i-1": NOW}  # microseconds kept
         journal.hold("web", 3, NOW + timedelta(hours=1), NOW)
         journal.pause("web", NOW, Direction.UP)
         op = journal.operator("web", NOW)

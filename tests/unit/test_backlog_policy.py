@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetscale.decide import DecisionSpec, Memory, decide
+from fleetscale.decide import DecisionSpec, Memory, compile_spec, decide
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.model import Instance, InstanceState, Observation, Snapshot
 from fleetscale.policy.backlog import BacklogPolicy, RateState
@@ -116,9 +116,9 @@ class TestThroughDecide:
             governor=GovernorSettings(down=DirectionRules(stabilisation=0.0)),
         )
         memory = Memory()
-        verdict = decide(snap(0, 0, 1), spec, memory)
+        verdict = decide(snap(0, 0, 1), compile_spec(spec), memory)
         assert verdict.decision.desired == 0
-        verdict = decide(snap(60, 1, 0), spec, verdict.memory)
+        verdict = decide(snap(60, 1, 0), compile_spec(spec), verdict.memory)
         assert verdict.decision.desired == 1 and "latency" in verdict.decision.reason
 
 

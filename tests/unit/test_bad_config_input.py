@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fleetscale.cli import main
-from fleetscale.decide import DecisionSpec, Memory, decide
+from fleetscale.decide import DecisionSpec, Memory, compile_spec, decide
 from fleetscale.model import Instance, InstanceState, Observation, Snapshot
 from fleetscale.policy.target import TargetPolicy
 
@@ -127,7 +127,7 @@ class TestInfiniteCapacityCannotShrinkALoadedPool:
                             unit_capacity=1e9)
         fleet = tuple(Instance(f"i{k}", "default", InstanceState.READY) for k in range(5))
         snap = Snapshot("web", now, fleet, (Observation("fixed", "load", 30.0, now),))
-        verdict = decide(snap, spec, Memory())
+        verdict = decide(snap, compile_spec(spec), Memory())
         assert verdict.decision.desired == 5, "the down stabilisation window keeps the fleet"
 
 

@@ -126,7 +126,7 @@ class TestThroughTheConfigBoundary:
         from datetime import UTC, datetime
 
         from fleetscale.config import parse
-        from fleetscale.decide import Memory, decide
+        from fleetscale.decide import Memory, compile_spec, decide
         from fleetscale.model import Instance, InstanceState, Observation, Snapshot
 
         loaded = parse(SEED)
@@ -136,12 +136,12 @@ class TestThroughTheConfigBoundary:
         now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         gws = tuple(Instance(f"gw-{i}", "gateway", InstanceState.READY) for i in range(3))
         snap = Snapshot(pool.name, now, gws, (Observation("kamailio", "load", 100.0, now),))
-        verdict = decide(snap, pool.decision_spec(), Memory())
+        verdict = decide(snap, compile_spec(pool.decision_spec()), Memory())
         assert verdict.decision.desired == 10
         assert "unlockedMin 10" in verdict.decision.reason and "08:00" in verdict.decision.reason
         night = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
         snap = Snapshot(pool.name, night, gws, (Observation("kamailio", "load", 100.0, night),))
-        verdict = decide(snap, pool.decision_spec(), Memory())
+        verdict = decide(snap, compile_spec(pool.decision_spec()), Memory())
         assert verdict.decision.desired == 4, verdict.decision.reason  # ceil(100 / (0.7 x 40))
 
     def test_bad_threshold_names_its_path(self) -> None:

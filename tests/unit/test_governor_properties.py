@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetscale.decide import DecisionSpec, Memory, decide
+from fleetscale.decide import DecisionSpec, Memory, compile_spec, decide
 from fleetscale.governor.memory import GovernorMemory
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.model import Direction, Instance, InstanceState, Observation, Snapshot
@@ -86,7 +86,7 @@ class TestBounds:
         memory = Memory()
         units = current
         for k in range(steps + 1):
-            v = decide(snapshot(T0 + timedelta(seconds=30 * k), units, load), spec, memory)
+            v = decide(snapshot(T0 + timedelta(seconds=30 * k), units, load), compile_spec(spec), memory)
             assert mm[0] <= v.decision.desired <= mm[1], v.decision.reason
             memory, units = v.memory, v.decision.desired
 
@@ -107,7 +107,7 @@ class TestNoShrinkWhileHeld:
         )
         spec = DecisionSpec(pool="p", min=0, max=100, policies=(FixedPolicy(units=wanted),), governor=gov)
         memory = Memory(GovernorMemory(last_down_at=T0 - timedelta(seconds=since)))
-        v = decide(snapshot(T0, current, None), spec, memory)
+        v = decide(snapshot(T0, current, None), compile_spec(spec), memory)
         assert v.decision.direction is not Direction.DOWN
 
     @settings(max_examples=200, deadline=None)
@@ -117,7 +117,7 @@ class TestNoShrinkWhileHeld:
         spec = DecisionSpec(pool="p", min=0, max=100, policies=(FixedPolicy(units=wanted),), governor=gov)
         earlier = min(100, current + extra)  # a desire >= current, `since` seconds ago
         memory = Memory(GovernorMemory(desires=((T0 - timedelta(seconds=since), earlier),)))
-        v = decide(snapshot(T0, current, None), spec, memory)
+        v = decide(snapshot(T0, current, None), compile_spec(spec), memory)
         assert v.decision.direction is not Direction.DOWN
 
 
@@ -135,7 +135,7 @@ class TestNoFlap:
         memory, units = Memory(), start
         moves: list[Direction] = []
         for k in range(200):
-            v = decide(snapshot(T0 + timedelta(seconds=60 * k), units, load), spec, memory)
+            v = decide(snapshot(T0 + timedelta(seconds=60 * k), units, load), compile_spec(spec), memory)
             if v.decision.direction is not Direction.HOLD:
                 moves.append(v.decision.direction)
             memory, units = v.memory, v.decision.desired
@@ -148,9 +148,9 @@ class TestNoFlap:
         spec = DecisionSpec(pool="p", min=mm[0], max=mm[1], policies=(policy,), unit_capacity=10)
         memory, units = Memory(), start
         for k in range(30):
-            v = decide(snapshot(T0 + timedelta(seconds=60 * k), units, load), spec, memory)
+            v = decide(snapshot(T0 + timedelta(seconds=60 * k), units, load), compile_spec(spec), memory)
             memory, units = v.memory, v.decision.desired
         for k in range(30, 40):
-            v = decide(snapshot(T0 + timedelta(seconds=60 * k), units, load), spec, memory)
+            v = decide(snapshot(T0 + timedelta(seconds=60 * k), units, load), compile_spec(spec), memory)
             assert v.decision.direction is Direction.HOLD, v.decision.reason
             memory = v.memory

@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleetscale.governor.govern import Outcome, govern
+from fleetscale.governor.compiled import compile_governor
+from fleetscale.governor.govern import Demand, Outcome, govern
+from fleetscale.governor.manual import Override
 from fleetscale.governor.memory import GovernorMemory
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
+from fleetscale.model import Direction
 from fleetscale.policy.combine import Combined
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -31,27 +34,17 @@ def run(
     floor: int | None = None,
     ceiling: int | None = None,
     problems: tuple[str, ...] = (),
-    paused: frozenset[str] = frozenset(),
+    paused: frozenset[Direction] = frozenset(),
     override: tuple[int, datetime] | None = None,
     pending: int = 0,
 ) -> Outcome:
     combined = Combined(
         desired, "policy", floor, ceiling, f"floor {floor} from s", f"ceiling {ceiling} from s"
     )
-    return govern(
-        NOW,
-        current,
-        pending,
-        combined,
-        pool_min,
-        pool_max,
-        settings,
-        memory or GovernorMemory(),
-        problems,
-        paused,
-        override[0] if override else None,
-        override[1] if override else None,
+    rules = compile_governor(
+        settings, pool_min, pool_max, paused, Override(*override) if override else None
     )
+    return govern(Demand(NOW, current, pending, combined, problems), rules, memory or GovernorMemory())
 
 
 class TestBounds:
@@ -318,10 +311,10 @@ class TestOperator:
         ids=["up-paused", "up-paused-allows-down", "down-paused", "down-paused-allows-up", "both"],
     )
     def test_pause(self, desired: int, paused: set[str], expected: int) -> None:
-        assert run(desired, 10, paused=frozenset(paused)).desired == expected
+        assert run(desired, 10, paused=frozenset(Direction(d) for d in paused)).desired == expected
 
     def test_pause_does_not_break_bounds(self) -> None:
-        assert run(15, 1, paused=frozenset({"up"}), pool_min=3).desired == 3
+        assert run(15, 1, paused=frozenset({Direction.UP}), pool_min=3).desired == 3
 
     @pytest.mark.parametrize(
         ("until", "expected"),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fleetscale.decide import DecisionSpec, Memory, decide
+from fleetscale.decide import DecisionSpec, Memory, compile_spec, decide
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.model import Instance, InstanceState, Observation, Snapshot
 from fleetscale.policy.cycles import CyclesPolicy
@@ -61,7 +61,7 @@ def run(spec: DecisionSpec, start: int, load: float,
         for at, scheduled in times:
             now = T0 + timedelta(seconds=at)
             snap = Snapshot("p", now, POOLS[current], (Observation("src", "load", load, now),), scheduled)
-            verdict = decide(snap, spec, memory)
+            verdict = decide(snap, compile_spec(spec), memory)
             memory = verdict.memory
             out.append((at, scheduled, current, verdict.decision.desired))
             current = verdict.decision.desired
@@ -127,7 +127,7 @@ def test_hysteresis_one_acts_on_an_extra_cycle_at_once() -> None:
     """The point of an extra cycle: with hysteresis 1 (the default) a surge acts at once."""
     spec = DecisionSpec("p", 1, 60, (TargetPolicy(target=10),), GovernorSettings())
     snap = Snapshot("p", T0, POOLS[2], (Observation("src", "load", 95.0, T0),), scheduled=False)
-    verdict = decide(snap, spec, Memory())
+    verdict = decide(snap, compile_spec(spec), Memory())
     assert verdict.decision.desired == 10
     assert verdict.memory.governor.up_streak == 0
 
@@ -136,7 +136,7 @@ def test_hysteresis_two_holds_on_an_extra_cycle_and_counts_nothing() -> None:
     gov = GovernorSettings(up=DirectionRules(hysteresis=2))
     spec = DecisionSpec("p", 1, 60, (TargetPolicy(target=10),), gov)
     snap = Snapshot("p", T0, POOLS[2], (Observation("src", "load", 95.0, T0),), scheduled=False)
-    verdict = decide(snap, spec, Memory())
+    verdict = decide(snap, compile_spec(spec), Memory())
     assert verdict.decision.desired == 2
     assert "extra cycle; 0 of 2 consecutive scheduled cycles want up" in verdict.decision.reason
     assert verdict.memory.governor.up_streak == 0

@@ -15,7 +15,6 @@ record, so that it can follow the controller's state wherever that is kept.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -29,7 +28,7 @@ from fleetscale.api.catalogue import PoolSpec
 from fleetscale.config import redact
 from fleetscale.coordination.history import OwnershipLog, ownership
 from fleetscale.errors import JournalError
-from fleetscale.journal import sql
+from fleetscale.journal import cycle_rows, sql
 from fleetscale.journal.explain import plan_text
 from fleetscale.journal.operator_log import OperatorEvent, OperatorLog
 from fleetscale.journal.record import _plain
@@ -47,9 +46,20 @@ _POOLS_CTE = (
     "WHERE p.pool IS NOT NULL) ")
 _DISTINCT_POOLS = sa.text(_POOLS_CTE + "SELECT pool FROM p")
 #: every pool's last record, one index seek per pool
-_LAST_RECORDS = sa.text(
-    _POOLS_CTE + "SELECT c.pool, c.record FROM fs_cycles c WHERE c.id IN "
-    "(SELECT (SELECT MAX(f.id) FROM fs_cycles f WHERE f.pool = p.pool) FROM p WHERE p.pool IS NOT NULL)")
+_ROW = (sql.cycles.c.id, sql.cycles.c.pool, sql.cycles.c.cycle_id, sql.cycles.c.started_at,
+        sql.cycles.c.finished_at, sql.cycles.c.dry_run, sql.cycles.c.record, sql.cycles.c.repeats,
+        sql.cycles.c.last_at, sql.cycles.c.times)
+
+
+def _last_of(row: Any) -> dict[str, Any]:
+    """The newest cycle a journal row stands for (a row may be a span of identical cycles),
+    as a ``CycleRecord.to_dict()`` dict."""
+    last: dict[str, Any] = {}
+    for last in cycle_rows.expand(row):  # noqa: B007 - the loop keeps the last one
+        pass
+    return last
+
+
 #: ``series?since=`` reads a pool's cycles by time: an index the journal's own table lacks, created
 #: here when missing (its own MetaData: the journal's schema is not changed otherwise)
 _by_time = sa.Table("fs_cycles", sa.MetaData(), sa.Column("pool", sa.String(64)),
@@ -153,10 +163,10 @@ class ReadModel:
         return bool(self._read("read pools", go))
 
     def last_record(self, pool: str) -> dict[str, Any] | None:
-        q = (sa.select(sql.cycles.c.record).where(sql.cycles.c.pool == pool)
+        q = (sa.select(*_ROW).where(sql.cycles.c.pool == pool)
              .order_by(sql.cycles.c.id.desc()).limit(1))
-        text = self._read("read cycles", lambda c: c.execute(q).scalar_one_or_none())
-        return json.loads(text) if text else None
+        row = self._read("read cycles", lambda c: c.execute(q).first())
+        return _last_of(row) if row is not None else None
 
     def current_instances(self, pool: str, last: dict[str, Any] | None = None) -> tuple[
             datetime | None, list[dict[str, Any]], dict[str, int]]:
@@ -229,11 +239,13 @@ class ReadModel:
 
     def pools(self, now: datetime) -> list[values.PoolView]:
         """Every pool at a glance, in four queries whatever their number."""
-        def go(c: sa.Connection) -> tuple[dict[str, PoolSpec], dict[str, str]]:
-            return catalogue.read(c), {r.pool: r.record for r in c.execute(_LAST_RECORDS)}
+        def go(c: sa.Connection) -> tuple[dict[str, PoolSpec], dict[str, dict[str, Any]]]:
+            newest = sa.select(sa.func.max(sql.cycles.c.id)).group_by(sql.cycles.c.pool)
+            rows = c.execute(sa.select(*_ROW).where(sql.cycles.c.id.in_(newest)))
+            return catalogue.read(c), {r.pool: _last_of(r) for r in rows}
         specs, records = self._read("read pools", go)
         controls, owners = self._controls(None, now), self.owners()
-        return [self._pool(name, json.loads(records[name]) if name in records else {},
+        return [self._pool(name, records.get(name, {}),
                            controls.get(name, ((), None)), specs.get(name), owners.get(name))
                 for name in sorted(set(specs) | set(records))]
 
@@ -280,14 +292,14 @@ class ReadModel:
 
     def decisions(self, pool: str, limit: int, before: int | None) -> values.DecisionPage:
         c = sql.cycles.c
-        q = sa.select(c.id, c.record).where(c.pool == pool)
+        q = sa.select(*_ROW).where(c.pool == pool)
         if before is not None:
             q = q.where(c.id < before)
         rows = self._read("read cycles", lambda conn: conn.execute(
             q.order_by(c.id.desc()).limit(limit + 1)).all())
         more = len(rows) > limit
         rows = rows[:limit]
-        views = tuple(self._decision(r.id, json.loads(r.record)) for r in rows)
+        views = tuple(self._decision(r.id, _last_of(r)) for r in rows)
         return values.DecisionPage(pool, views, rows[-1].id if more and rows else None)
 
     @staticmethod
@@ -314,7 +326,7 @@ class ReadModel:
         def go(conn: sa.Connection) -> list[Any]:
             n = conn.execute(sa.select(sa.func.count()).where(where)).scalar_one()
             stride = max(1, math.ceil(n / max_points))
-            q = sa.select(c.id, c.record, sa.literal(stride).label("stride")).where(where)
+            q = sa.select(*_ROW, sa.literal(stride).label("stride")).where(where)
             if stride > 1:
                 q = q.where(sa.or_(c.id % stride == 0, c.direction.in_(("up", "down"))))
             return list(conn.execute(q.order_by(c.id)).all())
@@ -324,10 +336,9 @@ class ReadModel:
         cols: dict[str, list[Any]] = {k: [] for k in ("t", "load", "demanded", "ready", "provisioned",
                                                        "desired")}
         markers = []
-        for r in rows:
-            rec = json.loads(r.record)
+        for rec in (one for r in rows for one in cycle_rows.expand(r)):  # a span: each cycle
             when = _when(rec.get("started_at"))
-            if when is None:
+            if when is None or when < since:
                 continue
             t = when.timestamp()
             load = load_of(rec)

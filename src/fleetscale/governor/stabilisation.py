@@ -2,7 +2,7 @@
 
 Scale-down goes only as low as the HIGHEST desire seen in the down window; scale-up only as
 high as the LOWEST desire in the up window. The window holds the desires after bounds,
-this cycle's included.
+this cycle's included. Windows come compiled (``governor/compiled.py``) as ``timedelta``.
 """
 
 from __future__ import annotations
@@ -34,20 +34,20 @@ def stabilise(
     current: int,
     desires: tuple[tuple[datetime, int], ...],
     now: datetime,
-    up_window: float,
-    down_window: float,
+    up_window: timedelta,
+    down_window: timedelta,
     since: datetime | None = None,
 ) -> tuple[int, str | None]:
     """``since``: when this memory started (None = long ago). Until a whole down window has
     been seen, there is no evidence the desire stayed low: scale-down waits (a restart
     without a checkpoint must not shrink the pool on its first reading)."""
-    if desired < current and down_window > 0:
-        cutoff = now - seconds(down_window)
+    if desired < current and down_window:
+        cutoff = now - down_window
         if since is not None and since > cutoff:
             seen = (now - since).total_seconds()
             return current, (
-                f"stabilisation: only {seen:.0f} s of history (< {down_window:.0f} s window) "
-                f"-> hold at {current}"
+                f"stabilisation: only {seen:.0f} s of history "
+                f"(< {down_window.total_seconds():.0f} s window) -> hold at {current}"
             )
         seen_desires = [d for t, d in desires if t >= cutoff]
         highest = max(seen_desires) if seen_desires else desired
@@ -55,29 +55,18 @@ def stabilise(
             new = min(current, highest)
             verb = "hold" if new == current else f"down only to {new}"
             return new, (
-                f"stabilisation: highest desire in the last {down_window:.0f} s is {highest} -> {verb}"
+                f"stabilisation: highest desire in the last {down_window.total_seconds():.0f} s "
+                f"is {highest} -> {verb}"
             )
-    elif desired > current and up_window > 0:
-        cutoff = now - seconds(up_window)
+    elif desired > current and up_window:
+        cutoff = now - up_window
         seen_desires = [d for t, d in desires if t >= cutoff]
         lowest = min(seen_desires) if seen_desires else desired
         if lowest < desired:
             new = max(current, lowest)
             verb = "hold" if new == current else f"up only to {new}"
-            return new, f"stabilisation: lowest desire in the last {up_window:.0f} s is {lowest} -> {verb}"
+            return new, (
+                f"stabilisation: lowest desire in the last {up_window.total_seconds():.0f} s "
+                f"is {lowest} -> {verb}"
+            )
     return desired, None
-
-
-#: window length (seconds) -> timedelta: a value cache (a few settings' windows), safe across
-#: threads (an entry is a pure function of its key)
-_WINDOWS: dict[float, timedelta] = {}
-
-
-def seconds(window: float) -> timedelta:
-    """``timedelta(seconds=window)``, memoised."""
-    found = _WINDOWS.get(window)
-    if found is None:
-        if len(_WINDOWS) > 256:
-            _WINDOWS.clear()
-        found = _WINDOWS[window] = timedelta(seconds=window)
-    return found

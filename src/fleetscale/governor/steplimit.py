@@ -11,12 +11,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from fleetscale.governor.compiled import CompiledDirection
 from fleetscale.governor.settings import DirectionRules
-from fleetscale.governor.stabilisation import seconds
-
-
-def limited(rules: DirectionRules) -> bool:
-    return rules.max_step_count is not None or rules.max_step_percent is not None
 
 
 def record(
@@ -47,29 +43,29 @@ def limit(
     current: int,
     changes: tuple[tuple[datetime, int], ...],
     now: datetime,
-    up: DirectionRules,
-    down: DirectionRules,
+    up: CompiledDirection,
+    down: CompiledDirection,
 ) -> tuple[int, str | None]:
-    if desired > current and limited(up):
-        cutoff = now - seconds(up.step_period)
+    if desired > current and up.limited:
+        cutoff = now - up.period
         used = sum(c for t, c in changes if t > cutoff and c > 0)
-        allowed = allowance(up, current - used)
+        allowed = allowance(up.rules, current - used)
         room = max(0, allowed - used)
         if desired - current > room:
             new = current + room
             return new, (
-                f"step limit: up at most {allowed} units per {up.step_period:.0f} s, "
+                f"step limit: up at most {allowed} units per {up.rules.step_period:.0f} s, "
                 f"{used} used -> {'hold at' if room == 0 else 'up to'} {new}"
             )
-    elif desired < current and limited(down):
-        cutoff = now - seconds(down.step_period)
+    elif desired < current and down.limited:
+        cutoff = now - down.period
         used = -sum(c for t, c in changes if t > cutoff and c < 0)
-        allowed = allowance(down, current + used)
+        allowed = allowance(down.rules, current + used)
         room = max(0, allowed - used)
         if current - desired > room:
             new = current - room
             return new, (
-                f"step limit: down at most {allowed} units per {down.step_period:.0f} s, "
+                f"step limit: down at most {allowed} units per {down.rules.step_period:.0f} s, "
                 f"{used} used -> {'hold at' if room == 0 else 'down to'} {new}"
             )
     return desired, None

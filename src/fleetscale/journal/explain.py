@@ -5,6 +5,10 @@ what was decided (current -> desired, direction) and why (the winning rule), eac
 proposal, the governor's steps, what the pool looked like (load and other readings,
 instances by state), the plan, what happened, and what went wrong. The operator's pauses,
 resumes and holds (``journal/operator_log.py``: who, why) appear among the cycles in time order.
+
+A span (``SqlJournal.spans``: a run of cycles that saw, decided and planned the same and did
+nothing, journaled as one row) is told once, with how many cycles it covers and when:
+``held 240 cycles from 2026-01-05 10:00:00 to 10:59:45 UTC, nothing changed``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,23 @@ def _when(text: str) -> str:
         return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     except (TypeError, ValueError):
         return str(text)
+
+
+def _span(rec: dict[str, Any]) -> str | None:
+    repeats = int(rec.get("repeats") or 0)
+    if not repeats:
+        return None
+    d = rec.get("decision")
+    verb = "held" if not d or d.get("direction") == "hold" else "same decision for"
+    try:
+        first = datetime.fromisoformat(rec["started_at"])
+        last = datetime.fromisoformat(rec["last_at"])
+    except (KeyError, TypeError, ValueError):
+        return f"  {verb} {repeats + 1} cycles, nothing changed"
+    until = last.strftime("%H:%M:%S" if last.date() == first.date() else "%Y-%m-%d %H:%M:%S")
+    zone = last.strftime("%Z")
+    return (f"  {verb} {repeats + 1} cycles from {first:%Y-%m-%d %H:%M:%S} to {until}"
+            f"{' ' + zone if zone else ''}, nothing changed")
 
 
 def _readings(observations: Sequence[dict[str, Any]]) -> str:
@@ -64,6 +85,9 @@ def explain_cycle(rec: dict[str, Any]) -> list[str]:
                  f"  why:       {d['reason']}"]
     else:
         lines = [f"{head}  NO DECISION (the pool held)"]
+    span = _span(rec)
+    if span:
+        lines.insert(1, span)
     for p in rec.get("proposals", []):
         want = "abstains" if p.get("desired") is None else f"wants {p['desired']}"
         bounds = "".join(f", {k} {p[k]}" for k in ("floor", "ceiling") if p.get(k) is not None)

@@ -8,8 +8,14 @@ Series (label ``pool`` on all):
   pool-wide reading that succeeded (``backlog``, ``calls``, ...);
 - ``fleetscale_decisions_total{direction}``: decisions by direction (up, hold, down);
 - ``fleetscale_source_errors_total{source}``: cycles in which a source failed to read;
+- ``fleetscale_scale_actions_total{action}``: what the plans of acted (not dry-run) cycles did:
+  ``launch`` (instances launched), ``begin_drain``, ``cancel_drain``, ``terminate`` (instances);
+- ``fleetscale_cycle_duration_seconds``: a histogram of how long cycles took;
 - ``fleetscale_cycle_errors_total``, ``fleetscale_cycles_total``,
   ``fleetscale_last_cycle_timestamp_seconds``.
+
+``docs/grafana/fleetscale.json`` is a Grafana dashboard of these series
+(``tests/unit/test_grafana_dashboard.py`` checks that every series it queries is exported here).
 
 Each controller process serves its own registry (not the global one) on
 ``journal.metrics_port``: ``serve(port)`` returns the sink with its HTTP server running.
@@ -20,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleetscale.errors import JournalError
@@ -28,6 +34,8 @@ from fleetscale.journal.record import CycleRecord
 from fleetscale.model import InstanceState
 
 log = structlog.get_logger(__name__)
+#: seconds: a cycle is a few reads and writes; a slow source or cloud API shows past 1 s
+DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class Settings(BaseModel):
@@ -55,6 +63,10 @@ class MetricsSink:
         self.cycle_errors = Counter("fleetscale_cycle_errors", "Errors recorded by cycles", ["pool"],
                                     registry=r)
         self.cycles = Counter("fleetscale_cycles", "Cycles recorded", ["pool"], registry=r)
+        self.actions = Counter("fleetscale_scale_actions", "Instances launched, drained, drain-cancelled "
+                               "or terminated by acted plans", ["pool", "action"], registry=r)
+        self.duration = Histogram("fleetscale_cycle_duration_seconds", "How long a cycle took", ["pool"],
+                                  buckets=DURATION_BUCKETS, registry=r)
         self.last_cycle = Gauge("fleetscale_last_cycle_timestamp_seconds",
                                 "End of the last cycle (unix time)", ["pool"], registry=r)
         self._server: Any = None
@@ -74,6 +86,13 @@ class MetricsSink:
         pool = cycle.pool
         self.cycles.labels(pool).inc()
         self.last_cycle.labels(pool).set(cycle.finished_at.timestamp())
+        self.duration.labels(pool).observe(max(0.0, (cycle.finished_at - cycle.started_at).total_seconds()))
+        plan = cycle.plan
+        if plan is not None and not cycle.dry_run:
+            counts = {"launch": sum(x.count for x in plan.launch), "begin_drain": len(plan.begin_drain),
+                      "cancel_drain": len(plan.cancel_drain), "terminate": len(plan.terminate)}
+            for action, n in counts.items():
+                self.actions.labels(pool, action).inc(n)
         for state in InstanceState:
             self.instances.labels(pool, state.value).set(sum(1 for i in cycle.instances if i.state is state))
         if cycle.decision is not None:

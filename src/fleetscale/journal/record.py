@@ -31,6 +31,9 @@ class CycleRecord:
     outcome: tuple[str, ...] = ()
     #: what went wrong (source errors, provider errors, a failing pool)
     errors: tuple[str, ...] = ()
+    #: what a replay needs beyond the above (``journal/cycle_inputs.py``): the raw listing,
+    #: sessions, operator controls, configuration hash and the state the cycle started from
+    inputs: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (datetimes as ISO 8601 strings, enums as their values)."""

@@ -3,8 +3,10 @@
 SQLite by default (``sqlite:///fleetscale.db``); a MariaDB/MySQL URL
 (``mysql+pymysql://user@127.0.0.1/db``) works too. Tables (created if missing):
 
-- ``fs_cycles``: one row per pool per cycle: the decision's columns plus the whole
-  CycleRecord as JSON (inputs, proposals, governor steps, plan, outcome, errors).
+- ``fs_cycles``: one row per pool per cycle, or per run of cycles that changed nothing (a
+  span): the decision's columns plus the CycleRecord as compact JSON (inputs, proposals,
+  governor steps, plan, outcome, errors); ``journal/cycle_rows.py`` writes and reads it,
+  ``journal/retention.py`` prunes it (``journal.retention``, default 14 days).
 - ``fs_operator``: runtime operator controls written by ``fleetscale pause|resume|hold`` and
   read by the controller every cycle: kinds ``pause_up``, ``pause_down``, ``hold`` (with
   ``hold`` units and ``until``).
@@ -18,42 +20,30 @@ Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from fleetscale.decide import Override
 from fleetscale.errors import JournalError
+from fleetscale.journal import cycle_rows
 from fleetscale.journal.record import CycleRecord
+from fleetscale.journal.retention import DEFAULT_RETENTION, Pruner
 from fleetscale.model import Direction
 
+log = structlog.get_logger(__name__)
 _TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-_LONG = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 metadata = sa.MetaData()
-cycles = sa.Table(
-    "fs_cycles", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("pool", sa.String(64), nullable=False),
-    sa.Column("cycle_id", sa.String(191), nullable=False, unique=True),
-    sa.Column("started_at", _TIME, nullable=False),
-    sa.Column("finished_at", _TIME, nullable=False),
-    sa.Column("dry_run", sa.Boolean, nullable=False),
-    sa.Column("current", sa.Integer),
-    sa.Column("desired", sa.Integer),
-    sa.Column("direction", sa.String(8)),
-    sa.Column("reason", sa.Text),
-    sa.Column("n_errors", sa.Integer, nullable=False),
-    sa.Column("record", _LONG, nullable=False),
-    sa.Index("ix_fs_cycles_pool_id", "pool", "id"),
-)
+cycles = cycle_rows.define(metadata)
 operator = sa.Table(
     "fs_operator", metadata,
     sa.Column("pool", sa.String(64), primary_key=True),
@@ -62,6 +52,8 @@ operator = sa.Table(
     sa.Column("until", _TIME),
     sa.Column("set_at", _TIME, nullable=False),
 )
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -121,7 +113,7 @@ class OperatorState:
 class SqlJournal:
     """The SQL sink (``record``) plus the controller's durable state."""
 
-    def __init__(self, url: str, create: bool = True) -> None:
+    def __init__(self, url: str, create: bool = True, retention: timedelta = DEFAULT_RETENTION) -> None:
         self.url = url
         try:
             if url in ("sqlite://", "sqlite:///:memory:"):
@@ -135,8 +127,26 @@ class SqlJournal:
                 metadata.create_all(self.engine)
             self._file = self._sqlite_file()
             self._identity = _identity(self._file) if self._file else None
+            spans_ok = self._upgrade_cycles(create)
         except (SQLAlchemyError, ImportError) as exc:
             raise JournalError(f"journal {self._safe_url()}: cannot open: {exc}") from exc
+        self._writer = cycle_rows.CycleWriter(cycles)
+        self._reader = cycle_rows.CycleReader(cycles, spans_ok)
+        self.pruner = Pruner(self.engine, cycles, retention, spans_ok=spans_ok)
+
+    def _upgrade_cycles(self, create: bool) -> bool:
+        """Bring a ``fs_cycles`` made by older code up to date (``create``), or tell whether it
+        is (spans can be read)."""
+        with self.engine.begin() as conn:
+            if not sa.inspect(conn).has_table(cycles.name):
+                return True
+            if create:
+                added = cycle_rows.upgrade(conn, cycles)
+                if added:
+                    log.info("journal upgraded", table=cycles.name, added=added)
+                return True
+            have = {c["name"] for c in sa.inspect(conn).get_columns(cycles.name)}
+            return set(cycle_rows.NEW_COLUMNS) <= have
 
     #: the journal is what makes decisions explainable and crash-safe: a pool whose journal
     #: cannot be written holds (``runner.PoolRunner``)
@@ -183,24 +193,51 @@ class SqlJournal:
     # --- the sink ---------------------------------------------------------------------
 
     def record(self, cycle: CycleRecord) -> None:
-        d = cycle.decision
-        row = {
-            "pool": cycle.pool, "cycle_id": cycle.cycle_id,
-            "started_at": _utc(cycle.started_at), "finished_at": _utc(cycle.finished_at),
-            "dry_run": cycle.dry_run,
-            "current": d.current if d else None, "desired": d.desired if d else None,
-            "direction": d.direction.value if d else None, "reason": d.reason if d else None,
-            "n_errors": len(cycle.errors),
-            "record": json.dumps(cycle.to_dict(), default=str),
-        }
-        self._run("record", lambda c: c.execute(cycles.insert(), row))
+        """Journal one cycle (extending the pool's last row when it changed nothing), then
+        prune a batch of expired cycles if one is due."""
+        self._run("record", lambda c: self._writer.write(c, cycle))
+        self.pruner.maybe(cycle.started_at)
 
     def cycles(self, pool: str, last: int = 10) -> list[dict[str, Any]]:
-        """The last ``last`` cycles of ``pool`` as CycleRecord dicts, oldest first."""
-        q = (sa.select(cycles.c.record).where(cycles.c.pool == pool)
-             .order_by(cycles.c.id.desc()).limit(last))
-        rows = self._run("read cycles", lambda c: c.execute(q).scalars().all())
-        return [json.loads(r) for r in reversed(rows)]
+        """The last ``last`` cycles of ``pool`` as CycleRecord dicts, oldest first (a span
+        gives one dict per cycle it stands for)."""
+        out: list[dict[str, Any]] = []
+        before: int | None = None
+        while len(out) < last:
+            rows = self._run("read cycles", lambda c, b=before: self._reader.newest_rows(
+                c, pool, min(last, 100), b))
+            for row in rows:
+                out[:0] = list(cycle_rows.expand(row))
+                if len(out) >= last:
+                    break
+            if len(rows) < min(last, 100):
+                break
+            before = rows[-1].id
+        return out[-last:] if last > 0 else []
+
+    def each_cycle(self, pool: str, since: datetime | None = None,
+                   until: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every cycle of ``pool`` that started in ``[since, until)``, oldest first, one
+        CycleRecord dict per cycle (spans expanded, each cycle with its own id and times); read
+        a page of rows at a time (for replay and charts)."""
+        after = 0
+        while True:
+            rows = self._run("read cycles", lambda c, a=after: self._reader.rows_between(
+                c, pool, since, until, a))
+            for row in rows:
+                for rec in cycle_rows.expand(row):
+                    at = datetime.fromisoformat(rec["started_at"])
+                    if (since is None or at >= since) and (until is None or at < until):
+                        yield rec
+            if len(rows) < cycle_rows.PAGE:
+                return
+            after = rows[-1].id
+
+    def spans(self, pool: str, last: int = 10) -> list[dict[str, Any]]:
+        """The last ``last`` rows of ``pool``, oldest first: each its first cycle's dict plus
+        ``repeats`` (identical cycles after it) and ``last_at`` (the last one's start)."""
+        rows = self._run("read cycles", lambda c: self._reader.newest_rows(c, pool, last))
+        return [cycle_rows.span(r) for r in reversed(rows)]
 
     def pools(self) -> list[str]:
         q = sa.select(cycles.c.pool).distinct().order_by(cycles.c.pool)

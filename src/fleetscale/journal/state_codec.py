@@ -16,7 +16,7 @@ import enum
 import importlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -54,10 +54,13 @@ def encode(value: Any) -> Any:
         return value
     if isinstance(value, datetime):
         return {"$dt": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"$td": value.total_seconds()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {"$dc": _name(type(value))}
         for f in dataclasses.fields(value):
-            out[f.name] = encode(getattr(value, f.name))
+            if f.init:  # a derived field (``init=False``) is rebuilt by the constructor
+                out[f.name] = encode(getattr(value, f.name))
         return out
     if isinstance(value, Mapping):
         return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
@@ -79,6 +82,8 @@ def decode(value: Any) -> Any:
         return value
     if "$dt" in value:
         return datetime.fromisoformat(value["$dt"])
+    if "$td" in value:
+        return timedelta(seconds=float(value["$td"]))
     if "$enum" in value:
         return _class(value["$enum"])(value["v"])
     if "$map" in value:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fleetscale.model import InstanceState, Proposal, Snapshot
 from fleetscale.policy.context import TIMES, PolicyContext, ceil_units, fmt
@@ -82,7 +82,13 @@ class BacklogPolicy:
                 samples = (*samples, drained / seconds / state.ready)[-self.window:]
         return RateState(now, backlog, ready, samples)
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
+    def compile(self, unit_capacity: float) -> BacklogPolicy:
+        """Nothing to precompute: the policy proposes as it is."""
+        return self
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         st = state if isinstance(state, RateState) else RateState()
         reading = ctx.reading(self.metric)
         if reading.total is None or reading.problem is not None:

@@ -28,18 +28,21 @@ def combine(proposals: tuple[Proposal, ...] | list[Proposal]) -> Combined:
     runner: Proposal | None = None
     floor: Proposal | None = None
     ceiling: Proposal | None = None
+    #: the desires of winner and runner (meaningful once they are set)
+    best = second = 0
+    lo: int | None = None
+    hi: int | None = None
     for p in proposals:
-        if p.desired is not None:
-            if winner is None or p.desired > winner.desired:  # type: ignore[operator]
-                winner, runner = p, winner
-            elif runner is None or p.desired > runner.desired:  # type: ignore[operator]
-                runner = p
-        if p.floor is not None and (floor is None or p.floor > floor.floor):  # type: ignore[operator]
-            floor = p
-        if p.ceiling is not None and (ceiling is None or p.ceiling < ceiling.ceiling):  # type: ignore[operator]
-            ceiling = p
-    lo = floor.floor if floor is not None else None
-    hi = ceiling.ceiling if ceiling is not None else None
+        desired = p.desired
+        if desired is not None:
+            if winner is None or desired > best:
+                winner, runner, best, second = p, winner, desired, best
+            elif runner is None or desired > second:
+                runner, second = p, desired
+        if p.floor is not None and (lo is None or p.floor > lo):
+            floor, lo = p, p.floor
+        if p.ceiling is not None and (hi is None or p.ceiling < hi):
+            ceiling, hi = p, p.ceiling
     lo_text = f"floor {lo} from {floor.policy}" if floor is not None else ""
     hi_text = f"ceiling {hi} from {ceiling.policy}" if ceiling is not None else ""
     if winner is None:

@@ -4,7 +4,7 @@ readings of the metrics the pool's policies name (read once per cycle, shared)."
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
@@ -71,7 +71,7 @@ def read_metric(
         if o.metric == metric and o.at is now and o.instance_id is None and o.error is None:
             value = o.value
             if value is not None and 0.0 <= value < _INF and not stale_after < 0.0:
-                return _reading(Reading, (metric, value, value, now, None))
+                return Reading(metric, value, value, now, None)
     try:
         return _read(observations, metric, now, stale_after)
     except TypeError as exc:
@@ -130,8 +130,6 @@ def _read(
 
 
 _INF = math.inf
-#: ``Reading(*fields)`` / ``PolicyContext(*fields)`` without the generated ``__new__`` frame
-_reading = tuple.__new__
 
 
 def _garbage(value: float | None) -> str:
@@ -167,22 +165,3 @@ def fmt(x: float) -> str:
     if x.is_integer() and -1e15 < x < 1e15:
         return str(int(x))
     return f"{x:.4g}"
-
-
-#: (id(spec), unit_capacity) -> (spec, per-unit target, its text); checked by identity, so a
-#: recycled id never answers for another spec; whole entries are replaced (thread-safe)
-_PER_UNIT: dict[tuple[int, float], tuple[object, float, str]] = {}
-
-
-def per_unit_memo(spec: object, unit_capacity: float,
-                  compute: Callable[[float], tuple[float, str]]) -> tuple[float, str]:
-    """The metric one unit should carry and how to say it, computed once per spec and capacity."""
-    key = (id(spec), unit_capacity)
-    hit = _PER_UNIT.get(key)
-    if hit is not None and hit[0] is spec:
-        return hit[1], hit[2]
-    if len(_PER_UNIT) > 256:
-        _PER_UNIT.clear()
-    value, text = compute(unit_capacity)
-    _PER_UNIT[key] = (spec, value, text)
-    return value, text

@@ -31,7 +31,7 @@ Choices, with reasons (docs/decisions.md repeats them):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import PolicyContext, fmt
@@ -69,7 +69,13 @@ class CyclesPolicy:
     def metrics(self) -> tuple[str, ...]:
         return (self.metric,)
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
+    def compile(self, unit_capacity: float) -> CyclesPolicy:
+        """Nothing to precompute: the policy proposes as it is."""
+        return self
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         st = state if isinstance(state, CyclesState) else CyclesState()
         if not snapshot.scheduled:
             return Proposal(label, ctx.current, f"extra cycle: the counters count scheduled cycles "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import PolicyContext
@@ -24,5 +24,11 @@ class FixedPolicy:
     def metrics(self) -> tuple[str, ...]:
         return ()
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
+    def compile(self, unit_capacity: float) -> FixedPolicy:
+        """Nothing to precompute: the policy proposes as it is."""
+        return self
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         return Proposal(label, self.units, f"fixed at {self.units} units"), state

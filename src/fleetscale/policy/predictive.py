@@ -29,34 +29,19 @@ mutated: the history array is copied when a bucket closes (once per ``bucket`` s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from fleetscale.model import Proposal, Snapshot
-from fleetscale.policy.context import PolicyContext, ceil_units, per_unit_memo
+from fleetscale.policy.context import PolicyContext, ceil_units
 
 DEFAULT_UTILISATION = 0.75
 _DAY = 86400.0
 _WEEK = 7 * _DAY
-
-
-class _Consts(NamedTuple):
-    """Per-spec constants (specs are immutable), computed once per spec object."""
-
-    spec: PredictivePolicy
-    per_day: int
-    slots: int
-    ahead: int
-    #: ``f"{horizon:g}"`` for the reason texts
-    horizon_text: str
-
-
-#: value caches keyed by spec identity (each entry holds its spec, so an id is never reused
-#: while cached); entries are only ever added whole, never mutated: safe across threads
-_CONSTS: dict[int, _Consts] = {}
 
 
 class PredictiveState(NamedTuple):
@@ -81,10 +66,6 @@ class PredictiveState(NamedTuple):
     last_when: float = math.nan
     #: exponentially weighted squared change of the reading per second
     var_rate: float = 0.0
-
-
-#: ``PredictiveState(*fields)`` without the generated ``__new__`` frame (the same value)
-_state = tuple.__new__
 
 
 def _median_of_known(known: list[float]) -> float:
@@ -144,44 +125,67 @@ class PredictivePolicy:
     def metrics(self) -> tuple[str, ...]:
         return (self.metric,)
 
+    def per_unit(self, unit_capacity: float) -> tuple[float, str]:
+        """The metric one unit should carry, and how to say it."""
+        if self.target is not None:
+            return self.target, f"target {self.target:.4g} per unit"
+        u = self.utilisation if self.utilisation is not None else DEFAULT_UTILISATION
+        return u * unit_capacity, f"{u:g} x {unit_capacity:.4g} per unit"
+
+    def compile(self, unit_capacity: float) -> Forecaster:
+        per_unit, how = self.per_unit(unit_capacity)
+        day = int(_DAY // self.bucket)
+        week = day * 7
+        return Forecaster(
+            spec=self,
+            per_unit=per_unit,
+            how=how,
+            slots=week * max(self.weeks, 1),
+            ahead=math.ceil(self.horizon / self.bucket) + 1,
+            weekly=tuple(w * week for w in range(1, self.weeks + 1)) if self.weeks >= 2 else (),
+            daily=tuple(d * day for d in range(1, self.days + 1)),
+            level_keep=math.exp(-self.bucket / self.level_window),
+            horizon_text=f"{self.horizon:g}",
+        )
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
+        return self.compile(ctx.unit_capacity).propose(snapshot, ctx, state, label)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Forecaster:
+    """A ``PredictivePolicy`` for one ``unit_capacity``: the seasonal model and the policy,
+    with the spec's derived constants computed once."""
+
+    spec: PredictivePolicy
+    #: the metric one unit should carry, and how to say it
+    per_unit: float
+    how: str
+    #: ring length (buckets of history), buckets of shape looked up ahead
+    slots: int
+    ahead: int
+    #: how many buckets back the same slot was 1, 2, ... weeks ago (empty: weekly shape off)
+    #: and 1, 2, ... days ago
+    weekly: tuple[int, ...]
+    daily: tuple[int, ...]
+    #: the level's exponential weight per bucket: exp(-bucket / level_window)
+    level_keep: float
+    #: ``f"{horizon:g}"`` for the reason texts
+    horizon_text: str
+
     # --- the seasonal model -----------------------------------------------------------
 
-    @property
-    def _per_day(self) -> int:
-        return int(_DAY // self.bucket)
-
-    @property
-    def _slots(self) -> int:
-        return self._per_day * 7 * max(self.weeks, 1)
-
-    def _ahead(self) -> int:
-        return math.ceil(self.horizon / self.bucket) + 1
-
-    def _consts(self) -> _Consts:
-        hit = _CONSTS.get(id(self))
-        if hit is not None and hit.spec is self:
-            return hit
-        if len(_CONSTS) > 256:
-            _CONSTS.clear()
-        made = _Consts(self, self._per_day, self._slots, self._ahead(), f"{self.horizon:g}")
-        _CONSTS[id(self)] = made
-        return made
-
-    def shape_of(self, history: npt.NDArray[np.float64], bucket: int) -> float:
-        """The seasonal value of absolute ``bucket`` from the history (NaN when unknown)."""
-        return self._shape(history.item, len(history), bucket, self._consts().per_day)
-
-    def _shape(self, item: Any, n: int, bucket: int, day: int) -> float:
-        """``shape_of`` with the history's ``item`` (Python floats: the same values, cheaper to
-        compare and sort), its length and the buckets per day given."""
-        if self.weeks >= 2:
-            week = day * 7
-            weekly = [item((bucket - w * week) % n) for w in range(1, self.weeks + 1)]
-            known = [v for v in weekly if v == v]
+    def _shape(self, item: Callable[[int], float], n: int, bucket: int) -> float:
+        """The seasonal value of absolute ``bucket`` (NaN when unknown) from the history's
+        ``item`` (Python floats: the same values, cheaper to compare and sort) and length ``n``:
+        the median of the same slot in the last weeks when two are known, else in the last days."""
+        if self.weekly:
+            known = [v for back in self.weekly if (v := item((bucket - back) % n)) == v]
             if len(known) >= 2:
                 return _median_of_known(known)
-        daily = [item((bucket - d * day) % n) for d in range(1, self.days + 1)]
-        return _median_of_known([v for v in daily if v == v])
+        return _median_of_known([v for back in self.daily if (v := item((bucket - back) % n)) == v])
 
     def _close(self, st: PredictiveState, new_bucket: int) -> PredictiveState:
         """Commit the finished bucket, mark skipped ones unknown, look up the next shape."""
@@ -198,101 +202,89 @@ class PredictivePolicy:
         actual_ewma, shape_ewma = st.actual_ewma, st.shape_ewma
         expected = st.shape[0] if st.shape else math.nan
         if expected == expected:
-            keep = math.exp(-self.bucket / self.level_window)
+            keep = self.level_keep
             actual_ewma = keep * actual_ewma + (1 - keep) * st.peak
             shape_ewma = keep * shape_ewma + (1 - keep) * expected
-        consts = self._consts()
-        item, per_day = history.item, consts.per_day
-        shape = tuple(self._shape(item, n, new_bucket + i, per_day) for i in range(consts.ahead))
+        item = history.item
+        shape = tuple(self._shape(item, n, new_bucket + i) for i in range(self.ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate)
 
     def level(self, st: PredictiveState) -> float:
+        """Today's level: recent actual peaks over what the shape said for them (clipped)."""
         if st.shape_ewma <= 0:
             return 1.0
-        return min(self.max_level, max(self.min_level, st.actual_ewma / st.shape_ewma))
+        return min(self.spec.max_level, max(self.spec.min_level, st.actual_ewma / st.shape_ewma))
 
-    def observe(self, state: Any, when: float, value: float) -> PredictiveState:
+    def observe(self, state: object, when: float, value: float) -> PredictiveState:
         """The state after seeing ``value`` at unix time ``when``."""
-        return self._observe(state, when, value, self._consts().slots)
-
-    def _observe(self, state: Any, when: float, value: float, slots: int) -> PredictiveState:
-        bucket = int(when // self.bucket)
-        st = state if isinstance(state, PredictiveState) and len(state.history) == slots else None
-        if st is None:
-            empty = np.full(slots, np.nan)
+        spec = self.spec
+        bucket = int(when // spec.bucket)
+        if isinstance(state, PredictiveState) and len(state.history) == self.slots:
+            st = state
+            if bucket > st.bucket:
+                st = self._close(st, bucket)
+        else:
+            empty = np.full(self.slots, np.nan)
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
-        elif bucket > st.bucket:
-            st = self._close(st, bucket)
         filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate = st
         dt = when - last_when
         if dt > 0:  # False while NaN (first reading)
-            keep = math.exp(-dt / self.volatility_window)
+            keep = math.exp(-dt / spec.volatility_window)
             change = value - last_value
             var_rate = keep * var_rate + (1 - keep) * change * change / dt
         if value > peak:
             peak = value
-        return _state(PredictiveState, (filling, peak, history, shape, actual_ewma,  # type: ignore[no-any-return]
-                                        shape_ewma, seen, value, when, var_rate))
+        return PredictiveState(filling, peak, history, shape, actual_ewma, shape_ewma, seen, value, when,
+                               var_rate)
 
     def margin(self, st: PredictiveState) -> float:
         """Noise headroom: ``volatility`` standard deviations of the change over the horizon."""
-        if not self.volatility:
+        spec = self.spec
+        if not spec.volatility:
             return 0.0
-        return self.volatility * math.sqrt(st.var_rate * self.horizon)
+        return spec.volatility * math.sqrt(st.var_rate * spec.horizon)
 
-    def forecast(self, st: PredictiveState, when: float) -> float | None:
-        """The highest load expected in ``[when, when + horizon]`` (None while unknown)."""
-        last = int((when + self.horizon) // self.bucket) - st.bucket
+    def forecast_shape(self, st: PredictiveState, when: float) -> float | None:
+        """The highest unscaled shape over ``[when, when + horizon]`` (None while unknown);
+        times ``level`` it is the forecast."""
+        last = int((when + self.spec.horizon) // self.spec.bucket) - st.bucket
         best = -1.0
         for v in st.shape[: last + 1]:
             if v > best:  # NaN compares False
                 best = v
-        return None if best < 0 else best * self.level(st)
+        return None if best < 0 else best
 
     # --- the policy -------------------------------------------------------------------
 
-    def per_unit(self, unit_capacity: float) -> tuple[float, str]:
-        """The metric one unit should carry, and how to say it (memoised per spec)."""
-        return per_unit_memo(self, unit_capacity, self._per_unit)
-
-    def _per_unit(self, unit_capacity: float) -> tuple[float, str]:
-        if self.target is not None:
-            return self.target, f"target {self.target:.4g} per unit"
-        u = self.utilisation if self.utilisation is not None else DEFAULT_UTILISATION
-        return u * unit_capacity, f"{u:g} x {unit_capacity:.4g} per unit"
-
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
-        reading = ctx.reading(self.metric)
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
+        metric = self.spec.metric
+        reading = ctx.reading(metric)
         now = reading.total
         if now is None or reading.problem is not None:
             why = reading.problem or "no reading"
-            return Proposal(label, None, f"no usable {self.metric} ({why}); history kept"), state
+            return Proposal(label, None, f"no usable {metric} ({why}); history kept"), state
         when = ctx.now.timestamp()
-        consts = self._consts()
-        st = self._observe(state, when, now, consts.slots)
-        per_unit, how = self.per_unit(ctx.unit_capacity)
-        # margin(), forecast() and level() inlined (the same arithmetic, in the same order)
-        pad = self.volatility * math.sqrt(st.var_rate * self.horizon) if self.volatility else 0.0
+        st = self.observe(state, when, now)
+        per_unit, how = self.per_unit, self.how
+        pad = self.margin(st)
         noise = f" + noise {pad:.4g}" if pad else ""
-        last = int((when + self.horizon) // self.bucket) - st.bucket
-        best = -1.0
-        for v in st.shape[: last + 1]:
-            if v > best:  # NaN compares False
-                best = v
-        if best < 0:
+        best = self.forecast_shape(st, when)
+        if best is None:
             units = ceil_units((now + pad) / per_unit)
-            text = f"{self.metric} {now:.4g}{noise} / ({how}) -> {units} units; no forecast yet"
+            text = f"{metric} {now:.4g}{noise} / ({how}) -> {units} units; no forecast yet"
             return Proposal(label, units, text), st
         level = self.level(st)
         expected = best * level
         if expected > now:
             units = ceil_units((expected + pad) / per_unit)
-            text = (f"forecast {self.metric} {expected:.4g} in next {consts.horizon_text} s "
+            text = (f"forecast {metric} {expected:.4g} in next {self.horizon_text} s "
                     f"(level x{level:.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
             return Proposal(label, units, text), st
         units = ceil_units((now + pad) / per_unit)
-        text = (f"{self.metric} {now:.4g}{noise} / ({how}) -> {units} units "
-                f"[forecast {expected:.4g} in next {consts.horizon_text} s]")
+        text = (f"{metric} {now:.4g}{noise} / ({how}) -> {units} units "
+                f"[forecast {expected:.4g} in next {self.horizon_text} s]")
         return Proposal(label, units, text), st

@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetscale.model import Proposal, Snapshot
@@ -134,42 +134,19 @@ class SchedulePolicy:
             return (self.metric,)
         return ()
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
-        tz, points, spans = _compiled(self)
-        local = ctx.now.astimezone(tz)
-        t = local.weekday() * _DAY + local.hour * 3600 + local.minute * 60 + local.second
-        span = spans[bisect_right(points, t) - 1]
-        if not span.active:
-            return Proposal(label, None, f"no schedule window at {local:%a %H:%M} {self.timezone}"), state
-        floor, ceiling, bounds = span.floor, span.ceiling, span.bounds
-        if not span.candidates:
-            return Proposal(label, None, bounds, floor, ceiling), state
-        best = span.candidates[0]
-        best_per_unit = _per_unit(best, ctx.unit_capacity)
-        for s in span.candidates[1:]:
-            per_unit = _per_unit(s, ctx.unit_capacity)
-            if per_unit < best_per_unit:
-                best, best_per_unit = s, per_unit
-        reading = ctx.reading(self.metric)
-        if reading.total is None:
-            text = f"no usable {self.metric} ({reading.problem})"
-            return Proposal(label, None, f"{text}; {bounds}" if bounds else text, floor, ceiling), state
-        if best.utilisation is not None:
-            word = "loadMax" if best.seed else "utilisation"
-            how = f"{word} {fmt(best.utilisation)} {TIMES} {fmt(ctx.unit_capacity)} per unit"
-        else:
-            how = f"target {fmt(best_per_unit)} per unit"
-        desired = ceil_units(reading.total / best_per_unit)
-        text = f"{self.metric} {fmt(reading.total)} / ({how}) -> {desired} units"
-        if best is not span.floor_segment:
-            text += f" ({best.label} window)"
-        if bounds:
-            text += f"; {bounds}"
-        return Proposal(label, desired, text, floor, ceiling), state
+    def compile(self, unit_capacity: float) -> CompiledSchedule:
+        """The weekly timeline: the sorted boundaries (seconds after Monday 00:00 local) and
+        what holds from each to the next, with each span's per-unit target for
+        ``unit_capacity`` chosen."""
+        segments = _build(self)
+        points = sorted({0} | {s.start for s in segments} | {s.end % _WEEK for s in segments})
+        spans = tuple(_span(segments, t, unit_capacity) for t in points)
+        return CompiledSchedule(self.metric, self.timezone, ZoneInfo(self.timezone), tuple(points), spans)
 
-
-def _per_unit(s: _Segment, unit_capacity: float) -> float:
-    return s.utilisation * unit_capacity if s.utilisation is not None else s.target  # type: ignore[return-value]
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
+        return self.compile(ctx.unit_capacity).propose(snapshot, ctx, state, label)
 
 
 class _Span(NamedTuple):
@@ -178,54 +155,89 @@ class _Span(NamedTuple):
     active: bool
     floor: int | None
     ceiling: int | None
-    floor_segment: _Segment | None
+    #: "floor ... (08:00 window); ceiling ..." or ""
     bounds: str
-    #: active segments that set a target
-    candidates: tuple[_Segment, ...]
+    #: the per-unit target of the active window with the lowest one (None: no window sets one)
+    per_unit: float | None
+    #: how that target is said in the reason, and which window it comes from (when that is
+    #: not the window that sets the floor)
+    how: str
+    window: str
 
 
-_CACHE: dict[int, tuple[SchedulePolicy, ZoneInfo, list[int], list[_Span]]] = {}
+@dataclass(frozen=True, slots=True)
+class CompiledSchedule:
+    """A ``SchedulePolicy`` for one ``unit_capacity``: its week as spans between boundaries."""
+
+    metric: str
+    timezone: str
+    tz: ZoneInfo
+    points: tuple[int, ...]
+    spans: tuple[_Span, ...]
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
+        local = ctx.now.astimezone(self.tz)
+        t = local.weekday() * _DAY + local.hour * 3600 + local.minute * 60 + local.second
+        span = self.spans[bisect_right(self.points, t) - 1]
+        if not span.active:
+            return Proposal(label, None, f"no schedule window at {local:%a %H:%M} {self.timezone}"), state
+        floor, ceiling, bounds, per_unit = span.floor, span.ceiling, span.bounds, span.per_unit
+        if per_unit is None:
+            return Proposal(label, None, bounds, floor, ceiling), state
+        reading = ctx.reading(self.metric)
+        if reading.total is None:
+            text = f"no usable {self.metric} ({reading.problem})"
+            return Proposal(label, None, f"{text}; {bounds}" if bounds else text, floor, ceiling), state
+        desired = ceil_units(reading.total / per_unit)
+        text = f"{self.metric} {fmt(reading.total)} / ({span.how}) -> {desired} units{span.window}"
+        if bounds:
+            text += f"; {bounds}"
+        return Proposal(label, desired, text, floor, ceiling), state
 
 
-def _compiled(spec: SchedulePolicy) -> tuple[ZoneInfo, list[int], list[_Span]]:
-    """The spec's weekly timeline, built once per spec object (specs are immutable): the sorted
-    boundaries (seconds after Monday 00:00 local) and what holds from each to the next."""
-    hit = _CACHE.get(id(spec))
-    if hit is not None and hit[0] is spec:
-        return hit[1], hit[2], hit[3]
-    if len(_CACHE) > 256:
-        _CACHE.clear()
-    segments = _build(spec)
-    points = sorted({0} | {s.start for s in segments} | {s.end % _WEEK for s in segments})
-    spans = [_span(segments, t) for t in points]
-    tz = ZoneInfo(spec.timezone)
-    _CACHE[id(spec)] = (spec, tz, points, spans)
-    return tz, points, spans
+def _per_unit(s: _Segment, unit_capacity: float) -> float:
+    if s.utilisation is not None:
+        return s.utilisation * unit_capacity
+    assert s.target is not None  # a candidate sets one of the two
+    return s.target
 
 
-def _span(segments: tuple[_Segment, ...], t: int) -> _Span:
+def _span(segments: tuple[_Segment, ...], t: int, unit_capacity: float) -> _Span:
     active = [s for s in segments if s.start <= t < s.end or s.start <= t + _WEEK < s.end]
-    floor_seg = ceiling_seg = None
+    floor_seg: _Segment | None = None
+    ceiling_seg: _Segment | None = None
+    floor: int | None = None
+    ceiling: int | None = None
     for s in active:
-        if s.floor is not None and (floor_seg is None or s.floor > floor_seg.floor):  # type: ignore[operator]
-            floor_seg = s
-        if s.ceiling is not None and (ceiling_seg is None or s.ceiling < ceiling_seg.ceiling):  # type: ignore[operator]
-            ceiling_seg = s
+        if s.floor is not None and (floor is None or s.floor > floor):
+            floor_seg, floor = s, s.floor
+        if s.ceiling is not None and (ceiling is None or s.ceiling < ceiling):
+            ceiling_seg, ceiling = s, s.ceiling
     texts = []
     if floor_seg is not None:
         word = "unlockedMin" if floor_seg.seed else "min"
-        texts.append(f"floor {word} {floor_seg.floor} ({floor_seg.label} window)")
+        texts.append(f"floor {word} {floor} ({floor_seg.label} window)")
     if ceiling_seg is not None:
-        texts.append(f"ceiling max {ceiling_seg.ceiling} ({ceiling_seg.label} window)")
-    candidates = tuple(s for s in active if s.utilisation is not None or s.target is not None)
-    return _Span(
-        bool(active),
-        floor_seg.floor if floor_seg is not None else None,
-        ceiling_seg.ceiling if ceiling_seg is not None else None,
-        floor_seg,
-        "; ".join(texts),
-        candidates,
-    )
+        texts.append(f"ceiling max {ceiling} ({ceiling_seg.label} window)")
+    bounds = "; ".join(texts)
+    candidates = [s for s in active if s.utilisation is not None or s.target is not None]
+    if not candidates:
+        return _Span(bool(active), floor, ceiling, bounds, None, "", "")
+    best = candidates[0]
+    best_per_unit = _per_unit(best, unit_capacity)
+    for s in candidates[1:]:
+        per_unit = _per_unit(s, unit_capacity)
+        if per_unit < best_per_unit:
+            best, best_per_unit = s, per_unit
+    if best.utilisation is not None:
+        word = "loadMax" if best.seed else "utilisation"
+        how = f"{word} {fmt(best.utilisation)} {TIMES} {fmt(unit_capacity)} per unit"
+    else:
+        how = f"target {fmt(best_per_unit)} per unit"
+    window = "" if best is floor_seg else f" ({best.label} window)"
+    return _Span(True, floor, ceiling, bounds, best_per_unit, how, window)
 
 
 def _build(spec: SchedulePolicy) -> tuple[_Segment, ...]:

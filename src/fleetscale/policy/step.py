@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import PolicyContext, fmt
@@ -52,11 +52,12 @@ class Step:
         return (self.above is None or value >= self.above) and (self.below is None or value < self.below)
 
     def band(self) -> str:
-        if self.above is not None and self.below is not None:
-            return f"in [{fmt(self.above)}, {fmt(self.below)})"
-        if self.above is not None:
-            return f">= {fmt(self.above)}"
-        return f"< {fmt(self.below)}"  # type: ignore[arg-type]
+        above, below = self.above, self.below
+        if below is None:
+            return f">= {fmt(above)}" if above is not None else "any value"
+        if above is None:
+            return f"< {fmt(below)}"
+        return f"in [{fmt(above)}, {fmt(below)})"
 
     def change(self, current: int, min_adjustment: int) -> int:
         """Signed change in units."""
@@ -92,7 +93,13 @@ class StepPolicy:
     def metrics(self) -> tuple[str, ...]:
         return (self.metric,)
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
+    def compile(self, unit_capacity: float) -> StepPolicy:
+        """Nothing to precompute: the policy proposes as it is."""
+        return self
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
         if not snapshot.scheduled:  # a step is per evaluation: extra cycles would add steps
             return Proposal(label, ctx.current, f"extra cycle: steps apply on scheduled cycles only "
                                                 f"-> keep {ctx.current}"), state

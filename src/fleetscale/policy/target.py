@@ -15,10 +15,10 @@ With neither ``target`` nor ``utilisation`` the per-unit target is 75 % of ``uni
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from fleetscale.model import Proposal, Snapshot
-from fleetscale.policy.context import TIMES, PolicyContext, ceil_units, fmt, per_unit_memo
+from fleetscale.policy.context import TIMES, PolicyContext, ceil_units, fmt
 
 DEFAULT_UTILISATION = 0.75
 
@@ -52,35 +52,56 @@ class TargetPolicy:
         return (self.metric,)
 
     def per_unit(self, unit_capacity: float) -> tuple[float, str]:
-        """The metric one unit should carry, and how to say it (memoised per spec)."""
-        return per_unit_memo(self, unit_capacity, self._per_unit)
-
-    def _per_unit(self, unit_capacity: float) -> tuple[float, str]:
+        """The metric one unit should carry, and how to say it."""
         if self.target is not None:
             return self.target, f"target {fmt(self.target)} per unit"
         u = self.utilisation if self.utilisation is not None else DEFAULT_UTILISATION
         return u * unit_capacity, f"{fmt(u)} {TIMES} {fmt(unit_capacity)} per unit"
 
-    def propose(self, snapshot: Snapshot, ctx: PolicyContext, state: Any, label: str) -> tuple[Proposal, Any]:
-        reading = ctx.reading(self.metric)
+    def compile(self, unit_capacity: float) -> CompiledTarget:
+        per_unit, how = self.per_unit(unit_capacity)
+        return CompiledTarget(self.metric, self.mode, self.tolerance, per_unit, how)
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
+        return self.compile(ctx.unit_capacity).propose(snapshot, ctx, state, label)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTarget:
+    """A ``TargetPolicy`` for one ``unit_capacity``: its per-unit target and text computed."""
+
+    metric: str
+    mode: Literal["total", "ratio"]
+    tolerance: float
+    per_unit: float
+    #: how the per-unit target is said in the reason ("0.75 \u00d7 50 per unit")
+    how: str
+
+    def propose(
+        self, snapshot: Snapshot, ctx: PolicyContext, state: object, label: str
+    ) -> tuple[Proposal, object]:
+        metric = self.metric
+        reading = ctx.reading(metric)
         if reading.total is None:
-            return Proposal(label, None, f"no usable {self.metric} ({reading.problem})"), state
-        per_unit, how = self.per_unit(ctx.unit_capacity)
+            return Proposal(label, None, f"no usable {metric} ({reading.problem})"), state
+        per_unit, how = self.per_unit, self.how
         current = ctx.current
         if self.mode == "ratio":
             mean = reading.mean if reading.mean is not None else reading.total
             if current <= 0:
                 return Proposal(
-                    label, None, f"ratio mode cannot scale from 0 units ({self.metric} {fmt(mean)})"
+                    label, None, f"ratio mode cannot scale from 0 units ({metric} {fmt(mean)})"
                 ), state
             ratio = mean / per_unit
             raw = ceil_units(current * ratio)
-            text = f"{current} {TIMES} {self.metric} {fmt(mean)} / ({how}) -> {raw} units"
+            text = f"{current} {TIMES} {metric} {fmt(mean)} / ({how}) -> {raw} units"
         else:
             total = reading.total
             raw = ceil_units(total / per_unit)
             ratio = total / (current * per_unit) if current > 0 else float("inf")
-            text = f"{self.metric} {fmt(total)} / ({how}) -> {raw} units"
+            text = f"{metric} {fmt(total)} / ({how}) -> {raw} units"
         if self.tolerance and current > 0 and abs(ratio - 1.0) <= self.tolerance and raw != current:
             text += f"; usage ratio {ratio:.2f} within ±{fmt(self.tolerance)} -> keep {current}"
             raw = current

@@ -1,0 +1,145 @@
+"""The compact JSON body of a journaled cycle, and its way back to ``CycleRecord.to_dict()``.
+
+``encode(record)`` is what ``fs_cycles.record`` stores since the bounded journal:
+
+- the row's own columns (``pool``, ``cycle_id``, ``started_at``, ``finished_at``, ``dry_run``)
+  are left out;
+- a field at its dataclass default (``Observation.error`` None, ``Instance.weight`` 1, a plan's
+  empty ``launch``, ...) is left out, and so is ``Decision.direction`` (it follows from
+  ``current`` and ``desired``);
+- a string equal to the cycle's start (``Observation.at``, ``Decision.at``) is written ``@s``, one
+  equal to the cycle id (``Plan.request_id``) ``@i``; a string that itself starts with ``@`` gets
+  one more ``@`` in front;
+- compact separators, a ``"v": 2`` marker.
+
+So the body holds nothing that differs between two cycles that saw, decided and planned the same
+thing: equal bodies are the test for "this cycle changed nothing", and one body serves every
+cycle of a span (``decode`` with each cycle's id and times gives that cycle's record exactly).
+A body without the marker is a row written before (the whole ``to_dict()``) and is read as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import json
+import types
+import typing
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fleetscale.journal.record import CycleRecord
+from fleetscale.model import Decision, Direction
+
+VERSION = 2
+#: CycleRecord fields stored as columns of the row, not in the body
+COLUMNS = ("pool", "cycle_id", "started_at", "finished_at", "dry_run")
+START, CYCLE_ID = "@s", "@i"
+
+
+def encode(record: CycleRecord) -> str:
+    """The body of ``record``: no columns, no defaults, times relative to the cycle."""
+    marks = {record.started_at.isoformat(): START, record.cycle_id: CYCLE_ID}
+    body = {k: v for k, v in _pack(record, marks).items() if k not in COLUMNS}
+    body["v"] = VERSION
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def decode(body: str | Mapping[str, Any], *, pool: str, cycle_id: str, started_at: datetime,
+           finished_at: datetime, dry_run: bool) -> dict[str, Any]:
+    """The ``CycleRecord.to_dict()`` of the cycle ``cycle_id`` that started at ``started_at``."""
+    doc = json.loads(body) if isinstance(body, str) else dict(body)
+    if doc.get("v") != VERSION:
+        return doc  # a row from before the compact body: the whole record already
+    start = started_at.isoformat()
+    marks = {START: start, CYCLE_ID: cycle_id}
+    out = _unpack({k: v for k, v in doc.items() if k != "v"}, CycleRecord, marks)
+    out |= {"pool": pool, "cycle_id": cycle_id, "started_at": start,
+            "finished_at": finished_at.isoformat(), "dry_run": dry_run}  # in their places
+    return out
+
+
+# --- encoding -------------------------------------------------------------------------
+
+
+def _is_default(f: dataclasses.Field[Any], value: Any) -> bool:
+    if f.default is not dataclasses.MISSING:
+        return bool(value == f.default)
+    if f.default_factory is not dataclasses.MISSING:
+        return bool(value == f.default_factory())
+    return False
+
+
+def _pack(value: Any, marks: Mapping[str, str]) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _pack(getattr(value, f.name), marks) for f in dataclasses.fields(value)
+                if not _is_default(f, getattr(value, f.name))}
+    if isinstance(value, enum.Enum):
+        return _pack(value.value, marks)
+    if isinstance(value, datetime):
+        return _pack(value.isoformat(), marks)
+    if isinstance(value, str):
+        return marks.get(value) or ("@" + value if value.startswith("@") else value)
+    if isinstance(value, Mapping):
+        return {str(k): _pack(v, marks) for k, v in value.items()}
+    if isinstance(value, tuple | list | frozenset | set):
+        return [_pack(v, marks) for v in value]
+    return value
+
+
+# --- decoding -------------------------------------------------------------------------
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    """The dataclass a field's type holds (``X``, ``X | None``, ``tuple[X, ...]``), if any."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType, tuple, list):
+        for arg in typing.get_args(hint):
+            found = _dataclass_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return _pack(f.default, {})
+    if f.default_factory is not dataclasses.MISSING:
+        return _pack(f.default_factory(), {})
+    return None  # a field the body's writer did not know
+
+
+def _unpack(doc: Mapping[str, Any], cls: type, marks: Mapping[str, str]) -> dict[str, Any]:
+    hints = _hints(cls)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in doc:
+            out[f.name] = _default(f)
+            continue
+        inner = _dataclass_of(hints[f.name])
+        out[f.name] = _value(doc[f.name], inner, marks)
+    if cls is Decision:
+        out["direction"] = Direction.of(out["current"], out["desired"]).value
+    out.update({k: _value(v, None, marks) for k, v in doc.items() if k not in out})  # unknown: kept
+    return out
+
+
+def _value(value: Any, cls: type | None, marks: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return marks.get(value) or (value[1:] if value.startswith("@@") else value)
+    if isinstance(value, list):
+        return [_value(v, cls, marks) for v in value]
+    if isinstance(value, Mapping):
+        if cls is not None:
+            return _unpack(value, cls, marks)
+        return {k: _value(v, None, marks) for k, v in value.items()}
+    return value
