@@ -119,8 +119,11 @@ class PoolRunner:
         crash_at: str | None = None,
         run_id: str | None = None,
         leases: Leases | None = None,
+        log_cycles: bool = True,
     ) -> None:
         self.name = name
+        #: a debug line as each cycle starts (the simulator, which runs millions, says no)
+        self.log_cycles = log_cycles
         self.interval = interval
         self.sources = tuple(sources)
         self.provider = provider
@@ -242,7 +245,8 @@ class PoolRunner:
         now = self.clock.now()
         self.seq += 1
         cycle_id = f"{self.name}:{self.run_id}.{self.seq}"  # unique per pool; the time is started_at
-        log.debug("cycle start", pool=self.name, cycle_id=cycle_id)
+        if self.log_cycles:
+            log.debug("cycle start", pool=self.name, cycle_id=cycle_id)
         st: Step | None = None
         settled: Settled | None = None
         inputs: Inputs | None = None

@@ -135,7 +135,7 @@ def simulate(
     store = MemoryStore()  # the fleet in service at the start is adopted by the first cycle
     runner = PoolRunner(spec.pool, CycleSpec(spec, types, Rules(boot_timeout=fleet.boot_timeout)), interval,
                         sources=[source], provider=provider, drainer=provider.drainer(), journals=(),
-                        store=store, clock=clock, run_id="sim")
+                        store=store, clock=clock, run_id="sim", log_cycles=False)
     ready = np.zeros(n, dtype=np.int64)
     paid = np.zeros(n, dtype=np.int64)
     records: list[CycleRecord] = []
