@@ -297,10 +297,10 @@ class PoolRunner:
                 listed, error = list_instances(self.provider)
                 if listed is None:
                     return Inputs(now, cycle_id, tuple(obs), None, {}, (*errors, str(error)), notes)
+        obs = list(map_addresses(tuple(obs), listed))  # readings keyed by instance id, always
         drains = self.state.drains
         if not drains:
             return Inputs(now, cycle_id, tuple(obs), listed, {}, tuple(errors), notes)
-        obs = list(map_addresses(tuple(obs), listed))
         sessions, problems = read_sessions(self.drainer, [i for i in listed if i.id in drains], obs, now)
         return Inputs(now, cycle_id, tuple(obs), listed, sessions, tuple(errors + problems), notes)
 

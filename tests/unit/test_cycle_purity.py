@@ -5,40 +5,22 @@ shell."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
-from tests.unit.test_purity import SRC, _loaded, _problems
+from tests.unit.test_purity import SRC, _loaded, _problems, _state_problems
 
 PKG = SRC / "fleetscale"
 FILES = [PKG / "cycle.py", PKG / "state.py", PKG / "reconciler.py"]
 ALLOWED = ("from fleetscale.reconciler import ...", "from fleetscale.journal.record import ...")
 
 
-def _mutable_globals(path: Path) -> list[str]:
-    """Module-level names bound to a mutable container (a hidden cache)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    literals = (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)
-    factories = ("dict", "list", "set", "defaultdict", "OrderedDict")
-    found = []
-    for node in tree.body:
-        if not isinstance(node, ast.Assign | ast.AnnAssign):
-            continue
-        value = node.value
-        called = (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-                  and value.func.id in factories)
-        if isinstance(value, literals) or called:
-            found.append(f"line {node.lineno}")
-    return found
-
-
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_cycle_code_is_pure(path: Path) -> None:
     problems = [p for p in _problems(path) if p not in ALLOWED]
     assert problems == [], f"{path.name} must stay pure"
-    assert _mutable_globals(path) == [], f"{path.name} keeps module-level mutable state"
+    assert _state_problems(path) == [], f"{path.name} keeps module-level mutable state"
 
 
 def test_importing_the_cycle_loads_no_driver() -> None:

@@ -16,6 +16,7 @@ record, so that it can follow the controller's state wherever that is kept.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -54,10 +55,8 @@ _ROW = (sql.cycles.c.id, sql.cycles.c.pool, sql.cycles.c.cycle_id, sql.cycles.c.
 def _last_of(row: Any) -> dict[str, Any]:
     """The newest cycle a journal row stands for (a row may be a span of identical cycles),
     as a ``CycleRecord.to_dict()`` dict."""
-    last: dict[str, Any] = {}
-    for last in cycle_rows.expand(row):  # noqa: B007 - the loop keeps the last one
-        pass
-    return last
+    newest: deque[dict[str, Any]] = deque(cycle_rows.expand(row), maxlen=1)
+    return newest[0] if newest else {}
 
 
 #: ``series?since=`` reads a pool's cycles by time: an index the journal's own table lacks, created

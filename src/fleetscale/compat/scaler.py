@@ -34,7 +34,7 @@ from fleetscale.app import runner_for
 from fleetscale.compat.csp import CspProvider, instance_types
 from fleetscale.compat.gateway_config import seed_to_document
 from fleetscale.config import Loaded, PoolConfig, parse
-from fleetscale.cycle import Action, Inputs, map_addresses, overlay
+from fleetscale.cycle import Action, Inputs, overlay
 from fleetscale.errors import ConfigError, FleetscaleError, ProviderError
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal
@@ -140,8 +140,7 @@ class Scaler:
             return []
         now = self.clock.now()
         state, inputs = self._look(now)
-        readings = map_addresses(inputs.observations, inputs.listed or ())
-        sessions = {o.instance_id: o.value for o in readings if o.metric == "sessions" and o.ok}
+        sessions = {o.instance_id: o.value for o in inputs.observations if o.metric == "sessions" and o.ok}
         candidates = [i for i in state.instances if i.state is InstanceState.READY]
         candidates.sort(key=lambda i: (sessions.get(i.id, math.inf),
                                        -(i.launched_at or datetime.min.replace(tzinfo=UTC)).timestamp()))

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from fleetscale.reconnect import keep_connected
+
 log = structlog.get_logger(__name__)
 
 #: a Kamailio event is a few hundred bytes; anything far larger is a framing error
@@ -143,19 +145,11 @@ class EvapiWatch:
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        backoff, failing = 0.2, False
-        while not self._stop.is_set():
-            try:
-                self._session()
-                backoff, failing = 0.2, False
-            except (OSError, NetstringError) as exc:
-                if not failing and not self._stop.is_set():
-                    log.warning("kamailio events unavailable; retrying", address=f"{self.host}:{self.port}",
-                                error=f"{type(exc).__name__}: {exc}")
-                failing = True
-            if self._stop.wait(backoff):
-                return
-            backoff = min(self._max_backoff, backoff * 2)
+        def lost(exc: BaseException) -> None:
+            log.warning("kamailio events unavailable; retrying", address=f"{self.host}:{self.port}",
+                        error=f"{type(exc).__name__}: {exc}")
+
+        keep_connected(self._session, self._stop, (OSError, NetstringError), lost, self._max_backoff)
 
     def _session(self) -> None:
         sock = socket.create_connection((self.host, self.port), timeout=self._timeout)

@@ -18,6 +18,8 @@ from typing import Any
 import redis
 import structlog
 
+from fleetscale.reconnect import keep_connected
+
 log = structlog.get_logger(__name__)
 
 
@@ -42,18 +44,10 @@ class MediaWatch:
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        backoff, failing = 0.2, False
-        while not self._stop.is_set():
-            try:
-                self._session()
-                backoff, failing = 0.2, False
-            except (redis.RedisError, OSError) as exc:
-                if not failing and not self._stop.is_set():
-                    log.warning("media events unavailable; retrying", channel=self.channel, error=str(exc))
-                failing = True
-            if self._stop.wait(backoff):
-                return
-            backoff = min(self._max_backoff, backoff * 2)
+        def lost(exc: BaseException) -> None:
+            log.warning("media events unavailable; retrying", channel=self.channel, error=str(exc))
+
+        keep_connected(self._session, self._stop, (redis.RedisError, OSError), lost, self._max_backoff)
 
     def _session(self) -> None:
         pubsub: Any = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
