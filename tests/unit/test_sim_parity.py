@@ -5,7 +5,6 @@ steps, decisions, plans, outcomes and errors, step for step."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -102,4 +101,3 @@ def test_alike_on_a_long_trace(tmp_path: Path) -> None:
     cap = float(np.percentile(loads, 99.5)) / 40
     ran = _same(tmp_path, loads, "recommended", cap)
     assert sum(1 for r in ran if r.plan and not r.plan.empty) > 10
-    _ = dataclasses
