@@ -80,7 +80,8 @@ class Turn:
     inputs: Inputs | None = None
     before: FleetState | None = None
     spec: CycleSpec | None = None
-    #: the runner's first cycle (its record keeps the decision memory it started from)
+    #: the first cycle since the state was loaded (the runner's first, or the first after a
+    #: takeover): its record keeps the decision memory it started from
     first: bool = False
 
     def record(self) -> CycleRecord:
@@ -145,6 +146,8 @@ class PoolRunner:
         self._refused = -1
         self._intents, self._crash_at = intents, crash_at
         self.state = self._load() if leases is None else FleetState(name)
+        #: the state was (re)loaded and no cycle has recorded its decision memory since
+        self._fresh = True
         self.wal: WriteAhead | None = None
         self.actor = self._new_actor()
         self._sink_error: str | None = None
@@ -182,6 +185,7 @@ class PoolRunner:
         self.state = state or FleetState(self.name)
         self.token = lease.token
         self.actor = self._new_actor()
+        self._fresh = True
         log.info("pool taken over", pool=self.name, token=lease.token, drains=len(self.state.drains),
                  version=self.state.version)
         return True
@@ -272,7 +276,10 @@ class PoolRunner:
             st = st or Step(self.state, (), self.state.instances, None, None, (), (), ())
             so_far = settled or Settled(self.state, (), ())
             settled = replace(so_far, errors=(*so_far.errors, f"cycle failed: {describe(exc)}"))
-        return Turn(self, st, settled, cycle_id, now, inputs, before, spec, self.seq == 1)
+        first = self._fresh and before is not None
+        if first:
+            self._fresh = False
+        return Turn(self, st, settled, cycle_id, now, inputs, before, spec, first)
 
     def config_hash(self) -> str:
         """A hash of the pool's decision settings, types and rules (a replay checks it)."""

@@ -152,3 +152,28 @@ def test_local_check_stops_before_any_write(world: World) -> None:
     assert any("lease may have expired" in e for e in rec.errors), rec.errors
     assert len(world.provider.list()) == before[0], "acted after the local deadline"
     assert pending(world) == before[1] + 1, "the written intent stays open for the next owner"
+
+
+def test_first_cycle_after_a_takeover_records_the_memory_it_started_from(world: World) -> None:
+    """A replay starts again from the decision memory the new owner loaded, not from the one the
+    replay carried forward (the previous owner's later cycles are not in that memory)."""
+    view_a = View(world.take("A"))
+    a = world.runner(view_a, FixedSource(3.0))
+    assert a.ready()
+    first, second = a.cycle(), a.cycle()
+    assert first.inputs is not None and first.inputs["memory"] is True
+    assert second.inputs is not None and second.inputs["memory"] is False
+
+    time.sleep(TTL + 0.3)
+    view_b = View(world.take("B"))
+    b = world.runner(view_b, FixedSource(3.0))
+    assert b.ready()
+    assert not b.cycle().errors
+    time.sleep(TTL + 0.3)
+    view_a.held = world.take("A")  # the same runner (its 3rd cycle) takes the pool back
+    assert a.ready()
+    back = a.cycle()
+    assert not back.errors, back.errors
+    assert back.inputs is not None and back.inputs["memory"] is True, "memory not recorded after takeover"
+    again = a.cycle()
+    assert again.inputs is not None and again.inputs["memory"] is False
