@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -126,6 +127,56 @@ def drain_time_of(cycles: Sequence[Recorded], default: float = 0.0) -> float:
         for iid in [i for i in began if i not in ids]:
             spans.append(rec.at.timestamp() - began.pop(iid))
     return float(np.median(spans)) if spans else default
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFigures:
+    """What the journal says of the pool's sessions (``sessions_of``)."""
+
+    #: mean holding time, seconds (Little's law)
+    mean_holding: float
+    #: concurrent sessions per unit of the load metric
+    per_load: float
+    #: sessions seen starting
+    started: int
+
+
+def sessions_of(cycles: Sequence[Recorded], metric: str, interval: float) -> SessionFigures | None:
+    """The pool's mean session holding time by Little's law, from the per-instance ``sessions``
+    readings the journal kept: sessions carried over time (the sum of every instance's count
+    times the time to the next cycle) / sessions started (the rises of each instance's count
+    between consecutive cycles; the first cycle's sessions were already in progress). Cycles
+    more than two ``interval`` apart (a gap) are not paired. Sessions that start and end
+    between two cycles are not seen, which only lengthens the estimate.
+    None when the journal kept no per-instance sessions or saw none start."""
+    readings: list[tuple[float, dict[str, float], float | None]] = []
+    for rec in cycles:
+        counts: dict[str, float] = {}
+        for o in rec.observations:
+            if o.metric == "sessions" and o.instance_id is not None and o.ok and o.value is not None \
+                    and math.isfinite(o.value) and o.value >= 0:
+                counts[o.instance_id] = max(counts.get(o.instance_id, 0.0), o.value)
+        load = next((o.value for o in rec.observations if o.instance_id is None and o.metric == metric
+                     and o.ok and o.value is not None and math.isfinite(o.value) and o.value >= 0), None)
+        if counts or load is not None:
+            readings.append((rec.at.timestamp(), counts, load))
+    if len(readings) < 2 or not any(r[1] for r in readings):
+        return None
+    started = 0.0
+    carried = 0.0
+    sessions_sum = load_sum = 0.0
+    for (t, counts, load), (t_next, after, _) in pairwise(readings):
+        if t_next - t > 2 * interval:
+            continue  # a gap (the controller down, reads failed): nothing known in between
+        carried += sum(counts.values()) * (t_next - t)
+        started += sum(max(0.0, n - counts.get(iid, 0.0)) for iid, n in after.items())
+        if load is not None and counts:
+            sessions_sum += sum(counts.values())
+            load_sum += load
+    if started <= 0 or carried <= 0:
+        return None
+    return SessionFigures(mean_holding=carried / started,
+                          per_load=sessions_sum / load_sum if load_sum > 0 else 1.0, started=int(started))
 
 
 def _join(parts: Sequence[Timeline], interval: float) -> Timeline:
