@@ -12,6 +12,10 @@ Missing data. A step whose reading is missing (the controller was down, a read f
 no load: the series is cut there and each contiguous part is simulated on its own (from the
 fleet recorded at its start), the parts' timelines joined for scoring. Nothing is filled in.
 
+Timing. On the pool's own interval the simulated cycles run when the recorded ones ran (each
+a little after its tick; ``sim.run.simulate``'s ``at``), which decides ties such as a desire
+exactly one stabilisation window old; each still sees only the reading its recorded cycle saw.
+
 The recorded figures (``recorded``): the same scorer on the same steps, with the supply the
 pool really had: units in service during step ``k`` = ready units in cycle ``k``'s view less
 those it began to drain; units paid for = every unit the next cycle listed.
@@ -49,6 +53,8 @@ class History:
     load: Array
     ready: Ints
     provisioned: Ints
+    #: when each step's cycle ran, seconds after the first cycle (NaN: none recorded)
+    at: Array | None = None
 
     def parts(self) -> list[slice]:
         """Contiguous steps with a load and a recorded fleet."""
@@ -76,6 +82,7 @@ def history(cycles: Sequence[Recorded], interval: float, metric: str) -> History
     load = np.full(n, np.nan)
     ready = np.full(n, -1, dtype=np.int64)
     paid = np.full(n, -1, dtype=np.int64)
+    at = np.full(n, np.nan)
     by_slot = dict(zip(slots, cycles, strict=True))
     for k, rec in by_slot.items():
         value = next((o.value for o in rec.observations if o.instance_id is None and o.metric == metric
@@ -83,10 +90,11 @@ def history(cycles: Sequence[Recorded], interval: float, metric: str) -> History
         if value is not None and k >= 1:
             load[k - 1] = value
         drained = set(rec.plan.get("begin_drain", ())) if rec.plan else set()
+        at[k] = (rec.at - t0).total_seconds()
         ready[k] = sum(i.weight for i in rec.view if i.state is _READY and i.id not in drained)
         after = by_slot.get(k + 1)
         paid[k] = sum(i.weight for i in (after.view if after is not None else rec.view))
-    return History(interval, load, ready, paid)
+    return History(interval, load, ready, paid, at)
 
 
 def boot_delay_of(cycles: Sequence[Recorded], interval: float, default: float = 120.0) -> float:
@@ -228,8 +236,11 @@ def run(hist: History, spec: DecisionSpec, types: tuple[InstanceType, ...], flee
                            pool_interval=interval)
             run_spec, run_interval = chosen.spec(spec), chosen.interval or interval
             initial = chosen.initial if chosen.initial is not None else initial
+        times = None  # on the pool's own interval, the cycles run when the recorded ones did
+        if hist.at is not None and run_interval == interval:
+            times = (hist.at[part] - part.start * interval).tolist()
         sims.append(simulate(resample(load, interval, run_interval), run_spec, types, run_interval, fleet,
-                             record=record, initial=initial))
+                             record=record, initial=initial, at=times))
         oracles.append(oracle_timeline(sc))
         recorded.append(Timeline(
             t=np.arange(len(load), dtype=np.float64) * interval, load=load,

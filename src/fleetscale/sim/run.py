@@ -26,8 +26,9 @@ service, so no policy pays for a cold start the others do not.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +37,7 @@ from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.state_store import MemoryStore
-from fleetscale.model import Decision, Instance, InstanceState, InstanceType
+from fleetscale.model import Decision, Instance, InstanceState, InstanceType, Observation
 from fleetscale.ports import Source
 from fleetscale.reconciler import Rules
 from fleetscale.runner import PoolRunner
@@ -132,9 +133,15 @@ def simulate(
     *,
     record: bool = False,
     initial: int | None = None,
+    at: Sequence[float] | None = None,
 ) -> Timeline:
     """Run ``spec`` over ``load`` (the mean load of each step of ``interval`` seconds) through
-    the controller's cycle against the simulated fleet."""
+    the controller's cycle against the simulated fleet.
+
+    ``at``: the time (seconds from the start) at which each step's cycle runs, within its step
+    (a replay runs its cycles when the recorded ones ran: a real cycle starts a little after its
+    tick, which decides, e.g., whether a desire exactly one stabilisation window old is still
+    in the window). A cycle late in step ``k`` still sees the load of step ``k - 1``."""
     load = np.asarray(load, dtype=np.float64)
     n = len(load)
     demand = demanded(load, spec.unit_capacity, spec.min)
@@ -150,8 +157,15 @@ def simulate(
                                  holding=fleet.holding, dispatch=fleet.dispatch,
                                  drain_timeout=fleet.drain_timeout)
     metrics = tuple(dict.fromkeys(m for p in spec.policies for m in getattr(p, "metrics", ()))) or ("load",)
-    source = TraceSource(Trace(interval, tuple(load.tolist()), "simulated load"), START, metric=metrics[0],
-                         metrics=metrics, window=interval, name="trace")
+    source: Source
+    if at is None:
+        source = TraceSource(Trace(interval, tuple(load.tolist()), "simulated load"), START,
+                             metric=metrics[0], metrics=metrics, window=interval, name="trace")
+    else:
+        if len(at) != n:
+            raise ValueError(f"simulate: {len(at)} cycle times for {n} steps")
+        at = [min(max(float(t), k * interval), (k + 0.999) * interval) for k, t in enumerate(at)]
+        source = StepSource(load, interval, metrics)
     store = MemoryStore()  # the fleet in service at the start is adopted by the first cycle
     carried = fleet.holding is not None
     sources: list[Source] = [source, provider.sessions_source()] if carried else [source]
@@ -166,6 +180,8 @@ def simulate(
     counted: tuple[Instance, ...] | None = None
     units = (0, 0)
     for k in range(n):
+        if at is not None:
+            clock.set(START + timedelta(seconds=at[k]))
         if carried and k:
             provider.carry(round(float(load[k - 1]) * per_load))  # the step that just ended
         turn = runner.turn()
@@ -179,7 +195,8 @@ def simulate(
             counted = state.instances
             units = _units(state)
         ready[k], paid[k] = units
-        clock.advance(interval)
+        if at is None:
+            clock.advance(interval)
     return Timeline(
         t=np.arange(n, dtype=np.float64) * interval,
         load=load,
@@ -193,6 +210,26 @@ def simulate(
         decisions=tuple(r.decision for r in records if r.decision is not None),
         records=tuple(records),
     )
+
+
+class StepSource:
+    """The load of the step that ended last, at any time within a step (``at`` cycle times):
+    at ``START + t``, ``t`` in step ``k``, the load of step ``k - 1``; nothing in step 0 (an
+    error observation: the pool holds), as ``TraceSource`` shows at the steps' starts."""
+
+    def __init__(self, load: Array, interval: float, metrics: tuple[str, ...], name: str = "trace") -> None:
+        self.load = load.tolist()
+        self.interval = interval
+        self.metrics = metrics
+        self.name = name
+
+    def read(self, pool: str, now: datetime) -> list[Observation]:
+        elapsed = (now - START).total_seconds()
+        k = math.floor(elapsed / self.interval + 1e-6)
+        if not 1 <= k <= len(self.load):
+            return [Observation(self.name, m, None, now, error=f"no completed data at {elapsed:.0f} s")
+                    for m in self.metrics]
+        return [Observation(self.name, m, self.load[k - 1], now) for m in self.metrics]
 
 
 def _units(state: FleetState) -> tuple[int, int]:
