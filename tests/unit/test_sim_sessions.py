@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import statistics
 from dataclasses import replace
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -14,11 +15,13 @@ import pytest
 from fleetscale.decide import DecisionSpec
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.journal.record import CycleRecord
-from fleetscale.model import InstanceType
+from fleetscale.model import InstanceType, Observation
 from fleetscale.policy.target import TargetPolicy
+from fleetscale.replay.counterfactual import sessions_of
+from fleetscale.replay.journal import Recorded
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.provider import SimulatedProvider
-from fleetscale.sim.run import FleetSettings, simulate
+from fleetscale.sim.run import START, FleetSettings, simulate
 from fleetscale.sim.sessions import Holding, Sessions
 
 ONE = (InstanceType("gw"),)
@@ -211,3 +214,32 @@ class TestSimulate:
 
 def _seen(record: CycleRecord) -> list[tuple[str, str | None, float | None]]:
     return sorted((o.metric, o.instance_id, o.value) for o in record.observations)
+
+
+class TestMeasuredFromTheJournal:
+    """``replay.counterfactual.sessions_of``: the mean holding time by Little's law."""
+
+    @staticmethod
+    def _cycle(t: float, counts: dict[str, float], load: float) -> Recorded:
+        at = START + timedelta(seconds=t)
+        obs = [Observation("kamailio", "sessions", n, at, instance_id=iid) for iid, n in counts.items()]
+        obs.append(Observation("kamailio", "load", load, at))
+        return Recorded(f"c{t:g}", at, tuple(obs), (), None, None, (), None)
+
+    def test_little_s_law_over_per_instance_counts(self) -> None:
+        # a: 2 sessions from t=10 to t=50; b: 1 from t=20 to t=40 (cycles every 10 s)
+        timeline = [(0, {"a": 0, "b": 0}), (10, {"a": 2, "b": 0}), (20, {"a": 2, "b": 1}),
+                    (30, {"a": 2, "b": 1}), (40, {"a": 2, "b": 0}), (50, {"a": 0, "b": 0}),
+                    (60, {"a": 0, "b": 0})]
+        cycles = [self._cycle(t, c, sum(c.values()) / 2) for t, c in timeline]
+        got = sessions_of(cycles, "load", 10.0)
+        assert got is not None
+        assert got.started == 3
+        assert got.mean_holding == pytest.approx((2 * 40 + 20) / 3)
+        assert got.per_load == pytest.approx(2.0)  # the load metric counted half the sessions
+
+    def test_none_without_per_instance_counts_and_gaps_not_paired(self) -> None:
+        assert sessions_of([self._cycle(t, {}, 3.0) for t in (0, 10, 20)], "load", 10.0) is None
+        # a session seen only across a gap (the controller down 0..100 s) is not counted
+        cycles = [self._cycle(0, {"a": 0}, 0), self._cycle(100, {"a": 1}, 1), self._cycle(110, {"a": 1}, 1)]
+        assert sessions_of(cycles, "load", 10.0) is None
