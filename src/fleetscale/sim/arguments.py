@@ -3,8 +3,9 @@ line naming the option as typed (``--boot-delay: ...``), so the command exits 2 
 of failing after the run (an output path) or producing a report full of ``inf``.
 
 - numbers finite and within the configuration's ranges (``limits``): ``--interval`` 0.1 s .. 1 day,
-  ``--boot-delay`` and ``--drain-time`` 0 .. 7 days, ``--capacity`` up to 1e9, ``--scale`` up to
-  1e6, ``--min``/``--max`` 0 .. 1,000,000, ``--boot-failure-rate`` in [0, 1);
+  ``--boot-delay``, ``--drain-time``, ``--drain-timeout`` and ``--session-mean`` 0 .. 7 days,
+  ``--session-cv`` up to 100, ``--sessions-per-load`` up to 604800, ``--capacity`` up to 1e9,
+  ``--scale`` up to 1e6, ``--min``/``--max`` 0 .. 1,000,000, ``--boot-failure-rate`` in [0, 1);
 - the trace readable (``sources.trace.read_trace``), at least one decision interval long, at
   most ``MAX_STEPS`` decisions, and every scaled load finite and at most 1e15;
 - each output file in an existing, writable directory, not a directory itself, and with the
@@ -42,6 +43,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "min": (0, limits.UNITS_MAX, ""),
     "max": (1, limits.UNITS_MAX, ""),
     "boot_failure_rate": (0.0, 1.0, ""),
+    "session_mean": (0.0, limits.WEEK, " seconds"),
+    "session_cv": (0.0, 100.0, ""),
+    "sessions_per_load": (0.0, limits.WEEK, ""),
+    "drain_timeout": (0.0, limits.WEEK, " seconds"),
 }
 
 
