@@ -153,3 +153,6 @@ def test_session_model_options(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--session-cv"):
         bad = _parse(*common, "--session-mean", "60", "--session-cv", "1000")
         bad.handler(bad)
+    with pytest.raises(ConfigError, match="at most 1,000,000 sessions"):
+        big = _parse(*common, "--session-mean", "60", "--sessions-per-load", "20000")
+        big.handler(big)
