@@ -142,7 +142,7 @@ def test_session_model_options(tmp_path: Path) -> None:
               "--min", "1", "--max", "20")
     plain = _parse(*common, "--report", str(tmp_path / "plain.json"))
     held = _parse(*common, "--session-mean", "900", "--session-distribution", "fixed",
-                  "--report", str(tmp_path / "held.json"))
+                  "--report", str(tmp_path / "held.json"), "--html", str(tmp_path / "held.html"))
     assert plain.handler(plain) == 0 and held.handler(held) == 0
     a = json.loads((tmp_path / "plain.json").read_text())
     b = json.loads((tmp_path / "held.json").read_text())
@@ -150,6 +150,7 @@ def test_session_model_options(tmp_path: Path) -> None:
     assert b["settings"]["sessions"] == {"mean_holding": 900.0, "distribution": "fixed", "cv": 1.0,
                                          "per_load": 1.0, "dispatch": "round-robin", "drain_timeout": None}
     assert b["instance_hours"] > a["instance_hours"]
+    assert "mean_holding 900.0, distribution fixed" in (tmp_path / "held.html").read_text()
     with pytest.raises(ConfigError, match="--session-cv"):
         bad = _parse(*common, "--session-mean", "60", "--session-cv", "1000")
         bad.handler(bad)
