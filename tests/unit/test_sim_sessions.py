@@ -189,6 +189,20 @@ class TestSimulate:
         # the drained instances kept one call each until t = 120 s: gone at that cycle
         assert held.provisioned[8:13].tolist() == [4, 4, 4, 4, 2]
 
+    def test_the_planner_sees_the_sessions_and_drains_idle_instances_first(self) -> None:
+        # 3 calls on 4 instances (round-robin: the newest gets none); 2 units will do: the idle
+        # instance is the first victim, and it goes at the next cycle
+        load = np.array([0, 3, 3, 3, 3] + [2] * 10, dtype=np.float64)
+        run = simulate(load, _spec(), ONE, 10.0,
+                       FleetSettings(boot_delay=5.0, holding=Holding(1000.0, "fixed")),
+                       initial=4, record=True)
+        seen = {o.instance_id: o.value for o in run.records[2].observations if o.metric == "sessions"}
+        assert sorted(seen.values()) == [0.0, 1.0, 1.0, 1.0]
+        idle = next(iid for iid, n in seen.items() if n == 0)
+        k = next(k for k, r in enumerate(run.records) if r.plan is not None and r.plan.begin_drain)
+        assert run.records[k].plan.begin_drain[0] == idle  # type: ignore[union-attr]
+        assert any(line.startswith(f"terminated {idle} ") for line in run.records[k + 1].outcome)
+
     def test_drain_timeout_caps_the_wait(self) -> None:
         fleet = FleetSettings(boot_delay=5.0, holding=Holding(100.0, "fixed"))
         capped = simulate(self.LOAD, _spec(), ONE, 10.0, replace(fleet, drain_timeout=10.0), initial=4)
