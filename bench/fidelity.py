@@ -7,7 +7,8 @@ with the SQL journal) is recorded, then:
 (a) its journal is replayed with its own recorded configuration through ``cycle.step``:
     decisions reproduced (goal 100 %);
 (b) ``simulate`` runs on the recorded load alone (the replay's counterfactual with the pool's
-    own configuration; boot delay estimated from the journal): share of steps where the
+    own configuration; boot delay, drain time and the sessions' mean holding time estimated
+    from the journal; cycles at the recorded times): share of steps where the
     simulated instance count is within ±1 of the real one (goal >= 95 %) and the
     instance-hours difference (goal <= 5 %).
 
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -31,6 +33,13 @@ from tests.e2e.sip.fidelity_run import PROFILE, fidelity, record  # noqa: E402
 from tests.fixtures.kamailio import running_kamailio  # noqa: E402
 from tests.fixtures.mysql import MySQL  # noqa: E402
 from tests.fixtures.services import answers  # noqa: E402
+
+
+def _sessions(s: dict[str, Any] | None) -> str:
+    if not s:
+        return "no session model (the journal kept no per-instance sessions)"
+    return (f"session model: mean holding time {s['mean_holding']:.1f} s (Little's law), "
+            f"{s['distribution']}, {s['dispatch']} dispatch, drain cap {s['drain_timeout'] or 'none'}")
 
 
 def main() -> None:
@@ -67,7 +76,7 @@ def main() -> None:
         f"{figures['in_service_within_one_percent']:.1f} % |",
         f"| (in service only) hours difference | | {figures['in_service_hours_difference_percent']:.1f} % |",
         "", f"Boot delay estimated from the journal: {figures['boot_delay_estimated_s']:.1f} s, drain time "
-        f"{figures['drain_time_estimated_s']:.1f} s; "
+        f"{figures['drain_time_estimated_s']:.1f} s; {_sessions(figures['sessions_estimated'])}; "
         f"missing data: {figures['gaps']}; wall time {figures['wall_seconds']} s.", "",
         "Instances per step (real / simulated):", "",
         f"    real: {' '.join(str(x) for x in figures['real_instances'])}",

@@ -133,3 +133,27 @@ class TestBadInput:
     def test_unknown_policy(self) -> None:
         with pytest.raises(SystemExit):
             _parse("--trace", "x.csv", "--policy", "magic")
+
+
+def test_session_model_options(tmp_path: Path) -> None:
+    """``--session-mean``: drained instances wait for their sessions, so the run pays more."""
+    trace = _trace(tmp_path)
+    common = ("--trace", str(trace), "--capacity", "10", "--boot-delay", "120", "--interval", "60",
+              "--min", "1", "--max", "20")
+    plain = _parse(*common, "--report", str(tmp_path / "plain.json"))
+    held = _parse(*common, "--session-mean", "900", "--session-distribution", "fixed",
+                  "--report", str(tmp_path / "held.json"), "--html", str(tmp_path / "held.html"))
+    assert plain.handler(plain) == 0 and held.handler(held) == 0
+    a = json.loads((tmp_path / "plain.json").read_text())
+    b = json.loads((tmp_path / "held.json").read_text())
+    assert a["settings"]["sessions"] is None
+    assert b["settings"]["sessions"] == {"mean_holding": 900.0, "distribution": "fixed", "cv": 1.0,
+                                         "per_load": 1.0, "dispatch": "round-robin", "drain_timeout": None}
+    assert b["instance_hours"] > a["instance_hours"]
+    assert "mean_holding 900.0, distribution fixed" in (tmp_path / "held.html").read_text()
+    with pytest.raises(ConfigError, match="--session-cv"):
+        bad = _parse(*common, "--session-mean", "60", "--session-cv", "1000")
+        bad.handler(bad)
+    with pytest.raises(ConfigError, match="at most 1,000,000 sessions"):
+        big = _parse(*common, "--session-mean", "60", "--sessions-per-load", "20000")
+        big.handler(big)

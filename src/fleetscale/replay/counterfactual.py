@@ -12,6 +12,10 @@ Missing data. A step whose reading is missing (the controller was down, a read f
 no load: the series is cut there and each contiguous part is simulated on its own (from the
 fleet recorded at its start), the parts' timelines joined for scoring. Nothing is filled in.
 
+Timing. On the pool's own interval the simulated cycles run when the recorded ones ran (each
+a little after its tick; ``sim.run.simulate``'s ``at``), which decides ties such as a desire
+exactly one stabilisation window old; each still sees only the reading its recorded cycle saw.
+
 The recorded figures (``recorded``): the same scorer on the same steps, with the supply the
 pool really had: units in service during step ``k`` = ready units in cycle ``k``'s view less
 those it began to drain; units paid for = every unit the next cycle listed.
@@ -23,6 +27,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +53,8 @@ class History:
     load: Array
     ready: Ints
     provisioned: Ints
+    #: when each step's cycle ran, seconds after the first cycle (NaN: none recorded)
+    at: Array | None = None
 
     def parts(self) -> list[slice]:
         """Contiguous steps with a load and a recorded fleet."""
@@ -75,6 +82,7 @@ def history(cycles: Sequence[Recorded], interval: float, metric: str) -> History
     load = np.full(n, np.nan)
     ready = np.full(n, -1, dtype=np.int64)
     paid = np.full(n, -1, dtype=np.int64)
+    at = np.full(n, np.nan)
     by_slot = dict(zip(slots, cycles, strict=True))
     for k, rec in by_slot.items():
         value = next((o.value for o in rec.observations if o.instance_id is None and o.metric == metric
@@ -82,10 +90,11 @@ def history(cycles: Sequence[Recorded], interval: float, metric: str) -> History
         if value is not None and k >= 1:
             load[k - 1] = value
         drained = set(rec.plan.get("begin_drain", ())) if rec.plan else set()
+        at[k] = (rec.at - t0).total_seconds()
         ready[k] = sum(i.weight for i in rec.view if i.state is _READY and i.id not in drained)
         after = by_slot.get(k + 1)
         paid[k] = sum(i.weight for i in (after.view if after is not None else rec.view))
-    return History(interval, load, ready, paid)
+    return History(interval, load, ready, paid, at)
 
 
 def boot_delay_of(cycles: Sequence[Recorded], interval: float, default: float = 120.0) -> float:
@@ -126,6 +135,56 @@ def drain_time_of(cycles: Sequence[Recorded], default: float = 0.0) -> float:
         for iid in [i for i in began if i not in ids]:
             spans.append(rec.at.timestamp() - began.pop(iid))
     return float(np.median(spans)) if spans else default
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFigures:
+    """What the journal says of the pool's sessions (``sessions_of``)."""
+
+    #: mean holding time, seconds (Little's law)
+    mean_holding: float
+    #: concurrent sessions per unit of the load metric
+    per_load: float
+    #: sessions seen starting
+    started: int
+
+
+def sessions_of(cycles: Sequence[Recorded], metric: str, interval: float) -> SessionFigures | None:
+    """The pool's mean session holding time by Little's law, from the per-instance ``sessions``
+    readings the journal kept: sessions carried over time (the sum of every instance's count
+    times the time to the next cycle) / sessions started (the rises of each instance's count
+    between consecutive cycles; the first cycle's sessions were already in progress). Cycles
+    more than two ``interval`` apart (a gap) are not paired. Sessions that start and end
+    between two cycles are not seen, which only lengthens the estimate.
+    None when the journal kept no per-instance sessions or saw none start."""
+    readings: list[tuple[float, dict[str, float], float | None]] = []
+    for rec in cycles:
+        counts: dict[str, float] = {}
+        for o in rec.observations:
+            if o.metric == "sessions" and o.instance_id is not None and o.ok and o.value is not None \
+                    and math.isfinite(o.value) and o.value >= 0:
+                counts[o.instance_id] = max(counts.get(o.instance_id, 0.0), o.value)
+        load = next((o.value for o in rec.observations if o.instance_id is None and o.metric == metric
+                     and o.ok and o.value is not None and math.isfinite(o.value) and o.value >= 0), None)
+        if counts or load is not None:
+            readings.append((rec.at.timestamp(), counts, load))
+    if len(readings) < 2 or not any(r[1] for r in readings):
+        return None
+    started = 0.0
+    carried = 0.0
+    sessions_sum = load_sum = 0.0
+    for (t, counts, load), (t_next, after, _) in pairwise(readings):
+        if t_next - t > 2 * interval:
+            continue  # a gap (the controller down, reads failed): nothing known in between
+        carried += sum(counts.values()) * (t_next - t)
+        started += sum(max(0.0, n - counts.get(iid, 0.0)) for iid, n in after.items())
+        if load is not None and counts:
+            sessions_sum += sum(counts.values())
+            load_sum += load
+    if started <= 0 or carried <= 0:
+        return None
+    return SessionFigures(mean_holding=carried / started,
+                          per_load=sessions_sum / load_sum if load_sum > 0 else 1.0, started=int(started))
 
 
 def _join(parts: Sequence[Timeline], interval: float) -> Timeline:
@@ -177,8 +236,11 @@ def run(hist: History, spec: DecisionSpec, types: tuple[InstanceType, ...], flee
                            pool_interval=interval)
             run_spec, run_interval = chosen.spec(spec), chosen.interval or interval
             initial = chosen.initial if chosen.initial is not None else initial
+        times = None  # on the pool's own interval, the cycles run when the recorded ones did
+        if hist.at is not None and run_interval == interval:
+            times = (hist.at[part] - part.start * interval).tolist()
         sims.append(simulate(resample(load, interval, run_interval), run_spec, types, run_interval, fleet,
-                             record=record, initial=initial))
+                             record=record, initial=initial, at=times))
         oracles.append(oracle_timeline(sc))
         recorded.append(Timeline(
             t=np.arange(len(load), dtype=np.float64) * interval, load=load,

@@ -20,6 +20,7 @@ from fleetscale.replay.journal import Recorded, load
 from fleetscale.replay.reproduce import Reproduction, reproduce
 from fleetscale.sim import report
 from fleetscale.sim.run import FleetSettings
+from fleetscale.sim.sessions import Holding
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,23 @@ def _configured(path: str, pool: str, name: str) -> tuple[CycleSpec, float, Flee
     return spec, cfg.interval, fleet
 
 
+def _recorded_fleet(cycles: Sequence[Recorded], spec: CycleSpec, interval: float) -> FleetSettings:
+    """The simulated fleet as the journal shows the real one: boot delay and drain time
+    measured; when the journal kept each instance's sessions, a session model with the pool's
+    mean holding time (Little's law; exponential: the distribution is not measured) and its own
+    drain deadline as the cap (only under ``on_deadline: terminate``; otherwise drains wait for
+    the last session, as the pool's did)."""
+    sessions = cf.sessions_of(cycles, cf.metric_of(spec.decision), interval)
+    rules = spec.rules
+    return FleetSettings(
+        boot_delay=cf.boot_delay_of(cycles, interval),
+        drain_time=cf.drain_time_of(cycles),
+        holding=Holding(sessions.mean_holding) if sessions is not None else None,
+        sessions_per_load=sessions.per_load if sessions is not None else 1.0,
+        drain_timeout=rules.drain_deadline if rules.on_deadline == "terminate" else None,
+    )
+
+
 def _safe(url: str) -> str:
     try:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
@@ -85,8 +103,7 @@ def replay(url: str, pool: str, *, since: datetime | None = None, until: datetim
         used = "the pool's recorded configuration" if policy is None else f"policy {policy}"
         rep = reproduce(cycles)
     if fleet is None:
-        fleet = FleetSettings(boot_delay=cf.boot_delay_of(cycles, interval),
-                              drain_time=cf.drain_time_of(cycles))
+        fleet = _recorded_fleet(cycles, spec, interval)
     missing = gaps.find(cycles, interval or _spacing(cycles))
     hist = cf.history(cycles, interval, cf.metric_of(spec.decision))
     try:

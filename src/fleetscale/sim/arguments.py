@@ -3,10 +3,12 @@ line naming the option as typed (``--boot-delay: ...``), so the command exits 2 
 of failing after the run (an output path) or producing a report full of ``inf``.
 
 - numbers finite and within the configuration's ranges (``limits``): ``--interval`` 0.1 s .. 1 day,
-  ``--boot-delay`` and ``--drain-time`` 0 .. 7 days, ``--capacity`` up to 1e9, ``--scale`` up to
-  1e6, ``--min``/``--max`` 0 .. 1,000,000, ``--boot-failure-rate`` in [0, 1);
+  ``--boot-delay``, ``--drain-time``, ``--drain-timeout`` and ``--session-mean`` 0 .. 7 days,
+  ``--session-cv`` up to 100, ``--sessions-per-load`` up to 604800, ``--capacity`` up to 1e9,
+  ``--scale`` up to 1e6, ``--min``/``--max`` 0 .. 1,000,000, ``--boot-failure-rate`` in [0, 1);
 - the trace readable (``sources.trace.read_trace``), at least one decision interval long, at
-  most ``MAX_STEPS`` decisions, and every scaled load finite and at most 1e15;
+  most ``MAX_STEPS`` decisions, and every scaled load finite and at most 1e15; with the
+  session model, at most ``MAX_SESSIONS`` sessions at the peak;
 - each output file in an existing, writable directory, not a directory itself, and with the
   extension its writer produces (``--timeline`` .csv, ``--report`` .json, ``--plot``
   .png/.svg/.pdf, ``--html`` .html).
@@ -24,6 +26,8 @@ from fleetscale.errors import ConfigError, TraceError
 
 #: decisions one run may take (the loop is one ``core.think`` per step)
 MAX_STEPS = 5_000_000
+#: sessions the session model may carry at once (each is one heap entry)
+MAX_SESSIONS = 1_000_000
 SCALE_MAX = 1e6
 #: option -> the extensions its writer produces
 OUTPUTS: dict[str, tuple[str, ...]] = {
@@ -42,6 +46,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "min": (0, limits.UNITS_MAX, ""),
     "max": (1, limits.UNITS_MAX, ""),
     "boot_failure_rate": (0.0, 1.0, ""),
+    "session_mean": (0.0, limits.WEEK, " seconds"),
+    "session_cv": (0.0, 100.0, ""),
+    "sessions_per_load": (0.0, limits.WEEK, ""),
+    "drain_timeout": (0.0, limits.WEEK, " seconds"),
 }
 
 
@@ -108,6 +116,11 @@ def _trace(args: argparse.Namespace, interval: float | None) -> list[str]:
     if not math.isfinite(peak) or peak > limits.LOAD_MAX:
         return [f"--scale: the trace's peak load x --scale must be at most {limits.LOAD_MAX:g} "
                 f"(got {peak:g})"]
+    if getattr(args, "session_mean", None) is not None:
+        sessions = peak * (getattr(args, "sessions_per_load", 1.0) or 1.0)
+        if sessions > MAX_SESSIONS:
+            return [f"--session-mean: the session model carries at most {MAX_SESSIONS:,} sessions; the "
+                    f"trace's peak load x --scale x --sessions-per-load is {sessions:g}"]
     if interval is None:
         return []
     if trace.duration < interval:

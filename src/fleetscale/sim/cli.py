@@ -21,6 +21,7 @@ from fleetscale.model import InstanceType
 from fleetscale.sim.baselines import NAMES
 from fleetscale.sim.run import FleetSettings
 from fleetscale.sim.scenario import Scenario, run_policy
+from fleetscale.sim.sessions import DISPATCH, DISTRIBUTIONS, Holding
 
 
 def _positive(text: str) -> float:
@@ -58,6 +59,19 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="seconds from launch to in service (default 120)")
     p.add_argument("--drain-time", type=_non_negative, default=None, metavar="SECONDS",
                    help="seconds a drained instance stays paid for (default 0)")
+    p.add_argument("--session-mean", type=_positive, default=None, metavar="SECONDS",
+                   help="sessions' mean holding time: the fleet carries load x --sessions-per-load "
+                        "sessions and a drained instance stays until its own last one ends")
+    p.add_argument("--session-distribution", choices=DISTRIBUTIONS, default="exponential",
+                   help="holding-time distribution (with --session-mean)")
+    p.add_argument("--session-cv", type=_positive, default=1.0, metavar="CV",
+                   help="lognormal holding times' coefficient of variation")
+    p.add_argument("--sessions-per-load", type=_positive, default=1.0, metavar="X",
+                   help="concurrent sessions per unit of load (1: the load counts sessions)")
+    p.add_argument("--dispatch", choices=DISPATCH, default="round-robin",
+                   help="how new sessions go to the instances in service")
+    p.add_argument("--drain-timeout", type=_non_negative, default=None, metavar="SECONDS",
+                   help="cut a drain's remaining sessions after this (default: wait for the last)")
     p.add_argument("--interval", type=_positive, default=None, metavar="SECONDS",
                    help="decision interval (default 60)")
     p.add_argument("--min", type=int, default=None, metavar="N")
@@ -118,6 +132,11 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         drain_time=_or(args.drain_time, drain),
         boot_failure_rate=_or(args.boot_failure_rate, rate),
         seed=_or(args.seed, seed),
+        holding=Holding(args.session_mean, args.session_distribution, args.session_cv)
+        if args.session_mean is not None else None,
+        dispatch=args.dispatch,
+        sessions_per_load=args.sessions_per_load,
+        drain_timeout=args.drain_timeout,
     )
     if not 0 <= fleet.boot_failure_rate < 1:
         raise ConfigError(f"simulate: --boot-failure-rate must be in [0, 1) (got {fleet.boot_failure_rate})")

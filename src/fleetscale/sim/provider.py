@@ -6,9 +6,16 @@ An instance boots for ``boot_delay`` seconds (state ``pending``, no address), th
 (CapacityError), a launched instance never boots with ``boot_failure_rate`` (it stays pending
 with no address until the reconciler's boot timeout removes it).
 
-``SimulatedDrainer`` (``provider.drainer()``) models drains: an instance holds
-``sessions_per_unit x weight`` sessions when its drain begins and they fall linearly to zero
-over ``drain_time`` seconds.
+``SimulatedDrainer`` (``provider.drainer()``) models drains in one of two ways:
+
+- without a session model (the default): an instance holds ``sessions_per_unit x weight``
+  sessions when its drain begins and they fall linearly to zero over ``drain_time`` seconds;
+- with a session model (``holding``: ``sim.sessions``): the fleet carries sessions, which the
+  simulator moves along with the load (``carry``); a draining instance takes no new session and
+  its drain ends when its own last session does, with ``drain_timeout`` (if given) as the
+  cap: a drain still busy after ``drain_timeout`` seconds has its sessions cut.
+  ``sessions_source()`` shows every instance's sessions to the controller, as a real session
+  source does (the planner drains the least busy instances first).
 
 It is built for speed (the simulator drives it for hundreds of thousands of steps): ``list()``
 hands out the same tuple while nothing changed, and only pending instances are checked for
@@ -34,8 +41,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from fleetscale.errors import CapacityError, ProviderError
-from fleetscale.model import Instance, InstanceState, InstanceType
+from fleetscale.model import Instance, InstanceState, InstanceType, Observation
 from fleetscale.ports import Clock
+from fleetscale.sim.sessions import Dispatch, Holding, Sessions
 
 #: the tag every fleetscale-launched instance carries (value: the pool name)
 POOL_TAG = "fleetscale:pool"
@@ -74,6 +82,9 @@ class SimulatedProvider:
         seed: int = 0,
         max_instances: int | None = None,
         prefix: str = "sim",
+        holding: Holding | None = None,
+        dispatch: Dispatch = "round-robin",
+        drain_timeout: float | None = None,
     ) -> None:
         if not types:
             raise ProviderError("simulated provider needs at least one instance type")
@@ -101,6 +112,10 @@ class SimulatedProvider:
         self.launched = 0
         self.terminated = 0
         now = clock.now()
+        self._epoch = now
+        #: the sessions the fleet carries (None: no session model)
+        self.sessions = Sessions(holding, dispatch, seed) if holding is not None else None
+        self.drain_timeout = drain_timeout
         first = next(iter(self.types.values()))
         for _ in range(initial):
             inst = self._new(first, now - self.boot_delay)
@@ -160,6 +175,8 @@ class SimulatedProvider:
             self._listing = None
             self._ready_at.pop(iid, None)
             self.drains_began.pop(iid, None)
+            if self.sessions is not None:
+                self.sessions.forget(iid)
             seconds = self._age(inst, now)
             self._closed_seconds += seconds
             self._closed_cost += seconds / 3600.0 * self.types[inst.type].price
@@ -184,6 +201,30 @@ class SimulatedProvider:
     def drainer(self) -> SimulatedDrainer:
         return SimulatedDrainer(self)
 
+    def carry(self, sessions: int) -> None:
+        """The fleet carried ``sessions`` sessions up to now (needs a session model): the world
+        moves to now (``sim.sessions``), new sessions going to the ready instances not draining."""
+        if self.sessions is None:
+            raise ProviderError("simulated: carry() needs a session model (holding)")
+        began = self.drains_began
+        in_service = [(i.id, i.weight) for i in self.list()
+                      if i.state is InstanceState.READY and i.id not in began]
+        self.sessions.carry((self.clock.now() - self._epoch).total_seconds(), sessions, in_service)
+
+    def session_count(self, iid: str) -> int:
+        """The instance's sessions (session model); 0 once its drain is past ``drain_timeout``
+        (what is left is cut when it goes)."""
+        if self.sessions is None:
+            raise ProviderError("simulated: session_count() needs a session model (holding)")
+        began = self.drains_began.get(iid)
+        cap = self.drain_timeout
+        if began is not None and cap is not None and (self.clock.now() - began).total_seconds() >= cap:
+            return 0
+        return self.sessions.count(iid)
+
+    def sessions_source(self) -> SimulatedSessions:
+        return SimulatedSessions(self)
+
     # --- internals --------------------------------------------------------------------
 
     def _new(self, itype: InstanceType, launched_at: datetime) -> Instance:
@@ -207,7 +248,8 @@ class SimulatedProvider:
 
 
 class SimulatedDrainer:
-    """Sessions on a draining simulated instance fall linearly to zero over ``drain_time``."""
+    """Sessions on a draining simulated instance: its own sessions (session model; cut after
+    ``drain_timeout`` if given) or falling linearly to zero over ``drain_time``."""
 
     def __init__(self, provider: SimulatedProvider) -> None:
         self.provider = provider
@@ -219,14 +261,31 @@ class SimulatedDrainer:
         self.provider.drains_began.pop(instance.id, None)
 
     def sessions(self, instance: Instance) -> int | None:
-        full = instance.weight * self.provider.sessions_per_unit
+        if self.provider.sessions is not None:
+            return self.provider.session_count(instance.id)
         began = self.provider.drains_began.get(instance.id)
+        full = instance.weight * self.provider.sessions_per_unit
         if began is None:
             return full
         if self.provider.drain_time <= 0:
             return 0
         left = 1.0 - (self.provider.clock.now() - began).total_seconds() / self.provider.drain_time
         return max(0, math.ceil(full * left))
+
+
+class SimulatedSessions:
+    """Source of every listed instance's sessions (metric ``sessions``), from the session model."""
+
+    def __init__(self, provider: SimulatedProvider, name: str = "simulated") -> None:
+        self.provider = provider
+        self.name = name
+
+    def read(self, pool: str, now: datetime) -> builtins.list[Observation]:
+        p = self.provider
+        if p.sessions is None:
+            return []
+        return [Observation(self.name, "sessions", float(p.session_count(i.id)), now, instance_id=i.id)
+                for i in p.list() if i.state is InstanceState.READY]
 
 
 def build(settings: Settings, ctx: Any) -> SimulatedProvider:

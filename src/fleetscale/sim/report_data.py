@@ -187,6 +187,13 @@ def build(timeline: Timeline, oracle: Timeline, *, title: str, policy: str,
         scores=scores_of(timeline.scores(), oracle.scores()),
         episodes=tuple(views),
         episode_count=len(find_episodes(timeline.demanded, timeline.ready, timeline.interval)),
-        settings=tuple((k, str(v)) for k, v in (settings or {}).items()),
+        settings=tuple((k, _shown(v)) for k, v in (settings or {}).items() if v is not None),
         decisions_recorded=bool(timeline.decisions),
     )
+
+
+def _shown(value: object) -> str:
+    """A setting as a person reads it (a group of settings as ``key value, ...``)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+    return str(value)

@@ -8,10 +8,16 @@ Time. The run advances in steps of the pool's decision ``interval``. Step ``k`` 
 what a real controller could know then (honest timing, ``sources/trace.py``): the mean load
 of the last *completed* step, ``k-1``; at ``k = 0`` nothing has completed yet and the pool
 holds. The pool's instances boot in ``boot_delay`` seconds (ready from the first cycle at or
-after), drains end at zero sessions (sessions fall to zero over ``drain_time``; a drain costs
-at least one interval), instances that never boot are removed by the reconciler's boot
-timeout. The row of step ``k`` records ``ready`` (units in service) and ``provisioned``
-(units paid for) as the cycle left them, i.e. during the step.
+after), drains end at zero sessions, instances that never boot are removed by the reconciler's
+boot timeout. Sessions: without a session model a drained instance's sessions fall to zero
+over ``drain_time`` (a drain costs at least one interval); with one (``holding``, see
+``sim.sessions``) the fleet carries ``load x sessions_per_load`` sessions, each with its own
+holding time, dispatched to the instances in service, and a drained instance stays (paid for)
+until its own last session ends (``drain_timeout``, if given, caps the drain). At the start of step
+``k`` the sessions move to the load of step ``k - 1``, the step that just ended (none at
+``k = 0``): a cycle sees the sessions of the past, never of the future. The row of step ``k``
+records ``ready`` (units in service) and ``provisioned`` (units paid for) as the cycle left
+them, i.e. during the step.
 
 Start. Every run starts at ``START`` (a Monday 00:00 UTC) with the first step's demand in
 service, so no policy pays for a cold start the others do not.
@@ -20,8 +26,9 @@ service, so no policy pays for a cold start the others do not.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -30,12 +37,14 @@ from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.state_store import MemoryStore
-from fleetscale.model import Decision, Instance, InstanceState, InstanceType
+from fleetscale.model import Decision, Instance, InstanceState, InstanceType, Observation
+from fleetscale.ports import Source
 from fleetscale.reconciler import Rules
 from fleetscale.runner import PoolRunner
 from fleetscale.sim.clock import SimClock
 from fleetscale.sim.metrics import Scores, demanded, score
 from fleetscale.sim.provider import SimulatedProvider
+from fleetscale.sim.sessions import Dispatch, Holding
 from fleetscale.sources.trace import Trace, TraceSource
 from fleetscale.state import FleetState
 
@@ -53,6 +62,16 @@ class FleetSettings:
     boot_failure_rate: float = 0.0
     boot_timeout: float = 600.0
     seed: int = 0
+    #: how long sessions last (None: no session model; drains take ``drain_time``)
+    holding: Holding | None = None
+    #: how new sessions go to the instances in service (session model only)
+    dispatch: Dispatch = "round-robin"
+    #: concurrent sessions per unit of load (1 for a load that counts sessions, e.g. calls;
+    #: the mean holding time for a load that is a rate of new sessions: Little's law)
+    sessions_per_load: float = 1.0
+    #: seconds after which a drain's remaining sessions are cut (session model only; None:
+    #: wait for the last session, as a pool with ``on_deadline: wait``)
+    drain_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +133,15 @@ def simulate(
     *,
     record: bool = False,
     initial: int | None = None,
+    at: Sequence[float] | None = None,
 ) -> Timeline:
     """Run ``spec`` over ``load`` (the mean load of each step of ``interval`` seconds) through
-    the controller's cycle against the simulated fleet."""
+    the controller's cycle against the simulated fleet.
+
+    ``at``: the time (seconds from the start) at which each step's cycle runs, within its step
+    (a replay runs its cycles when the recorded ones ran: a real cycle starts a little after its
+    tick, which decides, e.g., whether a desire exactly one stabilisation window old is still
+    in the window). A cycle late in step ``k`` still sees the load of step ``k - 1``."""
     load = np.asarray(load, dtype=np.float64)
     n = len(load)
     demand = demanded(load, spec.unit_capacity, spec.min)
@@ -128,13 +153,25 @@ def simulate(
     provider = SimulatedProvider(clock, types, pool=spec.pool, boot_delay=fleet.boot_delay,
                                  drain_time=fleet.drain_time, sessions_per_unit=1,
                                  initial=math.ceil(initial / first.weight),
-                                 boot_failure_rate=fleet.boot_failure_rate, seed=fleet.seed)
+                                 boot_failure_rate=fleet.boot_failure_rate, seed=fleet.seed,
+                                 holding=fleet.holding, dispatch=fleet.dispatch,
+                                 drain_timeout=fleet.drain_timeout)
     metrics = tuple(dict.fromkeys(m for p in spec.policies for m in getattr(p, "metrics", ()))) or ("load",)
-    source = TraceSource(Trace(interval, tuple(load.tolist()), "simulated load"), START, metric=metrics[0],
-                         metrics=metrics, window=interval, name="trace")
+    source: Source
+    if at is None:
+        source = TraceSource(Trace(interval, tuple(load.tolist()), "simulated load"), START,
+                             metric=metrics[0], metrics=metrics, window=interval, name="trace")
+    else:
+        if len(at) != n:
+            raise ValueError(f"simulate: {len(at)} cycle times for {n} steps")
+        at = [min(max(float(t), k * interval), (k + 0.999) * interval) for k, t in enumerate(at)]
+        source = StepSource(load, interval, metrics)
     store = MemoryStore()  # the fleet in service at the start is adopted by the first cycle
+    carried = fleet.holding is not None
+    sources: list[Source] = [source, provider.sessions_source()] if carried else [source]
+    per_load = fleet.sessions_per_load
     runner = PoolRunner(spec.pool, CycleSpec(spec, types, Rules(boot_timeout=fleet.boot_timeout)), interval,
-                        sources=[source], provider=provider, drainer=provider.drainer(), journals=(),
+                        sources=sources, provider=provider, drainer=provider.drainer(), journals=(),
                         store=store, clock=clock, run_id="sim", log_cycles=False)
     ready = np.zeros(n, dtype=np.int64)
     paid = np.zeros(n, dtype=np.int64)
@@ -143,6 +180,10 @@ def simulate(
     counted: tuple[Instance, ...] | None = None
     units = (0, 0)
     for k in range(n):
+        if at is not None:
+            clock.set(START + timedelta(seconds=at[k]))
+        if carried and k:
+            provider.carry(round(float(load[k - 1]) * per_load))  # the step that just ended
         turn = runner.turn()
         if record:
             records.append(turn.record())
@@ -154,7 +195,8 @@ def simulate(
             counted = state.instances
             units = _units(state)
         ready[k], paid[k] = units
-        clock.advance(interval)
+        if at is None:
+            clock.advance(interval)
     return Timeline(
         t=np.arange(n, dtype=np.float64) * interval,
         load=load,
@@ -168,6 +210,26 @@ def simulate(
         decisions=tuple(r.decision for r in records if r.decision is not None),
         records=tuple(records),
     )
+
+
+class StepSource:
+    """The load of the step that ended last, at any time within a step (``at`` cycle times):
+    at ``START + t``, ``t`` in step ``k``, the load of step ``k - 1``; nothing in step 0 (an
+    error observation: the pool holds), as ``TraceSource`` shows at the steps' starts."""
+
+    def __init__(self, load: Array, interval: float, metrics: tuple[str, ...], name: str = "trace") -> None:
+        self.load = load.tolist()
+        self.interval = interval
+        self.metrics = metrics
+        self.name = name
+
+    def read(self, pool: str, now: datetime) -> list[Observation]:
+        elapsed = (now - START).total_seconds()
+        k = math.floor(elapsed / self.interval + 1e-6)
+        if not 1 <= k <= len(self.load):
+            return [Observation(self.name, m, None, now, error=f"no completed data at {elapsed:.0f} s")
+                    for m in self.metrics]
+        return [Observation(self.name, m, self.load[k - 1], now) for m in self.metrics]
 
 
 def _units(state: FleetState) -> tuple[int, int]:

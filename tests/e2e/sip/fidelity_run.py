@@ -100,6 +100,7 @@ def fidelity(url: str, pool: str = "sip") -> dict[str, Any]:
         / float(real_r.sum()) if real_r.sum() else 0.0,
         "boot_delay_estimated_s": body["settings"]["boot_delay"],
         "drain_time_estimated_s": body["settings"]["drain_time"],
+        "sessions_estimated": body["settings"]["sessions"],
         "gaps": body["gaps"]["by_kind"],
         "first_differences": body["reproduction"]["first_differences"][:3],
         "real_instances": real.tolist(),
