@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     for rows in results.values():
         oracle_ih = rows["oracle"]["instance_hours"]
         for row in rows.values():
-            row["cost_vs_oracle"] = row["instance_hours"] / oracle_ih if oracle_ih > 0 else float("inf")
+            if "cost_vs_oracle" not in row:  # a reused row keeps its own
+                row["cost_vs_oracle"] = row["instance_hours"] / oracle_ih if oracle_ih > 0 else float("inf")
     wall = time.perf_counter() - began
     args.out.mkdir(parents=True, exist_ok=True)
     plots = args.out / "plots"
