@@ -18,7 +18,7 @@ verifies that the replay gives the same ready and provisioned counts at every st
 the shared traces; it must be re-checked when the governor, the planner or the simulated fleet
 change). Scores and averages are ``bench/quality.py``'s.
 
-    PYTHONPATH=src python bench/rec_search.py [--utilisation 0.9] [--quantile 0.99] [--window 1440]
+    PYTHONPATH=src python bench/rec_search.py [--utilisation 0.9] [--quantile 0.99] [--window 2880]
         [--min-errors 100] [--volatility 0.5] [--down 300] [--check wc98]
 """
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--traces", type=Path, default=TRACES)
     ap.add_argument("--utilisation", type=float, default=0.9)
     ap.add_argument("--quantile", type=float, default=0.99)
-    ap.add_argument("--window", type=int, default=1440)
+    ap.add_argument("--window", type=int, default=2880)
     ap.add_argument("--min-errors", type=int, default=100)
     ap.add_argument("--volatility", type=float, default=0.5)
     ap.add_argument("--down", type=float, default=300.0, help="scale-down stabilisation window, seconds")

@@ -123,7 +123,7 @@ class PredictivePolicy:
     #: learnt headroom: this quantile of the policy's own recent forecast errors over the
     #: horizon (0 = off); over the last ``error_window`` errors, once ``error_min`` are known
     error_quantile: float = 0.0
-    error_window: int = 1440
+    error_window: int = 2880
     error_min: int = 30
 
     def __post_init__(self) -> None:

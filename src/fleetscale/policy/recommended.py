@@ -6,7 +6,8 @@ One ``predictive`` policy that learns the pool's own noise online, at 90 % per u
   daily/weekly bucket-peak forecast times today's level, never below the current reading;
 - learnt headroom: the 99th percentile of the policy's own forecast errors over the lead time
   (highest reading over the ``horizon`` after a forecast, minus that forecast) over its last
-  1440 forecasts (a day of 1-minute cycles). A smooth seasonal pool learns almost no headroom,
+  2880 forecasts (two days of 1-minute cycles: every hour of the day twice, ~29 errors above
+  the 99th percentile). A smooth seasonal pool learns almost no headroom,
   a bursty one a lot, and the headroom follows when the traffic changes kind. Until 100
   errors are known (a quantile of fewer is just their maximum) the headroom is half a standard
   deviation of the load's recent change over the horizon (the volatility prior);
@@ -31,7 +32,7 @@ UTILISATION = 0.90
 #: the learnt headroom: this quantile of the last ERROR_WINDOW forecast errors, once
 #: ERROR_MIN are known; until then VOLATILITY standard deviations of the recent change
 ERROR_QUANTILE = 0.99
-ERROR_WINDOW = 1440
+ERROR_WINDOW = 2880
 ERROR_MIN = 100
 VOLATILITY = 0.5
 DOWN_WINDOW = 300.0
