@@ -2,7 +2,8 @@
 
 ``bench/quality.py`` runs the controller's whole cycle (≈ 5,000 steps/s); a search over the
 recommended family's settings needs hundreds of runs over the 1.2 M steps of the shared
-traces. This replays the same thing in two open-loop passes (≈ 15 s for all traces):
+traces. This replays the same thing in two open-loop passes (≈ 80 s for all traces, most of
+it in the policy itself):
 
 1. the desires: the real compiled ``predictive`` policy (``policy/predictive.py``) fed the
    honest readings (at step k the mean load of step k-1; none at step 0). It never looks at
