@@ -124,7 +124,7 @@ class PredictivePolicy:
     #: horizon (0 = off); over the last ``error_window`` errors, once ``error_min`` are known
     error_quantile: float = 0.0
     error_window: int = 2880
-    error_min: int = 30
+    error_min: int = 100
 
     def __post_init__(self) -> None:
         if self.target is not None and self.utilisation is not None:
