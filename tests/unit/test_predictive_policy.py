@@ -3,13 +3,18 @@ reacts at once to a surprise."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleetscale.decide import DecisionSpec
+from fleetscale.journal.state_codec import decode, encode
 from fleetscale.model import InstanceType, Observation, Snapshot
 from fleetscale.policy.context import PolicyContext, Reading
 from fleetscale.policy.predictive import PredictivePolicy, PredictiveState
@@ -127,3 +132,109 @@ class TestVolatility:
         # changes have std 2*sqrt(2) per 60 s step; over 180 s: sqrt(3) times that; z = 2
         expected = 2.0 * 2.0 * math.sqrt(2.0) * math.sqrt(3.0)
         assert extra.mean() == pytest.approx(expected, rel=0.25)
+
+
+def _learner(**kw: Any) -> PredictivePolicy:
+    settings = {"utilisation": 1.0, "horizon": 180.0, "error_quantile": 0.9, "error_window": 200,
+                "error_min": 10, **kw}
+    return PredictivePolicy(**settings)
+
+
+def _states(policy: PredictivePolicy, loads: list[float]) -> list[tuple[int, PredictiveState]]:
+    state: object = None
+    out = []
+    for k, value in enumerate(loads):
+        at = START + timedelta(seconds=k * STEP)
+        snap = Snapshot("p", at, (), (Observation("t", "load", value, at),))
+        proposal, state = policy.propose(snap, _ctx(at, value), state, "predictive")
+        assert isinstance(state, PredictiveState) and proposal.desired is not None
+        out.append((proposal.desired, state))
+    return out
+
+
+class TestLearntHeadroom:
+    """The headroom is a quantile of the policy's own forecast errors over the lead time."""
+
+    def test_flat_load_learns_no_headroom(self) -> None:
+        out = _states(_learner(), [20.0] * 100)
+        desired, state = out[-1]
+        assert desired == 20
+        assert state.errors and set(state.errors) == {0.0}
+
+    def test_error_is_the_highest_reading_over_the_horizon_minus_the_forecast(self) -> None:
+        """Each cycle's forecast (here the current reading: no history yet) is scored three
+        cycles (180 s) later against the highest of the three readings that came in since."""
+        loads = [20.0] * 5 + [30.0] + [20.0] * 5
+        out = _states(_learner(), loads)
+        expected = [max(loads[k + 1:k + 4]) - loads[k] for k in range(len(loads) - 3)]
+        assert list(out[-1][1].errors) == expected  # [0, 0, 10, 10, 10, -10, 0, 0]
+        assert len(out[6][1].errors) == 4  # scored no earlier than 180 s after
+        assert len(out[-1][1].pending) == 3
+
+    def test_noisy_load_learns_its_quantile(self) -> None:
+        """On noise (less than a day: no seasonal forecast yet, so each forecast is the reading)
+        the headroom is the 90th percentile of the last 1000 (max of the next three readings -
+        the reading), and the desire covers the load three steps ahead about 90 % of the time."""
+        rng = np.random.default_rng(3)
+        n = 1300
+        loads = (100.0 + rng.normal(0.0, 5.0, n)).tolist()
+        policy = _learner(error_window=1000, error_min=100)
+        out = _states(policy, loads)
+        arr = np.asarray(loads)
+        errors = sorted(max(arr[k + 1:k + 4]) - arr[k] for k in range(n - 1003, n - 3))
+        assert policy.compile(1.0).learnt(out[-1][1]) == pytest.approx(errors[900])
+        covered = [out[k][0] >= math.ceil(max(arr[k + 1:k + 4]) - 1e-9) for k in range(200, n - 3)]
+        assert 0.85 < sum(covered) / len(covered) < 0.97
+
+    def test_window_forgets_old_bursts(self) -> None:
+        """Bursty first, calm after: once the window holds only calm errors, no headroom."""
+        loads = [20.0 + (40.0 if k % 7 == 0 else 0.0) for k in range(100)] + [20.0] * 300
+        policy = _learner(error_window=100)
+        out = _states(policy, loads)
+        compiled = policy.compile(1.0)
+        assert compiled.learnt(out[99][1]) > 10.0
+        assert compiled.learnt(out[-1][1]) == 0.0
+        assert out[-1][0] == 20
+
+    def test_volatility_is_the_prior_until_enough_errors(self) -> None:
+        rng = np.random.default_rng(5)
+        loads = (50.0 + rng.normal(0.0, 4.0, 40)).tolist()
+        policy = _learner(volatility=1.0, error_min=30)
+        compiled = policy.compile(1.0)
+        for k, (desired, state) in enumerate(_states(policy, loads)):
+            pad, text = compiled.headroom(state)
+            if len(state.ranked) < 30:
+                assert pad == compiled.margin(state) and "learnt" not in text
+            else:
+                assert pad == compiled.learnt(state) and "learnt headroom" in text
+            assert desired >= math.ceil(loads[k] - 1e-9)
+
+    @pytest.mark.parametrize(("kw", "word"), [
+        ({"error_quantile": 1.0}, "error_quantile"),
+        ({"error_quantile": -0.1}, "error_quantile"),
+        ({"error_min": 0}, "error_min"),
+        ({"error_min": 300, "error_window": 200}, "error_min"),
+    ], ids=["q-one", "q-negative", "min-zero", "min-over-window"])
+    def test_bad_settings_are_refused(self, kw: dict[str, float], word: str) -> None:
+        with pytest.raises(ValueError, match=word):
+            _learner(**kw)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1000, allow_nan=False), min_size=1, max_size=120),
+       st.floats(min_value=0.5, max_value=0.995), st.integers(min_value=1, max_value=40))
+def test_learnt_headroom_invariants(loads: list[float], quantile: float, window: int) -> None:
+    """Whatever the load: the headroom is never negative, the desire never below what the current
+    reading needs, the error window never longer than asked and always sorted in ``ranked``,
+    and the state survives the journal's codec unchanged."""
+    policy = _learner(error_quantile=quantile, error_window=window, error_min=1, utilisation=0.9)
+    compiled = policy.compile(1.0)
+    for k, (desired, state) in enumerate(_states(policy, loads)):
+        pad, _ = compiled.headroom(state)
+        assert pad >= 0.0
+        assert desired >= math.ceil(loads[k] - 1e-9)
+        assert len(state.errors) <= window and list(state.ranked) == sorted(state.errors)
+        assert len(state.pending) <= 4
+        back = decode(json.loads(json.dumps(encode(state))))
+        assert isinstance(back, PredictiveState)
+        assert repr(back) == repr(state)

@@ -16,19 +16,30 @@ How it forecasts (O(1) per cycle, no refitting):
   seconds, clipped to [``min_level``, ``max_level``]), so a trace that grows week on week is
   not under-forecast.
 - forecast = level x max(shape over the buckets ``[now, now + horizon]``).
-- Noise headroom (``volatility`` = z, off by default): z standard deviations of the reading's
+- Noise headroom (``volatility`` = z, off by default; with a learnt headroom, only until
+  it has ``error_min`` errors): z standard deviations of the reading's
   change over the horizon, ``z * sqrt(v * horizon)``, with ``v`` the exponentially weighted
   squared change per second (over ``volatility_window``). Smooth traffic gets almost none,
   bursty traffic a lot, instead of one fixed utilisation for both.
+- Learnt headroom (``error_quantile`` = p, off by default): the policy scores its own
+  forecasts. Each cycle's point forecast ``max(forecast, current reading)`` is kept until
+  ``horizon`` seconds have passed; its error is then the highest reading that came in over
+  those seconds minus the forecast (what the pool would have lacked over the lead time, in
+  metric units). The headroom is the p-quantile of the last ``error_window`` errors (never
+  below 0; none until ``error_min`` errors are known). A pool learns its own noise, bursts and
+  the forecast's own misses: a smooth seasonal pool gets almost none, a spiky one a lot, and
+  it follows when the traffic changes kind.
 - desired = ceil((max(forecast, current reading) + headroom) / per-unit target).
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
-mutated: the history array is copied when a bucket closes (once per ``bucket`` seconds).
+mutated: the history array is copied when a bucket closes (once per ``bucket`` seconds);
+the error window is two tuples (arrival order and sorted), rebuilt when an error comes in.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -42,6 +53,8 @@ from fleetscale.policy.context import PolicyContext, ceil_units
 DEFAULT_UTILISATION = 0.75
 _DAY = 86400.0
 _WEEK = 7 * _DAY
+#: seconds a cycle may come early and still score a forecast ``horizon`` seconds old
+_SLACK = 0.5
 
 
 class PredictiveState(NamedTuple):
@@ -66,6 +79,12 @@ class PredictiveState(NamedTuple):
     last_when: float = math.nan
     #: exponentially weighted squared change of the reading per second
     var_rate: float = 0.0
+    #: forecasts awaiting their outcome: (made at, point forecast, highest reading since),
+    #: oldest first (only with ``error_quantile``)
+    pending: tuple[tuple[float, float, float], ...] = ()
+    #: the last ``error_window`` forecast errors in arrival order, and the same sorted
+    errors: tuple[float, ...] = ()
+    ranked: tuple[float, ...] = ()
 
 
 def _median_of_known(known: list[float]) -> float:
@@ -101,6 +120,11 @@ class PredictivePolicy:
     #: (the reading's recent volatility, exponentially weighted over ``volatility_window``); 0 = off
     volatility: float = 0.0
     volatility_window: float = 3600.0
+    #: learnt headroom: this quantile of the policy's own recent forecast errors over the
+    #: horizon (0 = off); over the last ``error_window`` errors, once ``error_min`` are known
+    error_quantile: float = 0.0
+    error_window: int = 2880
+    error_min: int = 100
 
     def __post_init__(self) -> None:
         if self.target is not None and self.utilisation is not None:
@@ -118,6 +142,11 @@ class PredictivePolicy:
         if self.volatility < 0 or self.volatility_window <= 0:
             raise ValueError(f"need volatility >= 0 and volatility_window > 0 (got {self.volatility}, "
                              f"{self.volatility_window})")
+        if not 0 <= self.error_quantile < 1:
+            raise ValueError(f"error_quantile must be in [0, 1) (got {self.error_quantile})")
+        if not 1 <= self.error_min <= self.error_window:
+            raise ValueError(f"need 1 <= error_min <= error_window (got {self.error_min}, "
+                             f"{self.error_window})")
         if not 0 < self.min_level <= 1 <= self.max_level:
             raise ValueError(f"need 0 < min_level <= 1 <= max_level (got {self.min_level}, {self.max_level})")
 
@@ -208,7 +237,8 @@ class Forecaster:
         item = history.item
         shape = tuple(self._shape(item, n, new_bucket + i) for i in range(self.ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
-                               st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate)
+                               st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate,
+                               st.pending, st.errors, st.ranked)
 
     def level(self, st: PredictiveState) -> float:
         """Today's level: recent actual peaks over what the shape said for them (clipped)."""
@@ -228,7 +258,8 @@ class Forecaster:
             empty = np.full(self.slots, np.nan)
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
-        filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate = st
+        (filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate,
+         pending, errors, ranked) = st
         dt = when - last_when
         if dt > 0:  # False while NaN (first reading)
             keep = math.exp(-dt / spec.volatility_window)
@@ -236,8 +267,69 @@ class Forecaster:
             var_rate = keep * var_rate + (1 - keep) * change * change / dt
         if value > peak:
             peak = value
+        if pending:
+            pending, errors, ranked = self._score(pending, errors, ranked, when, value)
         return PredictiveState(filling, peak, history, shape, actual_ewma, shape_ewma, seen, value, when,
-                               var_rate)
+                               var_rate, pending, errors, ranked)
+
+    def _score(
+        self, pending: tuple[tuple[float, float, float], ...], errors: tuple[float, ...],
+        ranked: tuple[float, ...], when: float, value: float,
+    ) -> tuple[tuple[tuple[float, float, float], ...], tuple[float, ...], tuple[float, ...]]:
+        """The reading ``value`` at ``when`` counts towards every earlier forecast still
+        waiting; a forecast ``horizon`` seconds old is scored (highest reading since minus the
+        forecast) into the error window. Forecasts from the future (the clock went back) are
+        dropped."""
+        horizon = self.spec.horizon
+        waiting: list[tuple[float, float, float]] = []
+        new: list[float] = []
+        for made, forecast, peak in pending:
+            if made >= when:
+                continue
+            if value > peak:
+                peak = value
+            if when + _SLACK >= made + horizon:
+                new.append(peak - forecast)
+            else:
+                waiting.append((made, forecast, peak))
+        if not new:
+            return tuple(waiting), errors, ranked
+        window = self.spec.error_window
+        order = [*errors, *new]
+        ranks = list(ranked)
+        for e in new:
+            insort(ranks, e)
+        for e in order[: max(0, len(order) - window)]:
+            del ranks[bisect_left(ranks, e)]
+        return tuple(waiting), tuple(order[-window:]), tuple(ranks)
+
+    def learnt(self, st: PredictiveState) -> float:
+        """Learnt headroom: the ``error_quantile`` of the error window (0 while fewer than
+        ``error_min`` errors are known; never negative)."""
+        spec = self.spec
+        ranked = st.ranked
+        n = len(ranked)
+        if not spec.error_quantile or n < spec.error_min:
+            return 0.0
+        return max(0.0, ranked[min(n - 1, int(spec.error_quantile * n))])
+
+    def headroom(self, st: PredictiveState) -> tuple[float, str]:
+        """The headroom over the point forecast and how to say it: the learnt one once
+        ``error_min`` errors are known, else the volatility margin (a prior while learning)."""
+        spec = self.spec
+        n = len(st.ranked)
+        if spec.error_quantile and n >= spec.error_min:
+            learnt = self.learnt(st)
+            return learnt, f" + learnt headroom {learnt:.4g} (q{100 * spec.error_quantile:g} of {n} errors)"
+        pad = self.margin(st)
+        return pad, f" + noise {pad:.4g}" if pad else ""
+
+    def expect(self, st: PredictiveState, when: float, base: float) -> PredictiveState:
+        """``st`` waiting for the outcome of the point forecast ``base`` made at ``when``
+        (unchanged when the learnt headroom is off)."""
+        if not self.spec.error_quantile:
+            return st
+        return st._replace(pending=(*st.pending, (when, base, -math.inf)))
 
     def margin(self, st: PredictiveState) -> float:
         """Noise headroom: ``volatility`` standard deviations of the change over the horizon."""
@@ -270,20 +362,22 @@ class Forecaster:
         when = ctx.now.timestamp()
         st = self.observe(state, when, now)
         per_unit, how = self.per_unit, self.how
-        pad = self.margin(st)
-        noise = f" + noise {pad:.4g}" if pad else ""
+        pad, noise = self.headroom(st)
         best = self.forecast_shape(st, when)
         if best is None:
+            st = self.expect(st, when, now)
             units = ceil_units((now + pad) / per_unit)
             text = f"{metric} {now:.4g}{noise} / ({how}) -> {units} units; no forecast yet"
             return Proposal(label, units, text), st
         level = self.level(st)
         expected = best * level
         if expected > now:
+            st = self.expect(st, when, expected)
             units = ceil_units((expected + pad) / per_unit)
             text = (f"forecast {metric} {expected:.4g} in next {self.horizon_text} s "
                     f"(level x{level:.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
             return Proposal(label, units, text), st
+        st = self.expect(st, when, now)
         units = ceil_units((now + pad) / per_unit)
         text = (f"{metric} {now:.4g}{noise} / ({how}) -> {units} units "
                 f"[forecast {expected:.4g} in next {self.horizon_text} s]")

@@ -1,17 +1,25 @@
 """fleetscale's recommended default: what a pool gets when it names no policy.
 
-- ``target`` tracking at 88 % of ``unit_capacity`` (reactive: any load gets capacity at once);
-- ``predictive`` at 92 %: provisions ``horizon`` seconds ahead (boot delay + interval) for the
-  load its daily/weekly history forecasts, plus half a standard deviation of the load's recent
-  change over that horizon (noise headroom), never below the current load's need;
+One ``predictive`` policy that learns the pool's own noise online, at 90 % per unit:
+
+- point forecast for the next ``horizon`` seconds (boot delay + interval): the seasonal
+  daily/weekly bucket-peak forecast times today's level, never below the current reading;
+- learnt headroom: the 99th percentile of the policy's own forecast errors over the lead time
+  (highest reading over the ``horizon`` after a forecast, minus that forecast) over its last
+  2880 forecasts (two days of 1-minute cycles: every hour of the day twice, ~29 errors above
+  the 99th percentile). A smooth seasonal pool learns almost no headroom,
+  a bursty one a lot, and the headroom follows when the traffic changes kind. Until 100
+  errors are known (a quantile of fewer is just their maximum) the headroom is half a standard
+  deviation of the load's recent change over the horizon (the volatility prior);
+- desired = ceil((point forecast + headroom) / (0.9 x unit capacity)): the 10 % left per unit
+  is the share of the noise that grows with the load (the learnt headroom is additive);
 - governor: scale up at once with no step limit (fast up); scale down only to the highest
   desire of the last 5 minutes (slow down: a dip shorter than that keeps its instances, and
   noise does not make the pool flap).
 
-Tuned on the kind of traffic (web, telephony, queues; ``bench/quality.py`` over the shared
-traces) with one set of defaults for every trace, never per file. Where the cost/risk
-trade-off sits (cost vs. oracle against under-provisioned time and unserved load) is in
-``bench/results/quality.md`` and ``docs/simulator.md``.
+Chosen on the kind of traffic (web, telephony, queues, VM fleets; ``bench/quality.py`` over the
+shared traces) with one set of defaults for every trace, never per file; the search and its
+reasoning are in ``docs/decisions.md``, the figures in ``bench/results/quality.md``.
 """
 
 from __future__ import annotations
@@ -19,10 +27,13 @@ from __future__ import annotations
 from fleetscale.governor.settings import DirectionRules, GovernorSettings
 from fleetscale.policy.predictive import PredictivePolicy
 from fleetscale.policy.specs import PolicySpec
-from fleetscale.policy.target import TargetPolicy
 
-UTILISATION = 0.88
-FORECAST_UTILISATION = 0.92
+UTILISATION = 0.90
+#: the learnt headroom: this quantile of the last ERROR_WINDOW forecast errors, once
+#: ERROR_MIN are known; until then VOLATILITY standard deviations of the recent change
+ERROR_QUANTILE = 0.99
+ERROR_WINDOW = 2880
+ERROR_MIN = 100
 VOLATILITY = 0.5
 DOWN_WINDOW = 300.0
 
@@ -30,9 +41,8 @@ DOWN_WINDOW = 300.0
 def recommended_policies(horizon: float = 180.0) -> tuple[PolicySpec, ...]:
     """``horizon``: seconds to provision ahead, the pool's boot delay plus its interval."""
     return (
-        TargetPolicy(name="reactive", utilisation=UTILISATION),
-        PredictivePolicy(name="predictive", utilisation=FORECAST_UTILISATION, horizon=horizon,
-                         volatility=VOLATILITY),
+        PredictivePolicy(name="predictive", utilisation=UTILISATION, horizon=horizon, volatility=VOLATILITY,
+                         error_quantile=ERROR_QUANTILE, error_window=ERROR_WINDOW, error_min=ERROR_MIN),
     )
 
 
