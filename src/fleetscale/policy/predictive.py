@@ -39,7 +39,6 @@ the error window is two tuples (arrival order and sorted), rebuilt when an error
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -52,6 +51,9 @@ from fleetscale.policy.context import PolicyContext, ceil_units
 
 DEFAULT_UTILISATION = 0.75
 _DAY = 86400.0
+#: the empty error window (read-only, shared by every state that has scored nothing yet)
+_NO_ERRORS: npt.NDArray[np.float64] = np.empty(0)
+_NO_ERRORS.flags.writeable = False
 _WEEK = 7 * _DAY
 #: seconds a cycle may come early and still score a forecast ``horizon`` seconds old
 _SLACK = 0.5
@@ -82,9 +84,9 @@ class PredictiveState(NamedTuple):
     #: forecasts awaiting their outcome: (made at, point forecast, highest reading since),
     #: oldest first (only with ``error_quantile``)
     pending: tuple[tuple[float, float, float], ...] = ()
-    #: the last ``error_window`` forecast errors in arrival order, and the same sorted
-    errors: tuple[float, ...] = ()
-    ranked: tuple[float, ...] = ()
+    #: the last ``error_window`` forecast errors in arrival order (read-only; an array, not a
+    #: tuple of floats: 2,880 errors are 23 KB per pool instead of about 90 KB)
+    errors: npt.NDArray[np.float64] = _NO_ERRORS
 
 
 def _median_of_known(known: list[float]) -> float:
@@ -238,7 +240,7 @@ class Forecaster:
         shape = tuple(self._shape(item, n, new_bucket + i) for i in range(self.ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate,
-                               st.pending, st.errors, st.ranked)
+                               st.pending, st.errors)
 
     def level(self, st: PredictiveState) -> float:
         """Today's level: recent actual peaks over what the shape said for them (clipped)."""
@@ -259,7 +261,7 @@ class Forecaster:
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
         (filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate,
-         pending, errors, ranked) = st
+         pending, errors) = st
         dt = when - last_when
         if dt > 0:  # False while NaN (first reading)
             keep = math.exp(-dt / spec.volatility_window)
@@ -268,14 +270,14 @@ class Forecaster:
         if value > peak:
             peak = value
         if pending:
-            pending, errors, ranked = self._score(pending, errors, ranked, when, value)
+            pending, errors = self._score(pending, errors, when, value)
         return PredictiveState(filling, peak, history, shape, actual_ewma, shape_ewma, seen, value, when,
-                               var_rate, pending, errors, ranked)
+                               var_rate, pending, errors)
 
     def _score(
-        self, pending: tuple[tuple[float, float, float], ...], errors: tuple[float, ...],
-        ranked: tuple[float, ...], when: float, value: float,
-    ) -> tuple[tuple[tuple[float, float, float], ...], tuple[float, ...], tuple[float, ...]]:
+        self, pending: tuple[tuple[float, float, float], ...], errors: npt.NDArray[np.float64],
+        when: float, value: float,
+    ) -> tuple[tuple[tuple[float, float, float], ...], npt.NDArray[np.float64]]:
         """The reading ``value`` at ``when`` counts towards every earlier forecast still
         waiting; a forecast ``horizon`` seconds old is scored (highest reading since minus the
         forecast) into the error window. Forecasts from the future (the clock went back) are
@@ -293,31 +295,29 @@ class Forecaster:
             else:
                 waiting.append((made, forecast, peak))
         if not new:
-            return tuple(waiting), errors, ranked
+            return tuple(waiting), errors
         window = self.spec.error_window
-        order = [*errors, *new]
-        ranks = list(ranked)
-        for e in new:
-            insort(ranks, e)
-        for e in order[: max(0, len(order) - window)]:
-            del ranks[bisect_left(ranks, e)]
-        return tuple(waiting), tuple(order[-window:]), tuple(ranks)
+        keep = max(0, window - len(new))
+        joined = np.concatenate((errors[max(0, len(errors) - keep):] if keep else errors[:0],
+                                 np.asarray(new[-window:], dtype=np.float64)))
+        joined.flags.writeable = False
+        return tuple(waiting), joined
 
     def learnt(self, st: PredictiveState) -> float:
         """Learnt headroom: the ``error_quantile`` of the error window (0 while fewer than
         ``error_min`` errors are known; never negative)."""
         spec = self.spec
-        ranked = st.ranked
-        n = len(ranked)
+        n = len(st.errors)
         if not spec.error_quantile or n < spec.error_min:
             return 0.0
-        return max(0.0, ranked[min(n - 1, int(spec.error_quantile * n))])
+        k = min(n - 1, int(spec.error_quantile * n))
+        return max(0.0, float(np.partition(st.errors, k)[k]))
 
     def headroom(self, st: PredictiveState) -> tuple[float, str]:
         """The headroom over the point forecast and how to say it: the learnt one once
         ``error_min`` errors are known, else the volatility margin (a prior while learning)."""
         spec = self.spec
-        n = len(st.ranked)
+        n = len(st.errors)
         if spec.error_quantile and n >= spec.error_min:
             learnt = self.learnt(st)
             return learnt, f" + learnt headroom {learnt:.4g} (q{100 * spec.error_quantile:g} of {n} errors)"
