@@ -1,17 +1,21 @@
 """Quality benchmark: every named policy over every shared trace, scored against the oracle.
 
 Settings (the issue's): boot delay 120 s, decision interval 60 s, a capacity per instance such
-that the trace's 99.5th percentile load (on the 60 s grid) needs 40 instances, min 1, max
-well above the peak. Traces are read from ``/work/shared/traces`` (never copied). Writes
-``bench/results/quality.md`` and ``bench/results/plots/*.png``; prints its wall time and the
-simulated steps per second.
+that the trace's 99.5th percentile load (on the 60 s grid) needs 40 instances, min 1, max 200
+(``MAX``, the same for every trace: a trace whose demand exceeds 200 instances cannot be
+served by any policy, and the oracle is capped by the same max, see ``sim.oracle``). Traces
+are read from ``/work/shared/traces`` (never copied). Writes ``bench/results/quality.md`` and
+``bench/results/plots/*.png``; prints its wall time and the simulated steps per second.
 
-    PYTHONPATH=src python bench/quality.py [--traces DIR] [--policies a,b] [--jobs 2] [--reuse FILE]
+    PYTHONPATH=src python bench/quality.py [--traces DIR] [--only a,b] [--policies a,b] [--jobs 2]
+        [--reuse FILE [--reuse-label TEXT]]
 
 The raw per-trace scores go to ``quality.json`` beside ``quality.md``. ``--reuse FILE`` (an
-earlier ``quality.json``) takes the rows of the policies not run now from that file, so one
-changed policy is re-measured without re-running the others (the report says which rows were
-reused).
+earlier ``quality.json``) takes the rows not measured now from that file: those of the policies
+not run now and, with ``--only`` (trace names containing any of the given words), every row of
+the traces not run now. So one changed policy, or the traces a change affects, are re-measured
+without re-running the rest; the report and ``quality.json`` say which rows were reused and
+from where (``--reuse-label``, default the file's path).
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ from fleetscale.decide import DecisionSpec  # noqa: E402
 from fleetscale.model import InstanceType  # noqa: E402
 from fleetscale.sim.baselines import NAMES  # noqa: E402
 from fleetscale.sim.run import FleetSettings, Timeline  # noqa: E402
-from fleetscale.sim.scenario import Scenario, capacity_for, peak_units, run_policy  # noqa: E402
+from fleetscale.sim.scenario import Scenario, capacity_for, run_policy  # noqa: E402
 from fleetscale.sources.trace import read_trace  # noqa: E402
 
 TRACES = Path("/work/shared/traces")
 RESULTS = ROOT / "bench" / "results"
 BOOT, INTERVAL, UNITS, QUANTILE = 120.0, 60.0, 40, 99.5
+#: the issue's pool maximum, the same for every trace (not scaled to the trace's peak)
+MAX = 200
 #: the averages over traces (issue 11): cost is the plain geometric mean of the cost ratios;
 #: tau_under (in %) is exp(mean(ln(x + 1))) - 1; unserved (a fraction of load) is
 #: exp(mean(ln(x + 1e-4))) - 1e-4 (shifted geometric means: a zero counts as zero, not as a
@@ -63,14 +69,9 @@ def scenario(path: Path) -> Scenario:
     trace = read_trace(path)
     loads = np.asarray(trace.loads, dtype=np.float64)
     cap = capacity_for(loads, trace.interval, INTERVAL, UNITS, QUANTILE)
-    types = (InstanceType("default"),)
-    fleet = FleetSettings(boot_delay=BOOT)
-
-    def make(top: int) -> Scenario:
-        spec = DecisionSpec(pool=path.stem[:60], min=1, max=top, policies=(), unit_capacity=cap)
-        return Scenario(trace.interval, loads, spec, types, INTERVAL, fleet)
-
-    return make(max(200, 3 * peak_units(make(10_000))))
+    spec = DecisionSpec(pool=path.stem[:60], min=1, max=MAX, policies=(), unit_capacity=cap)
+    return Scenario(trace.interval, loads, spec, (InstanceType("default"),), INTERVAL,
+                    FleetSettings(boot_delay=BOOT))
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,18 @@ def work(job: Job) -> tuple[str, str, dict[str, Any], int, float, Timeline | Non
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=Path, default=TRACES)
+    ap.add_argument("--only", default="", help="run only the traces whose name contains one of these words "
+                    "(comma-separated); with --reuse the other traces' rows come from the earlier run")
     ap.add_argument("--policies", default=",".join(NAMES))
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--reuse", type=Path, default=None,
-                    help="an earlier quality.json: rows for the policies not run now")
+                    help="an earlier quality.json: rows for the policies (and traces) not run now")
+    ap.add_argument("--reuse-label", default=None, help="where the reused rows come from, for the report")
     args = ap.parse_args(argv)
     began = time.perf_counter()
-    paths = sorted(args.traces.glob("*.csv"))
+    words = [w for w in args.only.split(",") if w]
+    paths = [p for p in sorted(args.traces.glob("*.csv")) if not words or any(w in p.name for w in words)]
     policies = [p for p in args.policies.split(",") if p]
     if "oracle" not in policies:
         policies.insert(0, "oracle")
@@ -118,15 +123,19 @@ def main(argv: list[str] | None = None) -> int:
                 sim_seconds += wall
             if tl is not None:
                 timelines[(name, policy)] = tl
-    reused: list[str] = []
+    reused: dict[str, list[str]] = {}  # trace -> policies whose row was reused
+    source = ""
     if args.reuse is not None:
+        source = args.reuse_label or str(args.reuse)
         earlier = json.loads(args.reuse.read_text(encoding="utf-8"))
+        measured = set(results)
         for name, rows in earlier["results"].items():
+            if words and name not in measured and not (args.traces / name).exists():
+                continue  # a trace no longer in the set
             for policy, row in rows.items():
-                if name in results and policy not in results[name]:
-                    results[name][policy] = row
-                    if policy not in reused:
-                        reused.append(policy)
+                if name not in measured or policy not in results[name]:
+                    results.setdefault(name, {})[policy] = row
+                    reused.setdefault(name, []).append(policy)
         policies += [p for p in earlier["policies"] if p not in policies]
         order = {p: i for i, p in enumerate(earlier["policies"])}
         policies.sort(key=lambda p: order.get(p, len(order)))
@@ -140,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     plots = args.out / "plots"
     plots.mkdir(exist_ok=True)
     _plots(timelines, plots)
-    text = render(results, policies, wall, steps, sim_seconds, args.jobs, reused)
+    text = render(results, policies, wall, steps, sim_seconds, args.jobs, reused, source)
     (args.out / "quality.md").write_text(text, encoding="utf-8")
-    (args.out / "quality.json").write_text(json.dumps({"policies": policies, "results": results}, indent=1),
-                                           encoding="utf-8")
+    doc: dict[str, Any] = {"policies": policies, "max": MAX, "results": results}
+    if reused:
+        doc["reused"] = {"from": source, "rows": reused}
+    (args.out / "quality.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     print(text.split("## Per trace")[0])
     print(f"wall time {wall:.1f} s; {steps} simulated steps in {sim_seconds:.1f} s of worker time "
           f"= {steps / sim_seconds:,.0f} steps/s per core")
@@ -176,16 +187,39 @@ def _fmt(fmt: str, v: Any) -> str:
     return fmt.format(int(v) if fmt == "{:d}" else v)
 
 
+def _reused_text(reused: dict[str, list[str]], policies: list[str], source: str) -> str:
+    if not reused:
+        return ""
+    whole = sorted(t for t, ps in reused.items() if set(ps) >= set(policies))
+    parts = []
+    if whole:
+        parts.append("every row of " + ", ".join(whole))
+    by_policy: dict[str, list[str]] = {}
+    for t, ps in sorted(reused.items()):
+        if t not in whole:
+            for p in ps:
+                by_policy.setdefault(p, []).append(t)
+    if by_policy:
+        n = len({t for t in reused if t not in whole})
+        parts.append("the rows of " + ", ".join(p for p in policies if p in by_policy)
+                     + f" on the other {n} traces")
+    return (" Reused from an earlier run (`--reuse`, " + source
+            + "; their code and settings did not change): "
+            + "; ".join(parts) + ". Every other row was measured by this run; speeds below are from the run "
+            "that measured each row.")
+
+
 def render(results: dict[str, dict[str, dict[str, Any]]], policies: list[str], wall: float, steps: int,
-           sim_seconds: float, jobs: int, reused: list[str] | None = None) -> str:
+           sim_seconds: float, jobs: int, reused: dict[str, list[str]] | None = None,
+           source: str = "") -> str:
     out = ["# Quality benchmark", "",
            f"Boot delay {BOOT:.0f} s, interval {INTERVAL:.0f} s, "
            f"capacity per instance = p{QUANTILE} load / {UNITS}, "
-           "min 1. Supply = ready instances. Generated by `bench/quality.py` "
+           f"min 1, max {MAX} (every trace). Supply = ready instances. Cost is against the feasible "
+           f"oracle (perfect foresight, never more than {MAX} instances). Generated by `bench/quality.py` "
            f"(wall time {wall:.0f} s on {jobs} processes, {steps:,} simulated steps, "
            f"{steps / max(sim_seconds, 1e-9):,.0f} steps/s per core)."
-           + (f" Rows of {', '.join(reused)} reused from an earlier run (`--reuse`; their code did not "
-              "change); speeds below are from the run that measured each row." if reused else ""), "",
+           + _reused_text(reused or {}, policies, source), "",
            "## Summary (geometric mean over traces)", "",
            "Averages: cost = geometric mean; τU % = exp(mean(ln(x + 1))) - 1; unserved = "
            "exp(mean(ln(x + 1e-4))) - 1e-4.", "",
@@ -200,7 +234,8 @@ def render(results: dict[str, dict[str, dict[str, Any]]], policies: list[str], w
         worst_unserved = 100 * max(r["unserved_fraction"] for r in rows)
         out.append(f"| {p} | {g['cost_vs_oracle']:.3f} | {g['tau_under']:.2f} "
                    f"| {100 * g['unserved_fraction']:.3f} | {worst_tau:.2f} | {worst_unserved:.3f} |")
-    out += ["", *_verdict(results), "", *_speed(results, policies), "", "## Per trace", ""]
+    out += ["", *_verdict(results), "", *_infeasible(results), *_speed(results, policies), "",
+            "## Per trace", ""]
     for t in sorted(results):
         out += [f"### {t}", "", "| policy | " + " | ".join(c[1] for c in COLUMNS) + " |",
                 "|---" * (len(COLUMNS) + 1) + "|"]
@@ -210,6 +245,21 @@ def render(results: dict[str, dict[str, dict[str, Any]]], policies: list[str], w
                 out.append(f"| {p} | " + " | ".join(_fmt(f, r[k]) for k, _, f in COLUMNS) + " |")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def _infeasible(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The traces whose demand exceeds the max: even the feasible oracle is under-provisioned."""
+    lines = []
+    for t in sorted(results):
+        o = results[t].get("oracle")
+        if o is not None and o["tau_under"] > 0:
+            lines.append(f"- {t}: the demand exceeds {MAX} instances for {o['tau_under']:.2f} % of the time; "
+                         f"the feasible oracle (capped at {MAX}) leaves {100 * o['unserved_fraction']:.3f} % "
+                         "of the load unserved, so no policy can meet the objective there. Its cost ratios "
+                         f"are against that capped oracle (both sides hold at most {MAX} instances).")
+    if not lines:
+        return []
+    return [f"## Traces no policy can serve at max {MAX}", "", *lines, ""]
 
 
 def _speed(results: dict[str, dict[str, dict[str, Any]]], policies: list[str]) -> list[str]:

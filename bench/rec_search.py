@@ -107,7 +107,7 @@ def run_trace(sc: Scenario, policy: PredictivePolicy, down: float) -> dict[str, 
     want = desires(load, cap, sc.spec.max, policy)
     ready, paid = replay(int(demand[0]), want, sc.spec.max, math.ceil(BOOT / INTERVAL - 1e-9),
                          round(down / INTERVAL))
-    oracle = oracle_schedule(demand, INTERVAL, BOOT)
+    oracle = oracle_schedule(demand, INTERVAL, BOOT, top=sc.spec.max)
     s = score(load, demand, ready, paid, INTERVAL, cap)
     return {"cost_vs_oracle": s.instance_hours / (float(oracle.provisioned.sum()) * INTERVAL / 3600),
             "tau_under": s.tau_under, "unserved_fraction": s.unserved_fraction, "ready": ready, "paid": paid}

@@ -112,3 +112,17 @@ def test_cheapest_against_brute_force_single_slot(demand: list[int]) -> None:
         cost = int(paid.sum())
         best = cost if best is None else min(best, cost)
     assert int(sched.provisioned.sum()) == best
+
+
+def test_the_feasible_oracle_never_holds_more_than_the_max() -> None:
+    """Capped at ``top`` it is the oracle of the capped demand, and under-provisioned exactly
+    where the demand exceeds ``top``."""
+    d = np.array([2, 2, 3, 7, 9, 9, 4, 2, 8, 2, 2])
+    capped = oracle_schedule(d, 60.0, 120.0, top=5)
+    plain = oracle_schedule(np.minimum(d, 5), 60.0, 120.0)
+    assert capped.provisioned.tolist() == plain.provisioned.tolist()
+    assert capped.ready.tolist() == plain.ready.tolist()
+    assert int(capped.provisioned.max()) <= 5
+    assert ((capped.ready < d) == (d > 5)).all()
+    assert oracle_schedule(d, 60.0, 120.0, top=50).provisioned.tolist() == \
+        oracle_schedule(d, 60.0, 120.0).provisioned.tolist()

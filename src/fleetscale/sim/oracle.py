@@ -18,6 +18,11 @@ Per slot this is optimal (each gap's choice is independent and the cheaper one i
 because slots are nested (busy(j+1) is within busy(j)) the per-slot schedules stack into a
 pool schedule whose paid capacity is their sum. It is never under-provisioned: every busy
 interval of every slot has an instance in service.
+
+With a pool maximum ``top`` it is the *feasible* oracle: a pool never holds more than ``top``
+instances, so the slots above ``top`` are not served (no causal policy could serve them
+either) and the schedule is the one above for the demand capped at ``top``. It is then
+under-provisioned exactly where the demand exceeds ``top``, and nowhere else.
 """
 
 from __future__ import annotations
@@ -48,9 +53,11 @@ def _runs(busy: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 
 
 def oracle_schedule(
-    demand: IntArray, dt: float, boot_delay: float, drain_time: float = 0.0
+    demand: IntArray, dt: float, boot_delay: float, drain_time: float = 0.0, top: int | None = None
 ) -> OracleSchedule:
     d = np.asarray(demand, dtype=np.int64)
+    if top is not None:
+        d = np.minimum(d, top)
     n = len(d)
     b = math.ceil(boot_delay / dt - 1e-9) if boot_delay > 0 else 0
     r = math.ceil(drain_time / dt - 1e-9) if drain_time > 0 else 0

@@ -57,7 +57,10 @@ class Outcome:
 def oracle_timeline(scenario: Scenario) -> Timeline:
     load = scenario.grid()
     demand = demanded(load, scenario.spec.unit_capacity, scenario.spec.min)
-    sched = oracle_schedule(demand, scenario.interval, scenario.fleet.boot_delay, scenario.fleet.drain_time)
+    # the feasible oracle: never more than the pool's max (``sim.oracle``); ``demanded`` stays the
+    # whole demand, so the scores show where even foresight cannot serve it
+    sched = oracle_schedule(demand, scenario.interval, scenario.fleet.boot_delay, scenario.fleet.drain_time,
+                            top=scenario.spec.max)
     weight = scenario.types[0].weight
     return Timeline(
         t=np.arange(len(load), dtype=np.float64) * scenario.interval,
