@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 #: seconds a pool's decision memory alone may go unsaved (``SqlStateStore.memory_every``)
-MEMORY_EVERY = 30.0
+MEMORY_EVERY = 120.0
 
 
 def _closer(obj: Any) -> list[Any]:

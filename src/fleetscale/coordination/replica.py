@@ -113,12 +113,12 @@ class Coordinator:
                 self._emit(changes, old, ChangeKind.LOST, "lease not renewed in time (expired or taken over)")
         owned = {p: lease for p, lease in renewed.items() if p in before and before[p].token == lease.token}
         self._owned = dict(owned)
-        for pool, lease in renewed.items():  # held but not known here (a restart under the same name)
-            if pool not in owned:
-                try:
-                    self.backend.release(pool, self.replica, lease.token)
-                except CoordinationError as exc:
-                    log.warning("release failed", pool=pool, error=str(exc))
+        stray = {p: lease.token for p, lease in renewed.items() if p not in owned}
+        if stray:  # held but not known here (a restart under the same name)
+            try:
+                self.backend.release_many(stray, self.replica)
+            except CoordinationError as exc:
+                log.warning("release failed", pools=len(stray), error=str(exc))
 
         live = self.backend.live_replicas() | {self.replica}
         holders = {p: h.replica for p, h in self.backend.holders().items()}
@@ -127,11 +127,12 @@ class Coordinator:
         give = {p: owned.pop(p) for p, owner in plan.owners.items() if owner != self.replica and p in owned}
         if give:  # stop acting first, then give up
             self._owned = dict(owned)
-        for pool, lease in give.items():
+        if give:
             try:
-                self.backend.release(pool, self.replica, lease.token)
-            except CoordinationError as exc:  # no longer acting on it; the lease will expire
-                log.warning("release failed", pool=pool, error=str(exc))
+                self.backend.release_many({p: lease.token for p, lease in give.items()}, self.replica)
+            except CoordinationError as exc:  # no longer acting on them; the leases will expire
+                log.warning("release failed", pools=len(give), error=str(exc))
+        for pool, lease in give.items():
             self._emit(changes, lease, ChangeKind.RELEASED,
                        f"rebalance: {plan.owners[pool]} is its owner now")
         wanted = [p for p, owner in plan.owners.items()
@@ -154,13 +155,13 @@ class Coordinator:
         instead of after the TTL."""
         changes: list[OwnershipChange] = []
         owned, self._owned = self._owned, {}
-        for lease in owned.values():
-            try:
-                self.backend.release(lease.pool, self.replica, lease.token)
-            except CoordinationError as exc:
-                log.warning("release failed; the lease will expire", pool=lease.pool, error=str(exc))
-                continue
-            self._emit(changes, lease, ChangeKind.RELEASED, "replica stopping")
+        try:  # one round trip per few hundred pools, not one per pool
+            self.backend.release_many({p: lease.token for p, lease in owned.items()}, self.replica)
+        except CoordinationError as exc:
+            log.warning("release failed; the leases will expire", pools=len(owned), error=str(exc))
+        else:
+            for lease in owned.values():
+                self._emit(changes, lease, ChangeKind.RELEASED, "replica stopping")
         try:
             self.backend.deregister_replica(self.replica)
         except CoordinationError as exc:
