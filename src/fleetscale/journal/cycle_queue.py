@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 #: seconds between two flushes of the writer thread
 EVERY = 0.5
 #: records queued at most; the cycle that fills the queue flushes it
-LIMIT = 20_000
+LIMIT = 5_000
 
 Batch = Sequence[tuple[CycleRecord, str]]
 
