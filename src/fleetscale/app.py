@@ -133,7 +133,7 @@ def _coordination(loaded: Loaded, url: str, store: SqlJournal, closers: list[Any
 
     history = OwnershipLog(store.engine)
     try:
-        c = build(cfg.coordination, url, [p.name for p in cfg.pools], on_change=history.record)
+        c = build(cfg.coordination, url, [p.name for p in cfg.pools], on_changes=history.record)
     except FleetscaleError as exc:
         raise ConfigError(f"coordination: cannot start: {exc} (got backend {cfg.coordination.backend})"
                           ) from exc

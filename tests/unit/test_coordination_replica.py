@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -120,9 +121,9 @@ class TestRunLoop:
         assert a.backend.holders() == {} and a.backend.live_replicas() == frozenset()
 
     def test_a_journal_outage_does_not_stop_the_leases(self, engine: sa.Engine) -> None:
-        def broken(change: OwnershipChange) -> None:
+        def broken(changes: Sequence[OwnershipChange]) -> None:
             raise JournalError("journal down")
-        a = replica(engine, "a", on_change=broken)
+        a = replica(engine, "a", on_changes=broken)
         a.tick()
         assert set(a.owned()) == set(POOLS)
 
@@ -153,10 +154,10 @@ class TestJournal:
         log = OwnershipLog(engine)
         seen: list[OwnershipChange] = []
 
-        def both(ch: OwnershipChange) -> None:
-            seen.append(ch)
-            log.record(ch)
-        a = replica(engine, "a", on_change=both)
+        def both(changes: Sequence[OwnershipChange]) -> None:
+            seen.extend(changes)
+            log.record(changes)
+        a = replica(engine, "a", on_changes=both)
         a.tick()
         a.stop()
         rows = log.history("pool-00")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from fleetscale.config import CoordinationConfig
@@ -31,7 +31,7 @@ class Coordination:
 
 
 def build(config: CoordinationConfig, journal_url: str, pools: Iterable[str],
-          on_change: Callable[[OwnershipChange], None] | None = None) -> Coordination:
+          on_changes: Callable[[Sequence[OwnershipChange]], None] | None = None) -> Coordination:
     """Open the backend named by ``config``. The state store is the journal's database; its
     fence keeps a token high-water mark beside the state (``TokenFence``), whatever the
     backend. (``LeaseRowFence``, which locks the lease row itself in every guarded write, is not
@@ -48,5 +48,5 @@ def build(config: CoordinationConfig, journal_url: str, pools: Iterable[str],
         backend = EtcdLeases(config.endpoints, prefix=config.prefix, timeout=max(0.5, config.every / 2))
         fence = TokenFence()
     coordinator = Coordinator(backend, pools, replica=config.replica or default_replica(), ttl=config.ttl,
-                              safety_margin=config.margin, max_moves=config.max_moves, on_change=on_change)
+                              safety_margin=config.margin, max_moves=config.max_moves, on_changes=on_changes)
     return Coordination(coordinator, backend, fence, config.every)
