@@ -21,6 +21,7 @@ Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,20 @@ def clear_controls(c: sa.Connection, pool: str) -> int:
     return int(c.execute(operator.delete().where(operator.c.pool == pool)).rowcount)
 
 
+def _create(engine: sa.Engine, attempts: int = 4) -> None:
+    """``create_all``, tolerating another process (a replica starting beside this one)
+    creating the same tables or indexes at the same moment: then ``create_all`` again sees
+    what the other made."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except SQLAlchemyError:
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class OperatorState:
     """What an operator set at runtime for one pool."""
@@ -125,7 +140,7 @@ class SqlJournal:
                 if self.engine.dialect.name == "sqlite":
                     sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             if create:
-                metadata.create_all(self.engine)
+                _create(self.engine)
             self._file = self._sqlite_file()
             self._identity = _identity(self._file) if self._file else None
             spans_ok = self._upgrade_cycles(create)
