@@ -129,4 +129,5 @@ class TestReproductionProperty:
         url = f"sqlite:///{tmp_path_factory.mktemp('p') / 'j.db'}"
         record_run(url, loads, down=[range(restart, restart + down)], restart_at=restart + down)
         rep = reproduce(load(url, "web"))
-        assert rep.reproduced == rep.total == len(loads) - down, rep.as_dict()["first_differences"]
+        ran = len(loads) - len(range(restart, min(restart + down, len(loads))))  # down may pass the end
+        assert rep.reproduced == rep.total == ran, rep.as_dict()["first_differences"]
