@@ -39,8 +39,9 @@ COLUMNS = ("pool", "cycle_id", "started_at", "finished_at", "dry_run")
 START, CYCLE_ID = "@s", "@i"
 
 
-def encode(record: CycleRecord) -> str:
-    """The body of ``record``: no columns, no defaults, times relative to the cycle."""
+def encode(record: CycleRecord, inputs_text: str | None = None) -> str:
+    """The body of ``record``: no columns, no defaults, times relative to the cycle.
+    ``inputs_text``: ``encode_inputs(record.inputs)``, when the caller kept it."""
     marks = {record.started_at.isoformat(): START, record.cycle_id: CYCLE_ID}
     body = {}
     for name, default in _fields_of(CycleRecord):
@@ -49,11 +50,17 @@ def encode(record: CycleRecord) -> str:
             body[name] = _pack(v, marks)
     text = _dumps(body)
     if record.inputs is not None:
-        inputs = _dumps(record.inputs)
-        if '"@' in inputs:  # a string (or key) starting with "@": walk them
-            inputs = _dumps(_pack(record.inputs, {}))
+        inputs = inputs_text if inputs_text is not None else encode_inputs(record.inputs)
         text = f'{text[:-1]}{"," if body else ""}"inputs":{inputs}}}'
     return f'{text[:-1]}{"," if text != "{}" else ""}"v":{VERSION}}}'
+
+
+def encode_inputs(inputs: Mapping[str, Any]) -> str:
+    """The replay inputs' part of a body (no marks: the same text for equal inputs)."""
+    text = _dumps(inputs)
+    if '"@' in text:  # a string (or key) starting with "@": walk them
+        text = _dumps(_pack(inputs, {}))
+    return text
 
 
 def _dumps(value: Any) -> str:

@@ -21,8 +21,9 @@ Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,6 +151,9 @@ class SqlJournal:
         self._reader = cycle_rows.CycleReader(cycles, spans_ok)
         self.pruner = Pruner(self.engine, cycles, retention, spans_ok=spans_ok)
         self._queue: CycleQueue | None = None
+        #: per pool, the last replay inputs recorded and their text (``_inputs_text``)
+        self._inputs: dict[str, tuple[Mapping[str, Any], str]] = {}
+        self._lock = threading.Lock()
 
     def _upgrade_cycles(self, create: bool) -> bool:
         """Bring a ``fs_cycles`` made by older code up to date (``create``), or tell whether it
@@ -213,12 +217,26 @@ class SqlJournal:
         """Journal one cycle (extending the pool's last row when it changed nothing), then
         prune a batch of expired cycles if one is due. While ``batching``, a quiet cycle is
         queued and written with others (``journal/cycle_queue.py``)."""
-        body = compact.encode(cycle)
+        body = compact.encode(cycle, self._inputs_text(cycle))
         if self._queue is not None:
             self._queue.put(cycle, body)
             return
         self._run("record", lambda c: self._writer.write(c, cycle, body))
         self.pruner.maybe(cycle.started_at)
+
+    def _inputs_text(self, cycle: CycleRecord) -> str | None:
+        """The text of ``cycle``'s replay inputs, kept per pool: a runner hands the very same
+        inputs again when they did not change (``PoolRunner.replay_inputs``)."""
+        if cycle.inputs is None:
+            return None
+        with self._lock:
+            kept = self._inputs.get(cycle.pool)
+        if kept is not None and kept[0] is cycle.inputs:
+            return kept[1]
+        text = compact.encode_inputs(cycle.inputs)
+        with self._lock:
+            self._inputs[cycle.pool] = (cycle.inputs, text)
+        return text
 
     def batching(self, on: bool) -> None:
         """Queue cycle records and write them many per transaction (``fleetscale run``), or
