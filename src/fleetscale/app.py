@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 #: seconds a pool's decision memory alone may go unsaved (``SqlStateStore.memory_every``)
-MEMORY_EVERY = 30.0
+MEMORY_EVERY = 120.0
 
 
 def _closer(obj: Any) -> list[Any]:
@@ -133,7 +133,7 @@ def _coordination(loaded: Loaded, url: str, store: SqlJournal, closers: list[Any
 
     history = OwnershipLog(store.engine)
     try:
-        c = build(cfg.coordination, url, [p.name for p in cfg.pools], on_change=history.record)
+        c = build(cfg.coordination, url, [p.name for p in cfg.pools], on_changes=history.record)
     except FleetscaleError as exc:
         raise ConfigError(f"coordination: cannot start: {exc} (got backend {cfg.coordination.backend})"
                           ) from exc

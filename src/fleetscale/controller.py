@@ -1,7 +1,8 @@
 """The controller: runs every pool's cycles (``runner.PoolRunner``); a failing pool never
 stops the others. ``run()`` schedules real-time cycles (``pacing.Pacer``: one heap, a bounded
 pool of worker threads) until SIGINT/SIGTERM/SIGHUP (the cycles in flight finish, nothing
-queued starts); ``run_paced()`` steps the pools on any clock (the demo's scaled clock, tests'
+queued starts; the SQL journal meanwhile writes quiet cycles' records many per transaction,
+``journal/cycle_queue.py``); ``run_paced()`` steps the pools on any clock (the demo's scaled clock, tests'
 simulated clock).
 
 Several replicas (``coordination:``): the ``Coordinator`` ticks in its own thread beside the
@@ -78,6 +79,7 @@ class Controller:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, handler)
         leases = self._start_coordination()
+        batching = self.batch_journals(True)
         pacer = self.pacer = Pacer(min(self.workers, max(1, len(self.runners))))
         # --- reaction.py: extra cycles on notification, one cycle of a pool at a time ---
         reactions = Reactions(self.runners, pacer.once)
@@ -97,12 +99,26 @@ class Controller:
         finally:
             close_all(watches)
             pacer.shutdown()
+            for sink in batching:  # the queued records of quiet cycles, before leaving
+                try:
+                    sink.batching(False)
+                except Exception as exc:
+                    log.error("journal records not written at stop", error=describe(exc))
             if leases is not None:  # after the last cycle: release every pool, leave
                 leases[0].set()
                 leases[1].join(timeout=30)
             for sig, before in previous.items():  # give the caller its handlers back
                 signal.signal(sig, before)
             log.info("controller stopped")
+
+    def batch_journals(self, on: bool) -> list[Any]:
+        """The journal sinks that write quiet cycles' records many per transaction while
+        ``run`` runs (``SqlJournal.batching``), switched on."""
+        sinks: dict[int, Any] = {id(s): s for r in self.runners for s in r.journals
+                                 if callable(getattr(s, "batching", None))}
+        for sink in sinks.values():
+            sink.batching(on)
+        return list(sinks.values())
 
     def _start_coordination(self) -> tuple[threading.Event, threading.Thread] | None:
         """The coordinator's thread; its first round has run when this returns."""

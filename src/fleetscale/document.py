@@ -2,10 +2,13 @@
 
 A configuration file is read once, whole, and only if it is reasonable:
 
-- at most ``MAX_BYTES`` (1 MiB), UTF-8 text (a BOM is allowed), no NUL byte;
+- at most ``MAX_BYTES`` (32 MiB: 50,000 pools of ~600 bytes each), UTF-8 text (a BOM is
+  allowed), no NUL byte;
 - nesting at most ``MAX_DEPTH`` (32) levels deep;
-- YAML aliases: at most ``MAX_ALIASES`` (100) uses, and the document they expand to at most
-  ``MAX_NODES`` (100,000) nodes, so a 600-byte "billion laughs" is refused in milliseconds;
+- YAML aliases: at most ``MAX_ALIASES`` (100) uses, and they may add at most ``MAX_NODES``
+  (100,000) nodes to the document (a node counted at every use, beyond the nodes written out),
+  so a 600-byte "billion laughs" is refused in milliseconds while a long document without
+  aliases (10,000 pools) is not;
   an alias to its own ancestor (a recursive document) is refused;
 - no key given twice in one mapping (YAML: named with its line; JSON: named);
 - YAML numbers read as YAML 1.2 reads them (``1e3`` is a number, ``10:30`` is text), and a
@@ -32,7 +35,7 @@ import yaml
 
 from fleetscale.errors import ConfigError
 
-MAX_BYTES = 1 << 20
+MAX_BYTES = 32 << 20
 MAX_DEPTH = 32
 MAX_ALIASES = 100
 MAX_NODES = 100_000
@@ -133,7 +136,8 @@ _Loader.add_constructor(_AMBIGUOUS, _construct_ambiguous)
 
 
 def _expanded_size(root: yaml.Node) -> int:
-    """Nodes the document expands to (aliases counted at every use); refuses bombs and cycles."""
+    """Nodes the document expands to (aliases counted at every use); refuses bombs (aliases
+    adding more than ``MAX_NODES`` nodes to those written out) and cycles."""
     sizes: dict[int, int] = {}
     open_: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -144,9 +148,11 @@ def _expanded_size(root: yaml.Node) -> int:
         if done:
             open_.discard(key)
             total = 1 + sum(sizes[id(c)] for c in children)
-            if total > MAX_NODES:
-                raise _Refused(_line(node), f"expands to more than {MAX_NODES} values "
-                                            f"(aliases repeat what they name)")
+            # len(sizes): the distinct nodes counted so far, at least those under this node, so
+            # the difference never exceeds what aliases add under it (exact at the root)
+            if total - len(sizes) > MAX_NODES:
+                raise _Refused(_line(node), f"expands to more than {MAX_NODES} values beyond "
+                                            f"those written out (aliases repeat what they name)")
             sizes[key] = total
             continue
         if key in sizes:
@@ -189,7 +195,7 @@ def _text(p: Path) -> str:
     except ValueError as exc:  # e.g. a NUL character in the path
         raise _fail(p, f"cannot read {p}: {exc}") from None
     if len(raw) > MAX_BYTES:
-        raise _fail(p, f"larger than {MAX_BYTES // 1024} KiB; not a configuration file")
+        raise _fail(p, f"larger than {MAX_BYTES >> 20} MiB; not a configuration file")
     if b"\0" in raw:
         line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
         raise _fail(p, f"binary data (a NUL byte at line {line}); expected YAML or JSON text")

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import structlog
 
@@ -43,6 +44,7 @@ from fleetscale.cycle import (
     settle,
     step,
 )
+from fleetscale.decide import Memory
 from fleetscale.errors import FencingError, FleetscaleError
 from fleetscale.journal.cycle_inputs import encode_inputs, spec_hash
 from fleetscale.journal.intents import IntentLog
@@ -65,6 +67,7 @@ from fleetscale.state import FleetState
 
 log = structlog.get_logger(__name__)
 _NO_OPERATOR = OperatorState()
+_NO_MEMORY = Memory()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +89,9 @@ class Turn:
 
     def record(self) -> CycleRecord:
         r = self.runner
-        replay = None
-        if self.inputs is not None and self.before is not None and self.spec is not None:
-            try:
-                replay = encode_inputs(self.before, self.inputs.listed, self.inputs.sessions,
-                                       self.spec.decision, r.config_hash(), self.first,
-                                       (replace(r.spec, dry_run=False), r.interval) if self.first else None,
-                                       self.inputs.scheduled, self.step.view)
-            except ValueError as exc:  # a value the codec cannot keep: the record goes without
-                log.warning("replay inputs not recorded", pool=r.name, error=describe(exc))
         return record(self.step, self.settled, pool=r.name, cycle_id=self.cycle_id,
                       started_at=self.started_at, finished_at=r.clock.now(), dry_run=r.dry_run,
-                      inputs=replay)
+                      inputs=r.replay_inputs(self))
 
 
 class PoolRunner:
@@ -155,6 +149,8 @@ class PoolRunner:
         #: the decision spec under the operator's controls, rebuilt only when they change
         self._controlled: tuple[OperatorState, CycleSpec] = (_NO_OPERATOR, self.spec)
         self._hash: str | None = None
+        #: the last cycle's replay inputs and what they were encoded from (``replay_inputs``)
+        self._replay_memo: tuple[tuple[Any, ...], Mapping[str, Any]] | None = None
 
     # --- ownership (several replicas) -----------------------------------------------
 
@@ -280,6 +276,30 @@ class PoolRunner:
         if first:
             self._fresh = False
         return Turn(self, st, settled, cycle_id, now, inputs, before, spec, first)
+
+    def replay_inputs(self, turn: Turn) -> Mapping[str, Any] | None:
+        """``turn``'s replay inputs (``journal/cycle_inputs.py``), None when observing failed.
+        A cycle whose inputs equal the previous cycle's (a quiet pool: the same fleet, listing,
+        sessions and controls) reuses that cycle's encoding instead of encoding them again."""
+        if turn.inputs is None or turn.before is None or turn.spec is None:
+            return None
+        inputs, before, decision = turn.inputs, turn.before, turn.spec.decision
+        key = None
+        if not turn.first:  # the first cycle also keeps the memory and the settings
+            key = (replace(before, version=0, listed=(), memory=_NO_MEMORY), inputs.listed,
+                   inputs.sessions, decision.paused, decision.override, inputs.scheduled,
+                   inputs.listed == turn.step.view)
+            if self._replay_memo is not None and self._replay_memo[0] == key:
+                return self._replay_memo[1]
+        try:
+            replay = encode_inputs(before, inputs.listed, inputs.sessions, decision, self.config_hash(),
+                                   turn.first, (replace(self.spec, dry_run=False), self.interval)
+                                   if turn.first else None, inputs.scheduled, turn.step.view)
+        except ValueError as exc:  # a value the codec cannot keep: the record goes without
+            log.warning("replay inputs not recorded", pool=self.name, error=describe(exc))
+            return None
+        self._replay_memo = None if key is None else (key, replay)
+        return replay
 
     def config_hash(self) -> str:
         """A hash of the pool's decision settings, types and rules (a replay checks it)."""

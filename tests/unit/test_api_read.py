@@ -72,12 +72,12 @@ class TestPools:
         assert ak.get("/api/pools/web").json()["pool"]["owner"] is None
         for replica, kind, token in [("r1", ChangeKind.ACQUIRED, 1), ("r1", ChangeKind.LOST, 1),
                                      ("r2", ChangeKind.ACQUIRED, 2)]:
-            log.record(OwnershipChange("web", replica, kind, token, "test"))
-        log.record(OwnershipChange("other", "r1", ChangeKind.ACQUIRED, 3, "test"))
+            log.record([OwnershipChange("web", replica, kind, token, "test")])
+        log.record([OwnershipChange("other", "r1", ChangeKind.ACQUIRED, 3, "test")])
         p = ak.get("/api/pools/web").json()["pool"]
         assert (p["owner"], p["owner_token"]) == ("r2", 2)
         assert ak.get("/api/pools").json()["pools"][0]["owner"] == "r2"
-        log.record(OwnershipChange("web", "r2", ChangeKind.RELEASED, 2, "rebalance"))
+        log.record([OwnershipChange("web", "r2", ChangeKind.RELEASED, 2, "rebalance")])
         p = ak.get("/api/pools/web").json()["pool"]
         assert (p["owner"], p["owner_token"]) == (None, None)
 

@@ -7,12 +7,14 @@ line naming the field, and no traceback.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from fleetscale import document
 from fleetscale.cli import main
 from fleetscale.decide import DecisionSpec, Memory, compile_spec, decide
 from fleetscale.model import Instance, InstanceState, Observation, Snapshot
@@ -258,9 +260,26 @@ class TestFiles:
     @pytest.mark.timeout(20)
     def test_huge_file(self, tmp_path: Path, capsys: Cap) -> None:
         p = tmp_path / "big.yaml"
-        p.write_text("# " + "x" * (2 << 20) + "\n" + POOL)
+        p.write_text("# " + "x" * (document.MAX_BYTES + 1) + "\n" + POOL)
         (line,) = refused(p, capsys)
-        assert line.startswith("(file): larger than 1024 KiB")
+        assert line.startswith(f"(file): larger than {document.MAX_BYTES >> 20} MiB")
+
+    def test_ten_thousand_pools(self, tmp_path: Path) -> None:
+        """10,000 pools written out exceed the 1 MiB limit of old: a configuration all the same."""
+        pools = [{"name": f"pool-{i:05d}", "interval": 15, "max": 5,
+                  "sources": [{"kind": "fixed", "value": 2}],
+                  "provider": {"kind": "simulated", "boot_delay": 0}} for i in range(10_000)]
+        p = tmp_path / "fleet.json"
+        p.write_text(json.dumps({"pools": pools}))
+        assert p.stat().st_size > 1 << 20
+        assert len(document.read(p)["pools"]) == 10_000
+
+    @pytest.mark.timeout(60)
+    def test_many_nodes_without_aliases(self, tmp_path: Path) -> None:
+        """More than ``MAX_NODES`` values written out (no alias adds any) is not a bomb."""
+        p = tmp_path / "long.yaml"
+        p.write_text("values:\n" + "- 1\n" * (document.MAX_NODES + 10))
+        assert len(document.read(p)["values"]) == document.MAX_NODES + 10
 
     def test_directory(self, tmp_path: Path, capsys: Cap) -> None:
         (line,) = refused(tmp_path, capsys)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from fleetscale.config import parse
 from fleetscale.coordination.build import build, default_replica
-from fleetscale.coordination.fence import LeaseRowFence, TokenFence
+from fleetscale.coordination.fence import TokenFence
 from fleetscale.coordination.history import OwnershipLog
 from fleetscale.coordination.ownership import assign
 from fleetscale.coordination.replica import ChangeKind, Coordinator, OwnershipChange
@@ -88,6 +89,15 @@ class TestSpread:
         for pool, lease in a_had.items():
             assert b.owned()[pool].token > lease.token
 
+    def test_release_many_gives_up_only_the_tokens_named(self, engine: sa.Engine) -> None:
+        leases = SqlLeases(engine)
+        held = leases.acquire_many(POOLS[:4], "a", TTL)
+        tokens = {p: lease.token for p, lease in held.items()}
+        tokens[POOLS[3]] += 1  # not the token "a" holds: kept
+        leases.release_many({p: tokens[p] for p in POOLS[1:4]}, "a")
+        leases.release_many({POOLS[0]: tokens[POOLS[0]]}, "b")  # not b's: kept
+        assert sorted(leases.holders()) == [POOLS[0], POOLS[3]]
+
 
 class TestRunLoop:
     """run() ticks in its thread until told to stop, then hands everything back."""
@@ -111,9 +121,9 @@ class TestRunLoop:
         assert a.backend.holders() == {} and a.backend.live_replicas() == frozenset()
 
     def test_a_journal_outage_does_not_stop_the_leases(self, engine: sa.Engine) -> None:
-        def broken(change: OwnershipChange) -> None:
+        def broken(changes: Sequence[OwnershipChange]) -> None:
             raise JournalError("journal down")
-        a = replica(engine, "a", on_change=broken)
+        a = replica(engine, "a", on_changes=broken)
         a.tick()
         assert set(a.owned()) == set(POOLS)
 
@@ -144,10 +154,10 @@ class TestJournal:
         log = OwnershipLog(engine)
         seen: list[OwnershipChange] = []
 
-        def both(ch: OwnershipChange) -> None:
-            seen.append(ch)
-            log.record(ch)
-        a = replica(engine, "a", on_change=both)
+        def both(changes: Sequence[OwnershipChange]) -> None:
+            seen.extend(changes)
+            log.record(changes)
+        a = replica(engine, "a", on_changes=both)
         a.tick()
         a.stop()
         rows = log.history("pool-00")
@@ -163,12 +173,14 @@ class TestBuild:
         return {"pools": [{"name": "a", "min": 0, "max": 3, "provider": {"kind": "simulated"}}],
                 "coordination": coordination}
 
-    def test_sql_on_the_journal_database_checks_the_lease_row(self, tmp_path: Path) -> None:
+    def test_sql_fences_with_a_token_mark_beside_the_state(self, tmp_path: Path) -> None:
+        """The lease row is not locked by guarded writes (they would hold the bulk renewal
+        back): wherever the lease table is, the fence is the token high-water mark."""
         url = f"sqlite:///{tmp_path / 'j.db'}"
         cfg = parse(self.doc(backend="sql", ttl=9, replica="r1")).config.coordination
         assert cfg is not None
         built = build(cfg, url, ["a"])
-        assert isinstance(built.fence, LeaseRowFence)
+        assert isinstance(built.fence, TokenFence)
         assert built.renew_every == 3.0 and built.coordinator.safety_margin == pytest.approx(1.8)
         assert built.coordinator.replica == "r1"
         elsewhere = parse(self.doc(backend="sql", url=f"sqlite:///{tmp_path / 'l.db'}")).config.coordination

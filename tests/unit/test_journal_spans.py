@@ -4,6 +4,7 @@ MariaDB integration tests, which run these same classes there.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from fleetscale.errors import JournalError
 from fleetscale.journal.explain import explain
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.sql import SqlJournal, cycles
@@ -32,9 +34,12 @@ def journal_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'journal.db'}"
 
 
-@pytest.fixture
-def journal(journal_url: str) -> Iterator[SqlJournal]:
+@pytest.fixture(params=[False, True], ids=["one-by-one", "batched"])
+def journal(journal_url: str, request: pytest.FixtureRequest) -> Iterator[SqlJournal]:
+    """The journal as tests use it (one transaction per cycle) and as ``fleetscale run`` does
+    (quiet cycles queued and written many per transaction, ``journal/cycle_queue.py``)."""
     j = SqlJournal(journal_url)
+    j.batching(request.param)
     yield j
     j.close()
 
@@ -51,6 +56,7 @@ def steady(tmp_path: Path, journal: SqlJournal, load: float = 3.0) -> Kit:
 
 
 def rows(journal: SqlJournal) -> list[Any]:
+    journal.flush()
     with journal.engine.begin() as c:
         return list(c.execute(sa.select(cycles.c.id, cycles.c.repeats, cycles.c.started_at,
                                         cycles.c.last_at).order_by(cycles.c.id)).all())
@@ -151,3 +157,80 @@ def test_spans_are_read_in_the_order_written(tmp_path: Path, journal: SqlJournal
     entries = journal.spans("web", 10)
     assert [e["repeats"] for e in entries] == [0, 1, 2]  # the runner's first cycle alone
     assert entries[1]["last_at"] < entries[2]["started_at"]
+
+
+def _as_pool(rec: CycleRecord, pool: str) -> CycleRecord:
+    """``rec`` as a cycle of ``pool`` (its id and its plan's request id renamed)."""
+    cycle_id = rec.cycle_id.replace("web:", f"{pool}:", 1)
+    plan = rec.plan and dataclasses.replace(rec.plan, request_id=cycle_id)
+    return dataclasses.replace(rec, pool=pool, cycle_id=cycle_id, plan=plan)
+
+
+class TestBatchedWrites:
+    """Records written many per transaction give the journal the same rows as one by one."""
+
+    def test_same_rows_and_records(self, tmp_path: Path, journal_url: str) -> None:
+        source = SqlJournal(f"sqlite:///{tmp_path / 'source.db'}")
+        k = steady(tmp_path, source)
+        recs = k.step(12)
+        assert isinstance(k.source, FixedSource)
+        k.source.value = 2.0  # a change (a new row), then a scale-down (an outcome, written at once)
+        recs += k.step(30)
+        source.close()
+        pools = ["a", "b", "c"]
+        # the pools' cycles interleaved (a batch of 7 holds a pool two or three times)
+        stream = [_as_pool(r, p) for r in recs for p in pools]
+        one = SqlJournal(f"sqlite:///{tmp_path / 'one.db'}")
+        many = SqlJournal(journal_url)
+        many.batching(True)
+        other = SqlJournal(journal_url)  # another writer of the same table
+        for i, rec in enumerate(stream):
+            one.record(rec)
+            many.record(rec)
+            if i % 7 == 6:
+                many.flush()
+            if i == 60:  # another writer's row for pool "b": "b"'s span cannot go on past it
+                many.flush()
+                foreign = dataclasses.replace(_as_pool(recs[20], "b"), cycle_id="b:other.1")
+                other.record(foreign)
+                one.record(foreign)
+        for p in pools:
+            assert many.cycles(p, 100) == one.cycles(p, 100)
+            assert [(e["repeats"], e["cycle_id"]) for e in many.spans(p, 100)] == [
+                (e["repeats"], e["cycle_id"]) for e in one.spans(p, 100)]
+        assert len(rows(many)) < len(stream) // 3  # spans were extended across batches
+        for j in (one, many, other):
+            j.close()
+
+    def test_a_pool_twice_in_one_batch(self, tmp_path: Path, journal: SqlJournal) -> None:
+        source = SqlJournal(f"sqlite:///{tmp_path / 'source.db'}")
+        recs = steady(tmp_path, source).step(20)
+        source.close()
+        journal.batching(True)
+        for rec in recs:  # one pool: every record after the first starts a new round
+            journal.record(rec)
+        assert journal.cycles("web", 20) == plain(recs)
+        assert [r.repeats for r in rows(journal)] == [0, 18]
+
+    def test_a_failed_flush_keeps_the_records_and_is_reported(self, tmp_path: Path,
+                                                              journal_url: str) -> None:
+        source = SqlJournal(f"sqlite:///{tmp_path / 'source.db'}")
+        recs = steady(tmp_path, source).step(6)
+        source.close()
+        j = SqlJournal(journal_url)
+        j.batching(True)
+        for rec in recs[:3]:
+            j.record(rec)
+        with j.engine.begin() as c:
+            c.execute(sa.text("ALTER TABLE fs_cycles RENAME TO fs_cycles_away"))
+        with pytest.raises(JournalError):
+            j.flush()
+        with pytest.raises(JournalError):  # the next record says so: the pool holds
+            j.record(recs[3])
+        with j.engine.begin() as c:
+            c.execute(sa.text("ALTER TABLE fs_cycles_away RENAME TO fs_cycles"))
+        j.flush()  # the writer thread's next flush succeeds: records are accepted again
+        for rec in recs[4:]:
+            j.record(rec)
+        assert j.cycles("web", 6) == plain(recs)  # nothing lost, in order
+        j.close()

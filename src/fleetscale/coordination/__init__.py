@@ -17,9 +17,9 @@ How a controller uses it
 ========================
 
 1. **Start.** ``c = build(config.coordination, config.journal.sql, pool_names,
-   on_change=...)`` gives ``c.coordinator``, ``c.fence`` and ``c.renew_every``. Create the
+   on_changes=...)`` gives ``c.coordinator``, ``c.fence`` and ``c.renew_every``. Create the
    fence's tables on the state store's engine once: ``c.fence.create(engine)``. Pass
-   ``on_change=OwnershipLog(engine).record`` (or a function that also journals and logs) so
+   ``on_changes=OwnershipLog(engine).record`` (or a function that also journals and logs) so
    the journal records every ``acquired`` / ``released`` / ``lost``.
 
 2. **Tick the coordinator in its own thread**, not in a pool's cycle:

@@ -167,6 +167,11 @@ class EtcdLeases:
             "failure": [],
         })
 
+    def release_many(self, tokens: Mapping[str, int], replica: str) -> None:
+        """One transaction per pool (each compares its own revision)."""
+        for pool, token in tokens.items():
+            self.release(pool, replica, token)
+
     def holders(self) -> Mapping[str, Holder]:
         return {self._name("leases", kv): Holder(_decode(kv["value"]).decode(), int(kv["mod_revision"]))
                 for kv in self._range("leases")}

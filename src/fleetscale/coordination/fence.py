@@ -16,8 +16,11 @@
    - ``LeaseRowFence`` (the ``sql`` backend, lease table in the same database as the state):
      compares with the lease row itself: same epoch and not expired, by the database's clock.
      MariaDB: ``SELECT ... FOR UPDATE``; SQLite: a no-op ``UPDATE`` (takes the write lock).
-   - ``TokenFence`` (any backend whose tokens only grow, e.g. etcd revisions, or a lease table
-     in another database): a high-water mark per pool in ``fs_fence``. A write with a token
+     Not what ``coordination.build`` wires: its row locks, held for a whole guarded write, held
+     back the bulk renewal of thousands of lease rows (renewals late, leases lapsed).
+   - ``TokenFence`` (any backend whose tokens only grow: the sql backend's epochs, etcd
+     revisions; what ``coordination.build`` wires): a high-water mark per pool in ``fs_fence``,
+     rows the lease renewal never touches. A write with a token
      lower than the highest one seen is refused; a higher one raises the mark. A new holder
      ``claim``s the pool (raises the mark) in the transaction that loads the pool's state, so the
      old holder's later writes are refused and its earlier ones are in the state it loads.

@@ -2,12 +2,12 @@
 
 One row per change a replica made or noticed (``acquired``, ``released``, ``lost``), with the
 token and a reason, stamped with the replica's wall clock (for people; no decision reads it).
-``Coordinator(on_change=OwnershipLog(engine).record)`` writes it; ``history`` reads it back.
+``Coordinator(on_changes=OwnershipLog(engine).record)`` writes it; ``history`` reads it back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -58,13 +58,16 @@ class OwnershipLog:
             except SQLAlchemyError as exc:
                 raise JournalError(f"ownership journal: cannot create fs_ownership: {exc}") from exc
 
-    def record(self, change: OwnershipChange) -> None:
-        row = {"at": self._clock().astimezone(UTC).replace(tzinfo=None), "pool": change.pool,
-               "replica": change.replica, "change": change.kind.value, "token": change.token,
-               "reason": change.reason}
+    def record(self, changes: Sequence[OwnershipChange]) -> None:
+        """Journal a round's changes in one transaction."""
+        if not changes:
+            return
+        at = self._clock().astimezone(UTC).replace(tzinfo=None)
+        rows = [{"at": at, "pool": c.pool, "replica": c.replica, "change": c.kind.value,
+                 "token": c.token, "reason": c.reason} for c in changes]
         try:
             with self.engine.begin() as conn:
-                conn.execute(ownership.insert(), row)
+                conn.execute(ownership.insert(), rows)
         except SQLAlchemyError as exc:
             raise JournalError(f"ownership journal: record failed: {exc}") from exc
 

@@ -64,6 +64,11 @@ class LeaseBackend(Protocol):
         holder gets a higher token."""
         ...
 
+    def release_many(self, tokens: Mapping[str, int], replica: str) -> None:
+        """``release`` for each pool in ``tokens`` (pool -> token), in as few round trips as the
+        backend allows (a clean stop gives up every pool)."""
+        ...
+
     def holders(self) -> Mapping[str, Holder]:
         """Every pool with an unexpired lease, and its holder."""
         ...

@@ -28,8 +28,9 @@ Pitfalls handled here: rows are never deleted (the epoch would restart at 1 and 
 backwards); ``release`` only expires the row. Names compare byte for byte on MariaDB
 (``utf8mb4_bin``), so ``A`` and ``a`` are different replicas. Concurrent first inserts of one
 key can deadlock on InnoDB; those statements are retried. A lease statement waits at most
-``LOCK_WAIT`` seconds for a row locked by a guarded write (``fence.LeaseRowFence``), so one
-replica paused inside such a transaction cannot stall the others' renewals.
+``LOCK_WAIT`` seconds for a row locked by a guarded write (``fence.LeaseRowFence``, when used),
+so one replica paused inside such a transaction cannot stall the others' renewals. Releasing
+many pools (a stop, a rebalance) is one statement per few hundred pools (``release_many``).
 """
 
 from __future__ import annotations
@@ -263,6 +264,23 @@ class SqlLeases:
     def release(self, pool: str, replica: str, token: int) -> None:
         self._run(f"release {pool}", lambda c: c.execute(
             self._sql["release"], {"pool": pool, "me": replica, "token": token}))
+
+    def release_many(self, tokens: Mapping[str, int], replica: str) -> None:
+        """``release`` for many pools, one statement per ``_CHUNK`` pools in one transaction
+        (a stop or a rebalance gives up thousands of pools in well under a second)."""
+        items = sorted(tokens.items())
+        if not items:
+            return
+        now: sa.ColumnElement[int] = sa.literal_column(db_now(self.dialect), sa.BigInteger)
+
+        def go(c: sa.Connection) -> None:
+            for i in range(0, len(items), _CHUNK):
+                chunk = items[i:i + _CHUNK]
+                c.execute(leases.update()
+                          .where(leases.c.holder == replica, leases.c.expires_us > now,
+                                 sa.tuple_(leases.c.pool, leases.c.epoch).in_(chunk))
+                          .values(expires_us=now - 1))
+        self._run(f"release {len(items)} pools", go)
 
     def holders(self) -> Mapping[str, Holder]:
         rows = self._run("list holders", lambda c: c.execute(self._sql["holders"]).all())

@@ -39,12 +39,32 @@ COLUMNS = ("pool", "cycle_id", "started_at", "finished_at", "dry_run")
 START, CYCLE_ID = "@s", "@i"
 
 
-def encode(record: CycleRecord) -> str:
-    """The body of ``record``: no columns, no defaults, times relative to the cycle."""
+def encode(record: CycleRecord, inputs_text: str | None = None) -> str:
+    """The body of ``record``: no columns, no defaults, times relative to the cycle.
+    ``inputs_text``: ``encode_inputs(record.inputs)``, when the caller kept it."""
     marks = {record.started_at.isoformat(): START, record.cycle_id: CYCLE_ID}
-    body = {k: v for k, v in _pack(record, marks).items() if k not in COLUMNS}
-    body["v"] = VERSION
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+    body = {}
+    for name, default in _fields_of(CycleRecord):
+        v = getattr(record, name)
+        if name not in COLUMNS and name != "inputs" and v != default:
+            body[name] = _pack(v, marks)
+    text = _dumps(body)
+    if record.inputs is not None:
+        inputs = inputs_text if inputs_text is not None else encode_inputs(record.inputs)
+        text = f'{text[:-1]}{"," if body else ""}"inputs":{inputs}}}'
+    return f'{text[:-1]}{"," if text != "{}" else ""}"v":{VERSION}}}'
+
+
+def encode_inputs(inputs: Mapping[str, Any]) -> str:
+    """The replay inputs' part of a body (no marks: the same text for equal inputs)."""
+    text = _dumps(inputs)
+    if '"@' in text:  # a string (or key) starting with "@": walk them
+        text = _dumps(_pack(inputs, {}))
+    return text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def decode(body: str | Mapping[str, Any], *, pool: str, cycle_id: str, started_at: datetime,
@@ -61,31 +81,55 @@ def decode(body: str | Mapping[str, Any], *, pool: str, cycle_id: str, started_a
     return out
 
 
-# --- encoding -------------------------------------------------------------------------
+# --- encoding ---------------------------------------------------------------------------
+#
+# A record is packed every cycle, so the walk is specialised: each dataclass's fields and
+# defaults are looked up once per class (``_fields_of``), and the replay inputs (plain JSON
+# already, ``journal/cycle_inputs.py``) go through ``json.dumps`` as they are unless a string in
+# them starts with ``@`` (then they are walked like the rest). Marks (``@s``, ``@i``) are not
+# applied inside the replay inputs: a mark only makes a body shorter, and an input equal to the
+# cycle's start or id is rare (a provider's clock), while leaving them out keeps one encoding
+# of equal inputs for every cycle.
+
+_MISSING = object()
 
 
-def _is_default(f: dataclasses.Field[Any], value: Any) -> bool:
-    if f.default is not dataclasses.MISSING:
-        return bool(value == f.default)
-    if f.default_factory is not dataclasses.MISSING:
-        return bool(value == f.default_factory())
-    return False
+@functools.cache
+def _fields_of(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, default)`` of each field of a dataclass (``_MISSING``: no default)."""
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = _MISSING
+        out.append((f.name, default))
+    return tuple(out)
 
 
 def _pack(value: Any, marks: Mapping[str, str]) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _pack(getattr(value, f.name), marks) for f in dataclasses.fields(value)
-                if not _is_default(f, getattr(value, f.name))}
+    if isinstance(value, str):
+        return marks.get(value) or ("@" + value if value[:1] == "@" else value)
+    if value is None or isinstance(value, int | float):  # bool is an int
+        return value
+    if isinstance(value, tuple | list | frozenset | set):
+        return [_pack(v, marks) for v in value]
+    cls: type = type(value)
+    if hasattr(cls, "__dataclass_fields__") and not isinstance(value, type):
+        out = {}
+        for name, default in _fields_of(cls):
+            v = getattr(value, name)
+            if default is _MISSING or v != default:
+                out[name] = _pack(v, marks)
+        return out
     if isinstance(value, enum.Enum):
         return _pack(value.value, marks)
     if isinstance(value, datetime):
         return _pack(value.isoformat(), marks)
-    if isinstance(value, str):
-        return marks.get(value) or ("@" + value if value.startswith("@") else value)
     if isinstance(value, Mapping):
         return {str(k): _pack(v, marks) for k, v in value.items()}
-    if isinstance(value, tuple | list | frozenset | set):
-        return [_pack(v, marks) for v in value]
     return value
 
 

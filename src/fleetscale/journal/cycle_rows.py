@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -124,8 +124,8 @@ class CycleWriter:
                         .values(repeats=sa.bindparam("now"), last_at=sa.bindparam("at"),
                                 times=sa.bindparam("tt")))
 
-    def write(self, conn: sa.Connection, cycle: CycleRecord) -> None:
-        body = compact.encode(cycle)
+    def write(self, conn: sa.Connection, cycle: CycleRecord, body: str | None = None) -> None:
+        body = compact.encode(cycle) if body is None else body
         start, finish = utc(cycle.started_at), utc(cycle.finished_at)
         with self._lock:
             last = self._last.get(cycle.pool)
@@ -137,17 +137,67 @@ class CycleWriter:
                 self._remember(dataclasses.replace(last, repeats=last.repeats + 1, last_at=start,
                                                    times=times))
                 return
-        d = cycle.decision
-        row = {
-            "pool": cycle.pool, "cycle_id": cycle.cycle_id, "started_at": start, "finished_at": finish,
-            "dry_run": cycle.dry_run, "current": d.current if d else None,
-            "desired": d.desired if d else None, "direction": d.direction.value if d else None,
-            "reason": d.reason if d else None, "n_errors": len(cycle.errors), "record": body,
-            "repeats": 0, "last_at": start,
-        }
-        new_id = conn.execute(self.table.insert(), row).inserted_primary_key[0]  # type: ignore[index]
+        new_id = conn.execute(self.table.insert(), _row(cycle, body)).inserted_primary_key[0]  # type: ignore[index]
         self._remember(_Last(cycle.pool, int(new_id), 0, body, cycle.dry_run, cycle.cycle_id,
                              start, start, None))
+
+    def write_many(self, conn: sa.Connection, batch: Sequence[tuple[CycleRecord, str]]) -> None:
+        """``write`` for many cycles (with their bodies) in a few statements: one read of the
+        pools' newest rows, one ``executemany`` of span extensions, one of new rows, one read of
+        their ids. A pool that comes twice starts the next round (rows follow cycle order)."""
+        round_: list[tuple[CycleRecord, str]] = []
+        pools: set[str] = set()
+        for cycle, body in batch:
+            if cycle.pool in pools:
+                self._write_round(conn, round_)
+                round_, pools = [], set()
+            round_.append((cycle, body))
+            pools.add(cycle.pool)
+        if round_:
+            self._write_round(conn, round_)
+
+    def _write_round(self, conn: sa.Connection, batch: Sequence[tuple[CycleRecord, str]]) -> None:
+        t = self.table
+        with self._lock:
+            lasts = {c.pool: self._last.get(c.pool) for c, _ in batch}
+        maybe = {c.pool for c, body in batch
+                 if (last := lasts[c.pool]) is not None and self._extends(last, c, body, utc(c.started_at))}
+        newest: dict[str, int] = {}
+        if maybe:
+            q = (sa.select(t.c.pool, sa.func.max(t.c.id)).where(t.c.pool.in_(sorted(maybe)))
+                 .group_by(t.c.pool))
+            newest = {str(r[0]): int(r[1]) for r in conn.execute(q)}
+        extend: list[tuple[_Last, dict[str, Any]]] = []
+        insert: list[tuple[CycleRecord, str]] = []
+        for cycle, body in batch:
+            last = lasts[cycle.pool]
+            if last is not None and cycle.pool in maybe and newest.get(cycle.pool) == last.id:
+                start, finish = utc(cycle.started_at), utc(cycle.finished_at)
+                times = spans.append(last.times, start - last.last_at, finish - start)
+                after = dataclasses.replace(last, repeats=last.repeats + 1, last_at=start, times=times)
+                extend.append((after, {"row": last.id, "was": last.repeats, "now": last.repeats + 1,
+                                       "at": start, "tt": times}))
+            else:
+                insert.append((cycle, body))
+        if extend:
+            done = conn.execute(self._extend, [params for _, params in extend]).rowcount
+            if done != len(extend):  # a row changed under us (another writer): check each one
+                now = {int(r.id): int(r.repeats) for r in conn.execute(
+                    sa.select(t.c.id, t.c.repeats).where(t.c.id.in_([p["row"] for _, p in extend])))}
+                missed = {p["row"] for _, p in extend if now.get(p["row"]) != p["now"]}
+                insert += [(c, b) for c, b in batch
+                           if (last := lasts[c.pool]) is not None and last.id in missed]
+                extend = [(e, p) for e, p in extend if p["row"] not in missed]
+            for last, _ in extend:
+                self._remember(last)
+        if insert:
+            conn.execute(t.insert(), [_row(c, b) for c, b in insert])
+            ids = {str(r.cycle_id): int(r.id) for r in conn.execute(
+                sa.select(t.c.id, t.c.cycle_id).where(t.c.cycle_id.in_([c.cycle_id for c, _ in insert])))}
+            for cycle, body in insert:
+                start = utc(cycle.started_at)
+                self._remember(_Last(cycle.pool, ids[cycle.cycle_id], 0, body, cycle.dry_run,
+                                     cycle.cycle_id, start, start, None))
 
     def _remember(self, last: _Last) -> None:
         with self._lock:
@@ -163,6 +213,18 @@ class CycleWriter:
     def _still_last(self, conn: sa.Connection, last: _Last) -> bool:
         got = conn.execute(self._newest, {"p": last.pool}).first()
         return got is not None and (got.id, got.repeats) == (last.id, last.repeats)
+
+
+def _row(cycle: CycleRecord, body: str) -> dict[str, Any]:
+    d = cycle.decision
+    start = utc(cycle.started_at)
+    return {
+        "pool": cycle.pool, "cycle_id": cycle.cycle_id, "started_at": start,
+        "finished_at": utc(cycle.finished_at), "dry_run": cycle.dry_run,
+        "current": d.current if d else None, "desired": d.desired if d else None,
+        "direction": d.direction.value if d else None, "reason": d.reason if d else None,
+        "n_errors": len(cycle.errors), "record": body, "repeats": 0, "last_at": start,
+    }
 
 
 # --- reading --------------------------------------------------------------------------

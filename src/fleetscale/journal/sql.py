@@ -21,7 +21,9 @@ Datetimes are stored as UTC without zone and read back as aware UTC datetimes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +36,8 @@ from sqlalchemy.pool import StaticPool
 
 from fleetscale.decide import Override
 from fleetscale.errors import JournalError
-from fleetscale.journal import cycle_rows
+from fleetscale.journal import compact, cycle_rows
+from fleetscale.journal.cycle_queue import Batch, CycleQueue
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.retention import DEFAULT_RETENTION, Pruner
 from fleetscale.model import Direction
@@ -102,6 +105,20 @@ def clear_controls(c: sa.Connection, pool: str) -> int:
     return int(c.execute(operator.delete().where(operator.c.pool == pool)).rowcount)
 
 
+def _create(engine: sa.Engine, attempts: int = 4) -> None:
+    """``create_all``, tolerating another process (a replica starting beside this one)
+    creating the same tables or indexes at the same moment: then ``create_all`` again sees
+    what the other made."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except SQLAlchemyError:
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class OperatorState:
     """What an operator set at runtime for one pool."""
@@ -124,7 +141,7 @@ class SqlJournal:
                 if self.engine.dialect.name == "sqlite":
                     sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             if create:
-                metadata.create_all(self.engine)
+                _create(self.engine)
             self._file = self._sqlite_file()
             self._identity = _identity(self._file) if self._file else None
             spans_ok = self._upgrade_cycles(create)
@@ -133,6 +150,10 @@ class SqlJournal:
         self._writer = cycle_rows.CycleWriter(cycles)
         self._reader = cycle_rows.CycleReader(cycles, spans_ok)
         self.pruner = Pruner(self.engine, cycles, retention, spans_ok=spans_ok)
+        self._queue: CycleQueue | None = None
+        #: per pool, the last replay inputs recorded and their text (``_inputs_text``)
+        self._inputs: dict[str, tuple[Mapping[str, Any], str]] = {}
+        self._lock = threading.Lock()
 
     def _upgrade_cycles(self, create: bool) -> bool:
         """Bring a ``fs_cycles`` made by older code up to date (``create``), or tell whether it
@@ -194,13 +215,51 @@ class SqlJournal:
 
     def record(self, cycle: CycleRecord) -> None:
         """Journal one cycle (extending the pool's last row when it changed nothing), then
-        prune a batch of expired cycles if one is due."""
-        self._run("record", lambda c: self._writer.write(c, cycle))
+        prune a batch of expired cycles if one is due. While ``batching``, a quiet cycle is
+        queued and written with others (``journal/cycle_queue.py``)."""
+        body = compact.encode(cycle, self._inputs_text(cycle))
+        if self._queue is not None:
+            self._queue.put(cycle, body)
+            return
+        self._run("record", lambda c: self._writer.write(c, cycle, body))
         self.pruner.maybe(cycle.started_at)
+
+    def _inputs_text(self, cycle: CycleRecord) -> str | None:
+        """The text of ``cycle``'s replay inputs, kept per pool: a runner hands the very same
+        inputs again when they did not change (``PoolRunner.replay_inputs``)."""
+        if cycle.inputs is None:
+            return None
+        with self._lock:
+            kept = self._inputs.get(cycle.pool)
+        if kept is not None and kept[0] is cycle.inputs:
+            return kept[1]
+        text = compact.encode_inputs(cycle.inputs)
+        with self._lock:
+            self._inputs[cycle.pool] = (cycle.inputs, text)
+        return text
+
+    def batching(self, on: bool) -> None:
+        """Queue cycle records and write them many per transaction (``fleetscale run``), or
+        stop doing so (what is queued is written first)."""
+        if on and self._queue is None:
+            self._queue = CycleQueue(self._write_batch)
+        elif not on and self._queue is not None:
+            queue, self._queue = self._queue, None
+            queue.stop()
+
+    def flush(self) -> None:
+        """Write the queued cycle records now (a no-op when not ``batching``)."""
+        if self._queue is not None:
+            self._queue.flush()
+
+    def _write_batch(self, batch: Batch) -> None:
+        self._run(f"record {len(batch)} cycles", lambda c: self._writer.write_many(c, batch))
+        self.pruner.maybe(max(cycle.started_at for cycle, _ in batch))
 
     def cycles(self, pool: str, last: int = 10) -> list[dict[str, Any]]:
         """The last ``last`` cycles of ``pool`` as CycleRecord dicts, oldest first (a span
         gives one dict per cycle it stands for)."""
+        self.flush()
         out: list[dict[str, Any]] = []
         before: int | None = None
         while len(out) < last:
@@ -220,6 +279,7 @@ class SqlJournal:
         """Every cycle of ``pool`` that started in ``[since, until)``, oldest first, one
         CycleRecord dict per cycle (spans expanded, each cycle with its own id and times); read
         a page of rows at a time (for replay and charts)."""
+        self.flush()
         after = 0
         while True:
             rows = self._run("read cycles", lambda c, a=after: self._reader.rows_between(
@@ -236,10 +296,12 @@ class SqlJournal:
     def spans(self, pool: str, last: int = 10) -> list[dict[str, Any]]:
         """The last ``last`` rows of ``pool``, oldest first: each its first cycle's dict plus
         ``repeats`` (identical cycles after it) and ``last_at`` (the last one's start)."""
+        self.flush()
         rows = self._run("read cycles", lambda c: self._reader.newest_rows(c, pool, last))
         return [cycle_rows.span(r) for r in reversed(rows)]
 
     def pools(self) -> list[str]:
+        self.flush()
         q = sa.select(cycles.c.pool).distinct().order_by(cycles.c.pool)
         return list(self._run("read pools", lambda c: c.execute(q).scalars().all()))
 
@@ -268,4 +330,7 @@ class SqlJournal:
         return OperatorState(paused=paused, override=override)
 
     def close(self) -> None:
-        self.engine.dispose()
+        try:
+            self.batching(False)
+        finally:
+            self.engine.dispose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import importlib
 import json
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ import numpy as np
 from fleetscale.state import FleetState
 
 FORMAT = 1
+_PLAIN = frozenset({bool, int, float, str})
 _ALLOWED = "fleetscale."
 
 
@@ -47,20 +49,30 @@ def _class(name: str) -> type:
     return obj
 
 
+@functools.cache
+def _layout(cls: type) -> tuple[str, tuple[str, ...]]:
+    """A dataclass's ``$dc`` name and the fields it is rebuilt from (looked up once per class:
+    a state is encoded at every save, a replay input at every cycle)."""
+    return _name(cls), tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+
 def encode(value: Any) -> Any:
+    if value is None or type(value) in _PLAIN:  # exactly: a StrEnum is a str, an IntEnum an int
+        return value
     if isinstance(value, enum.Enum):  # before str: a StrEnum is a str
         return {"$enum": _name(type(value)), "v": value.value}
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):
         return {"$dt": value.isoformat()}
     if isinstance(value, timedelta):
         return {"$td": value.total_seconds()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"$dc": _name(type(value))}
-        for f in dataclasses.fields(value):
-            if f.init:  # a derived field (``init=False``) is rebuilt by the constructor
-                out[f.name] = encode(getattr(value, f.name))
+    cls: type = type(value)
+    if hasattr(cls, "__dataclass_fields__") and not isinstance(value, type):
+        name, fields = _layout(cls)
+        out: dict[str, Any] = {"$dc": name}
+        for f in fields:  # a derived field (``init=False``) is rebuilt by the constructor
+            out[f] = encode(getattr(value, f))
         return out
     if isinstance(value, Mapping):
         return {"$map": [[encode(k), encode(v)] for k, v in value.items()]}
