@@ -5,17 +5,23 @@ dataclasses as ``{"$dc": "module:Name", ...fields}`` and named tuples as ``{"$nt
 [...]}`` (only classes of fleetscale's own packages are ever rebuilt), datetimes as
 ``{"$dt": ISO 8601}``, enums as ``{"$enum":
 "module:Name", "v": value}``, tuples as lists, mappings as ``{"$map": [[k, v], ...]}``,
-frozensets as ``{"$set": [...]}``, numpy arrays as ``{"$nd": [...], "dtype": ...}``; NaN and
-infinities as JSON's extended literals.
+frozensets as ``{"$set": [...]}``, numeric numpy arrays as ``{"$nd": "base64", "dtype": ...,
+"shape": [...], "z": bool}`` (the little-endian bytes, zlib-compressed when the array has
+unknown (NaN) slots: a forecast's ring of bucket peaks is mostly NaN for weeks and shrinks
+about 7 times; as bytes, a 6,048-slot array encodes 5-10 times faster than as a JSON list); an
+earlier list form ``{"$nd": [...], "dtype": ...}`` still loads; NaN and infinities as JSON's
+extended literals.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 import functools
 import importlib
 import json
+import zlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -26,6 +32,9 @@ import numpy as np
 from fleetscale.state import FleetState
 
 FORMAT = 1
+#: the largest array a saved state may hold, in bytes (a 3-week ring of 1-minute buckets is 240 KB)
+MAX_ARRAY_BYTES = 64 * 1024 * 1024
+_NUMERIC = frozenset("fiub")
 _PLAIN = frozenset({bool, int, float, str})
 _ALLOWED = "fleetscale."
 
@@ -83,8 +92,45 @@ def encode(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [encode(v) for v in value]
     if isinstance(value, np.ndarray):
-        return {"$nd": value.tolist(), "dtype": str(value.dtype)}
+        return _encode_array(value)
     raise ValueError(f"cannot encode a {type(value).__name__} in a state")
+
+
+def _encode_array(value: np.ndarray[Any, Any]) -> dict[str, Any]:
+    dtype = value.dtype
+    if dtype.kind not in _NUMERIC:
+        return {"$nd": value.tolist(), "dtype": str(dtype)}
+    raw = np.ascontiguousarray(value, dtype=dtype.newbyteorder("<")).tobytes()
+    packed = dtype.kind == "f" and bool(np.isnan(value).any())
+    body = zlib.compress(raw, 1) if packed else raw
+    return {"$nd": base64.b64encode(body).decode("ascii"), "dtype": dtype.name,
+            "shape": list(value.shape), "z": packed}
+
+
+def _decode_array(value: dict[str, Any]) -> np.ndarray[Any, Any]:
+    try:
+        dtype = np.dtype(str(value["dtype"]))
+    except TypeError:
+        raise ValueError(f"unknown array dtype {value.get('dtype')!r}") from None
+    data = value["$nd"]
+    if isinstance(data, list):  # the earlier list form
+        return np.asarray(data, dtype=dtype)
+    if dtype.kind not in _NUMERIC or not isinstance(data, str):
+        raise ValueError("bad array in a saved state")
+    shape = tuple(int(n) for n in value.get("shape", ()))
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if any(n < 0 for n in shape) or size > MAX_ARRAY_BYTES:
+        raise ValueError(f"array of shape {list(shape)} refused in a saved state")
+    try:
+        body = base64.b64decode(data, validate=True)
+        if value.get("z"):
+            inflate = zlib.decompressobj()
+            body = inflate.decompress(body, size + 1)
+    except (ValueError, zlib.error) as exc:
+        raise ValueError(f"bad array in a saved state: {exc}") from None
+    if len(body) != size:
+        raise ValueError("bad array in a saved state: its size does not match its shape")
+    return np.frombuffer(body, dtype=dtype.newbyteorder("<")).astype(dtype, copy=True).reshape(shape)
 
 
 def decode(value: Any) -> Any:
@@ -101,7 +147,7 @@ def decode(value: Any) -> Any:
     if "$map" in value:
         return MappingProxyType({decode(k): decode(v) for k, v in value["$map"]})
     if "$nd" in value:
-        array = np.asarray(value["$nd"], dtype=np.dtype(str(value["dtype"])))
+        array = _decode_array(value)
         array.flags.writeable = False  # a state's arrays are values: never changed in place
         return array
     if "$nt" in value:
