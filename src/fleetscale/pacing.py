@@ -1,16 +1,22 @@
-"""The controller's real-time scheduler: one loop over a heap of due times, a bounded pool of
-worker threads.
+"""The controller's real-time scheduler: one heap of due times, a bounded set of worker threads
+that take their work from it themselves.
 
 Every pool has one periodic entry (``every``); extra cycles (``reaction.py``) are one-off
-entries (``once``). The loop sleeps until the earliest entry is due (at most ``TICK``
-seconds, so a stop is noticed at once), hands it to the worker pool and, for a periodic entry,
-pushes its next due time (``due + interval``, keeping the phase; an entry that fell more than
-one interval behind skips the missed runs instead of bursting). A pool whose previous cycle is
-still running is not queued again: that run is skipped and counted (``skipped``), never run
-alongside.
+entries (``once``). A periodic entry, once taken, is pushed back for ``due + interval`` (keeping
+the phase; an entry that fell more than one interval behind skips the missed runs instead of
+bursting). A pool whose previous cycle is still running is not run again: that run is skipped
+and counted (``skipped``), never run alongside.
+
+No thread hands work to another. A worker that finishes a run takes the next due entry itself;
+when nothing is due, one worker (the *watcher*) sleeps until the earliest due time and the
+others sleep at most ``TICK`` seconds. The watcher that takes an entry runs it itself without
+waking anyone: at thousands of pools most cycles are shorter than the gap to the next one, and
+a thread wake-up plus a GIL handoff per cycle (what a loop feeding an executor costs) was a
+quarter of the controller's CPU at 10,000 pools. When a run lasts past the next due time, a
+sleeping worker notices within ``TICK`` and takes over (the bound on the extra lateness).
 
 This replaces one APScheduler interval job per pool, whose per-job bookkeeping, per-run
-locking and "maximum number of running instances reached" warnings dominated at thousands
+locking and "maximum number of running instances" warnings dominated at thousands
 of pools. ``lateness`` keeps how late each periodic run started (seconds, recent ones) for
 ``bench/scale.py``.
 """
@@ -23,7 +29,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
@@ -48,7 +53,9 @@ class Pacer:
         self._busy: set[str] = set()
         #: how many functions may run at once
         self.workers = max(1, workers)
-        self._workers = ThreadPoolExecutor(self.workers, thread_name_prefix="cycle")
+        self._threads: list[threading.Thread] = []
+        #: a worker is waiting for the earliest due time
+        self._watching = False
         self._closed = False
         #: seconds each periodic run started after its due time (the most recent ``keep``)
         self.lateness: deque[float] = deque(maxlen=keep)
@@ -70,45 +77,63 @@ class Pacer:
     def _push(self, entry: _Entry) -> None:
         with self._cv:
             heapq.heappush(self._heap, entry)
-            if self._heap[0] is entry:
-                self._cv.notify()
+            if self._heap[0] is entry:  # earlier than the watcher's alarm: everyone looks again
+                self._cv.notify_all()
 
     def run(self, stop: threading.Event) -> None:
-        """The loop, in the calling thread, until ``stop`` is set; then ``shutdown()``."""
+        """Runs the entries until ``stop`` is set, on ``workers`` threads (the calling thread
+        is one of them); then ``shutdown()``."""
         try:
-            while not stop.is_set():
-                entry = self._next_due()
-                if entry is None:
-                    continue
-                due, _, fn, interval, key = entry
-                try:
-                    self._workers.submit(self._run, fn, key, due if interval is not None else None)
-                except RuntimeError:  # shut down meanwhile
-                    break
+            for i in range(self.workers - 1):
+                thread = threading.Thread(target=self._work, args=(stop,), name=f"cycle_{i}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._work(stop)
         finally:
             self.shutdown()
 
-    def _next_due(self) -> _Entry | None:
+    def _work(self, stop: threading.Event) -> None:
+        while (entry := self._take(stop)) is not None:
+            due, _, fn, interval, key = entry
+            self._run(fn, key, due if interval is not None else None)
+
+    def _take(self, stop: threading.Event) -> _Entry | None:
+        """The next due entry (None once stopping); sleeps while nothing is due."""
         with self._cv:
-            now = self._clock()
-            if not self._heap or self._heap[0][0] > now:
-                wait = TICK if not self._heap else min(TICK, self._heap[0][0] - now)
-                self._cv.wait(wait)
-                return None
-            entry = heapq.heappop(self._heap)
-            due, seq, fn, interval, key = entry
-            if interval is None:
-                return entry
-            nxt = due + interval
-            if nxt <= now:  # more than one interval behind: skip the missed runs, keep the phase
-                nxt += interval * ((now - nxt) // interval + 1)
-            heapq.heappush(self._heap, (nxt, seq, fn, interval, key))
-            if key in self._busy:
-                self.skipped += 1
-                return None
-            if key is not None:
-                self._busy.add(key)
+            while not (self._closed or stop.is_set()):
+                now = self._clock()
+                if self._heap and self._heap[0][0] <= now:
+                    entry = self._pop(now)
+                    if entry is not None:
+                        return entry
+                    continue
+                if self._watching:  # another worker waits for the earliest due time
+                    self._cv.wait(TICK)
+                    continue
+                self._watching = True
+                try:
+                    self._cv.wait(TICK if not self._heap else min(TICK, self._heap[0][0] - now))
+                finally:
+                    self._watching = False
+            return None
+
+    def _pop(self, now: float) -> _Entry | None:
+        """Takes the earliest (due) entry and pushes a periodic one's next run; None when that
+        pool's previous run is still going (the run is skipped)."""
+        entry = heapq.heappop(self._heap)
+        due, seq, fn, interval, key = entry
+        if interval is None:
             return entry
+        nxt = due + interval
+        if nxt <= now:  # more than one interval behind: skip the missed runs, keep the phase
+            nxt += interval * ((now - nxt) // interval + 1)
+        heapq.heappush(self._heap, (nxt, seq, fn, interval, key))
+        if key in self._busy:
+            self.skipped += 1
+            return None
+        if key is not None:
+            self._busy.add(key)
+        return entry
 
     def _run(self, fn: Callable[[], object], key: str | None, due: float | None) -> None:
         if due is not None:
@@ -124,7 +149,11 @@ class Pacer:
 
     def shutdown(self) -> None:
         """Drop what is queued, wait for the runs in flight."""
-        self._closed = True
         with self._cv:
+            self._closed = True
             self._heap.clear()
-        self._workers.shutdown(wait=True, cancel_futures=True)
+            self._cv.notify_all()
+        me = threading.current_thread()
+        for thread in self._threads:
+            if thread is not me:
+                thread.join()

@@ -1,0 +1,124 @@
+"""The real-time scheduler (``pacing.Pacer``): due entries run, a pool never runs alongside
+itself, a long run does not hold up the others, a stop waits for the runs in flight.
+
+Real threads and a real clock with short intervals; every wait is bounded (a failure is a
+timeout, never a hang), and nothing asserts how fast anything was."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from fleetscale.pacing import Pacer
+
+BOUND = 10.0  # seconds a test waits at most for something that should happen at once
+
+
+def _start(pacer: Pacer) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    loop = threading.Thread(target=pacer.run, args=(stop,), daemon=True)
+    loop.start()
+    return stop, loop
+
+
+def _stop(stop: threading.Event, loop: threading.Thread) -> None:
+    stop.set()
+    loop.join(BOUND)
+    assert not loop.is_alive(), "the scheduler did not stop"
+
+
+def test_periodic_and_one_off_entries_run() -> None:
+    pacer = Pacer(workers=3)
+    runs: Counter[str] = Counter()
+    enough = threading.Event()
+
+    def tick() -> None:
+        runs["tick"] += 1
+        if runs["tick"] >= 5:
+            enough.set()
+
+    pacer.every("tick", 0.01, tick)
+    once = threading.Event()
+    pacer.once(0.0, once.set)
+    stop, loop = _start(pacer)
+    assert once.wait(BOUND) and enough.wait(BOUND)
+    _stop(stop, loop)
+    with pytest.raises(RuntimeError):
+        pacer.once(0.0, once.set)
+
+
+def test_a_pool_never_runs_alongside_itself() -> None:
+    pacer = Pacer(workers=4)
+    lock = threading.Lock()
+    running, most = 0, 0
+    release = threading.Event()
+
+    def slow() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(0.2)
+        with lock:
+            running -= 1
+
+    pacer.every("slow", 0.01, slow)
+    stop, loop = _start(pacer)
+    deadline = threading.Event()
+    for _ in range(int(BOUND / 0.05)):
+        if pacer.skipped >= 3:
+            break
+        deadline.wait(0.05)
+    release.set()
+    _stop(stop, loop)
+    assert most == 1
+    assert pacer.skipped >= 3, "runs due while the previous one went on were not skipped"
+
+
+def test_a_long_run_does_not_hold_up_the_others() -> None:
+    """The worker that took the long run cannot serve the heap: another one does."""
+    pacer = Pacer(workers=2)
+    quick_runs = threading.Semaphore(0)
+    done = threading.Event()
+
+    def long() -> None:
+        for _ in range(3):  # held until the quick pool has run three times meanwhile
+            if not quick_runs.acquire(timeout=BOUND):
+                return
+        done.set()
+
+    pacer.once(0.0, long)
+    pacer.every("quick", 0.02, quick_runs.release, first=0.01)
+    stop, loop = _start(pacer)
+    assert done.wait(BOUND), "the quick pool did not run while the long run went on"
+    _stop(stop, loop)
+
+
+def test_stop_waits_for_the_runs_in_flight() -> None:
+    pacer = Pacer(workers=2)
+    started, finished = threading.Event(), threading.Event()
+
+    def work() -> None:
+        started.set()
+        threading.Event().wait(0.3)
+        finished.set()
+
+    pacer.once(0.0, work)
+    stop, loop = _start(pacer)
+    assert started.wait(BOUND)
+    _stop(stop, loop)
+    assert finished.is_set(), "the scheduler returned before its run in flight ended"
+
+
+def test_an_earlier_entry_wakes_the_watcher() -> None:
+    """An entry pushed for now while the watcher sleeps towards a later one runs at once."""
+    pacer = Pacer(workers=1)
+    pacer.every("late", 3600.0, lambda: None, first=3600.0)
+    stop, loop = _start(pacer)
+    ran = threading.Event()
+    threading.Event().wait(0.05)
+    pacer.once(0.0, ran.set)
+    assert ran.wait(BOUND)
+    _stop(stop, loop)
