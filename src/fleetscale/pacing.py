@@ -81,14 +81,16 @@ class Pacer:
                 self._cv.notify_all()
 
     def run(self, stop: threading.Event) -> None:
-        """Runs the entries until ``stop`` is set, on ``workers`` threads (the calling thread
-        is one of them); then ``shutdown()``."""
+        """Runs the entries on ``workers`` threads until ``stop`` is set; then ``shutdown()``.
+        The calling thread only waits: it is the one that runs signal handlers, and a handler
+        that logs must never interrupt a cycle holding the log's lock."""
         try:
-            for i in range(self.workers - 1):
+            for i in range(self.workers):
                 thread = threading.Thread(target=self._work, args=(stop,), name=f"cycle_{i}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
-            self._work(stop)
+            while not stop.wait(TICK) and not self._closed:
+                pass
         finally:
             self.shutdown()
 

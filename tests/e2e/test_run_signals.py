@@ -58,15 +58,19 @@ def test_stops_after_cycle_in_flight(tmp_path: Path, signum: int) -> None:
     in_flight = None
     try:
         deadline = time.monotonic() + 20
-        while in_flight is None and time.monotonic() < deadline:
+        quick_decided = False  # the slow pool's cycle does not hold the quick one up
+        while not (in_flight is not None and quick_decided) and time.monotonic() < deadline:
             try:
                 ev = events.get(timeout=0.5)
             except queue.Empty:
                 continue
             seen.append(ev)
-            if ev.get("event") == "cycle start" and ev.get("pool") == "slow":
+            if ev.get("event") == "decision" and ev.get("pool") == "quick":
+                quick_decided = True
+            elif ev.get("event") == "cycle start" and ev.get("pool") == "slow":
                 in_flight = ev["cycle_id"]
         assert in_flight is not None, f"no slow cycle started: {seen[-5:]}"
+        assert quick_decided, f"the quick pool never decided: {seen[-5:]}"
         proc.send_signal(signum)
         assert proc.wait(timeout=15) == 0
     finally:
