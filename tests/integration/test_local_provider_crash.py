@@ -77,6 +77,20 @@ def leaders(state_dir: Path) -> dict[str, int]:
             if m.leader}
 
 
+def settled_leaders(state_dir: Path) -> dict[str, int]:
+    """``leaders`` once no process is still between its fork and its exec: a process forked just
+    before the kill carries its marks only from its exec on, so one read may miss it."""
+    seen = leaders(state_dir)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = leaders(state_dir)
+        if now == seen:
+            return now
+        seen = now
+    return seen
+
+
 def run_child(state_dir: Path, point: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     return subprocess.run([sys.executable, "-c", CHILD, str(state_dir), point, str(COUNT), REQUEST],
@@ -132,7 +146,7 @@ class TestKilledDuringLaunch:
                 time.sleep(0.001)
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=10)
-            live_at_kill = leaders(state_dir)
+            live_at_kill = settled_leaders(state_dir)
             provider = LocalProvider(settings(state_dir), "web", WallClock())
             assert {i.id for i in provider.list()} == set(live_at_kill)
             made = provider.launch("default", COUNT, REQUEST)
