@@ -155,7 +155,5 @@ class Pacer:
             self._closed = True
             self._heap.clear()
             self._cv.notify_all()
-        me = threading.current_thread()
-        for thread in self._threads:
-            if thread is not me:
-                thread.join()
+        for thread in self._threads:  # workers, never the caller: it only waits in ``run``
+            thread.join()

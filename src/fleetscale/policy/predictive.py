@@ -33,7 +33,7 @@ How it forecasts (O(1) per cycle, no refitting):
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
 mutated: the history array is copied when a bucket closes (once per ``bucket`` seconds);
-the error window is two tuples (arrival order and sorted), rebuilt when an error comes in.
+the error window (a read-only array) is copied when an error comes in.
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ from fleetscale.policy.context import PolicyContext, ceil_units
 
 DEFAULT_UTILISATION = 0.75
 _DAY = 86400.0
+_WEEK = 7 * _DAY
 #: the empty error window (read-only, shared by every state that has scored nothing yet)
 _NO_ERRORS: npt.NDArray[np.float64] = np.empty(0)
 _NO_ERRORS.flags.writeable = False
-_WEEK = 7 * _DAY
 #: seconds a cycle may come early and still score a forecast ``horizon`` seconds old
 _SLACK = 0.5
 
@@ -297,8 +297,8 @@ class Forecaster:
         if not new:
             return tuple(waiting), errors
         window = self.spec.error_window
-        keep = max(0, window - len(new))
-        joined = np.concatenate((errors[max(0, len(errors) - keep):] if keep else errors[:0],
+        keep = max(0, window - len(new))  # the last ``keep`` errors stay (none when keep is 0)
+        joined = np.concatenate((errors[max(0, len(errors) - keep):],
                                  np.asarray(new[-window:], dtype=np.float64)))
         joined.flags.writeable = False
         return tuple(waiting), joined

@@ -37,7 +37,7 @@ from fleetscale.cycle import CycleSpec
 from fleetscale.decide import DecisionSpec
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.state_store import MemoryStore
-from fleetscale.model import Decision, Instance, InstanceState, InstanceType, Observation
+from fleetscale.model import Decision, Instance, InstanceState, InstanceType
 from fleetscale.ports import Source
 from fleetscale.reconciler import Rules
 from fleetscale.runner import PoolRunner
@@ -157,15 +157,18 @@ def simulate(
                                  holding=fleet.holding, dispatch=fleet.dispatch,
                                  drain_timeout=fleet.drain_timeout)
     metrics = tuple(dict.fromkeys(m for p in spec.policies for m in getattr(p, "metrics", ()))) or ("load",)
+    trace = Trace(interval, tuple(load.tolist()), "simulated load")
     source: Source
     if at is None:
-        source = TraceSource(Trace(interval, tuple(load.tolist()), "simulated load"), START,
-                             metric=metrics[0], metrics=metrics, window=interval, name="trace")
+        source = TraceSource(trace, START, metric=metrics[0], metrics=metrics, window=interval, name="trace")
     else:
         if len(at) != n:
             raise ValueError(f"simulate: {len(at)} cycle times for {n} steps")
         at = [min(max(float(t), k * interval), (k + 0.999) * interval) for k, t in enumerate(at)]
-        source = StepSource(load, interval, metrics)
+        # a cycle anywhere in step k sees the load of step k - 1 (the step that completed last):
+        # the trace shifted by one step, read as the row in force (nothing in step 0: it holds)
+        source = TraceSource(trace, START + timedelta(seconds=interval), metric=metrics[0], metrics=metrics,
+                             value="level", name="trace")
     store = MemoryStore()  # the fleet in service at the start is adopted by the first cycle
     carried = fleet.holding is not None
     sources: list[Source] = [source, provider.sessions_source()] if carried else [source]
@@ -210,26 +213,6 @@ def simulate(
         decisions=tuple(r.decision for r in records if r.decision is not None),
         records=tuple(records),
     )
-
-
-class StepSource:
-    """The load of the step that ended last, at any time within a step (``at`` cycle times):
-    at ``START + t``, ``t`` in step ``k``, the load of step ``k - 1``; nothing in step 0 (an
-    error observation: the pool holds), as ``TraceSource`` shows at the steps' starts."""
-
-    def __init__(self, load: Array, interval: float, metrics: tuple[str, ...], name: str = "trace") -> None:
-        self.load = load.tolist()
-        self.interval = interval
-        self.metrics = metrics
-        self.name = name
-
-    def read(self, pool: str, now: datetime) -> list[Observation]:
-        elapsed = (now - START).total_seconds()
-        k = math.floor(elapsed / self.interval + 1e-6)
-        if not 1 <= k <= len(self.load):
-            return [Observation(self.name, m, None, now, error=f"no completed data at {elapsed:.0f} s")
-                    for m in self.metrics]
-        return [Observation(self.name, m, self.load[k - 1], now) for m in self.metrics]
 
 
 def _units(state: FleetState) -> tuple[int, int]:
