@@ -15,6 +15,15 @@ a thread wake-up plus a GIL handoff per cycle (what a loop feeding an executor c
 quarter of the controller's CPU at 10,000 pools. When a run lasts past the next due time, a
 sleeping worker notices within ``TICK`` and takes over (the bound on the extra lateness).
 
+Periodic runs are taken in batches. A periodic entry is *ripe* ``grain`` seconds (``GRAIN``,
+50 ms) after its due time; a sleeping worker wakes for the earliest ripe entry, and a worker that
+has just finished a run takes any entry already due, ripe or not, so the runs due within one
+grain go back to back on one thread. A cycle that runs right after another finds the
+interpreter's code and data in the CPU's caches; one that runs after a sleep does not and costs
+two to three times as much (measured: 0.30 ms of CPU per quiet cycle back to back, 0.75 ms with a
+7 ms sleep before each). Periodic runs start up to ``grain`` late; a one-off entry (a reaction to
+a notification) is ripe at its due time.
+
 This replaces one APScheduler interval job per pool, whose per-job bookkeeping, per-run
 locking and "maximum number of running instances" warnings dominated at thousands
 of pools. ``lateness`` keeps how late each periodic run started (seconds, recent ones) for
@@ -36,8 +45,11 @@ log = structlog.get_logger(__name__)
 
 #: the longest the loop sleeps without looking at ``stop``
 TICK = 0.2
+#: seconds after its due time a periodic run is ripe (runs due within a grain batch up)
+GRAIN = 0.05
 
-# (due monotonic, sequence, function, interval or None for a one-off, key of a periodic entry)
+# (ripe monotonic: the due time, plus the grain for a periodic entry; sequence; function;
+#  interval or None for a one-off; key of a periodic entry)
 _Entry = tuple[float, int, Callable[[], object], float | None, str | None]
 
 
@@ -45,8 +57,10 @@ class Pacer:
     """Runs functions at their due times on at most ``workers`` threads."""
 
     def __init__(self, workers: int, clock: Callable[[], float] = time.monotonic,
-                 keep: int = 100_000) -> None:
+                 keep: int = 100_000, grain: float = GRAIN) -> None:
         self._clock = clock
+        #: seconds after its due time a periodic run is ripe
+        self.grain = max(0.0, grain)
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._cv = threading.Condition()
@@ -66,7 +80,7 @@ class Pacer:
         """Run ``fn`` every ``interval`` seconds, the first time ``first`` seconds from now."""
         if interval <= 0:
             raise ValueError(f"interval must be > 0 seconds (got {interval})")
-        self._push((self._clock() + first, next(self._seq), fn, interval, key))
+        self._push((self._clock() + first + self.grain, next(self._seq), fn, interval, key))
 
     def once(self, delay: float, fn: Callable[[], object]) -> None:
         """Run ``fn`` once, ``delay`` seconds from now. Raises RuntimeError once stopped."""
@@ -95,20 +109,24 @@ class Pacer:
             self.shutdown()
 
     def _work(self, stop: threading.Event) -> None:
-        while (entry := self._take(stop)) is not None:
-            due, _, fn, interval, key = entry
-            self._run(fn, key, due if interval is not None else None)
+        warm = False
+        while (entry := self._take(stop, warm)) is not None:
+            ripe, _, fn, interval, key = entry
+            self._run(fn, key, ripe - self.grain if interval is not None else None)
+            warm = True
 
-    def _take(self, stop: threading.Event) -> _Entry | None:
-        """The next due entry (None once stopping); sleeps while nothing is due."""
+    def _take(self, stop: threading.Event, warm: bool = False) -> _Entry | None:
+        """The next ripe entry, or due one for a ``warm`` worker (it has just run one); None
+        once stopping. Sleeps while nothing is ripe."""
         with self._cv:
             while not (self._closed or stop.is_set()):
                 now = self._clock()
-                if self._heap and self._heap[0][0] <= now:
+                if self._heap and self._takes(self._heap[0], now, warm):
                     entry = self._pop(now)
                     if entry is not None:
                         return entry
                     continue
+                warm = False
                 if self._watching:  # another worker waits for the earliest due time
                     self._cv.wait(TICK)
                     continue
@@ -119,16 +137,21 @@ class Pacer:
                     self._watching = False
             return None
 
+    def _takes(self, entry: _Entry, now: float, warm: bool) -> bool:
+        """Whether ``entry`` is ripe by ``now``, or due for a warm worker."""
+        ripe, _, _, interval, _ = entry
+        return (ripe - self.grain if warm and interval is not None else ripe) <= now
+
     def _pop(self, now: float) -> _Entry | None:
         """Takes the earliest (due) entry and pushes a periodic one's next run; None when that
         pool's previous run is still going (the run is skipped)."""
         entry = heapq.heappop(self._heap)
-        due, seq, fn, interval, key = entry
+        ripe, seq, fn, interval, key = entry
         if interval is None:
             return entry
-        nxt = due + interval
-        if nxt <= now:  # more than one interval behind: skip the missed runs, keep the phase
-            nxt += interval * ((now - nxt) // interval + 1)
+        nxt = ripe + interval
+        if nxt - self.grain <= now:  # more than one interval behind: skip the missed runs, keep the phase
+            nxt += interval * ((now - nxt + self.grain) // interval + 1)
         heapq.heappush(self._heap, (nxt, seq, fn, interval, key))
         if key in self._busy:
             self.skipped += 1

@@ -122,3 +122,39 @@ def test_an_earlier_entry_wakes_the_watcher() -> None:
     pacer.once(0.0, ran.set)
     assert ran.wait(BOUND)
     _stop(stop, loop)
+
+
+def test_periodic_runs_due_together_run_back_to_back_on_one_thread() -> None:
+    """The watcher wakes ``grain`` after the earliest periodic due time and runs every entry
+    due by then itself, one after the other (warm caches), instead of one wake-up each."""
+    pacer = Pacer(workers=4, grain=0.1)
+    threads: dict[str, str] = {}
+    done = threading.Event()
+
+    def run(key: str) -> None:
+        threads[key] = threading.current_thread().name
+        if len(threads) == 5:
+            done.set()
+
+    for i in range(5):
+        pacer.every(f"p{i}", 3600.0, lambda k=f"p{i}": run(k), first=0.01 * i)
+    stop, loop = _start(pacer)
+    assert done.wait(BOUND)
+    _stop(stop, loop)
+    assert len(set(threads.values())) == 1, threads
+
+
+def test_a_one_off_entry_does_not_wait_for_the_grain() -> None:
+    """A lone periodic run waits for its grain; a reaction (``once``) runs at its due time,
+    and the periodic run already due goes right after it, on the same warm worker."""
+    pacer = Pacer(workers=1, grain=3600.0)
+    periodic = threading.Event()
+    pacer.every("p", 7200.0, periodic.set, first=0.0)
+    stop, loop = _start(pacer)
+    threading.Event().wait(0.5)
+    assert not periodic.is_set(), "a periodic run started before its grain"
+    ran = threading.Event()
+    pacer.once(0.0, ran.set)
+    assert ran.wait(BOUND)
+    assert periodic.wait(BOUND), "the due periodic run did not follow the one-off"
+    _stop(stop, loop)

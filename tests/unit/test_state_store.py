@@ -99,3 +99,55 @@ def test_memory_store_keeps_the_value() -> None:
     state = sample()
     store.save(state)
     assert store.load("web") is state and store.load("x") is None
+
+
+class TestMemorySlots:
+    """Quiet cycles (``memory_every``): a change of the decision memory alone is written once
+    per memory slot, a fleet change at once, and the slots of many pools spread over time."""
+
+    @staticmethod
+    def _saved_streak(engine: sa.Engine) -> int:
+        with engine.connect() as c:
+            body = c.execute(sa.text("SELECT body FROM fs_state WHERE pool = 'web'")).scalar_one()
+        return state_from_json(body).memory.governor.up_streak
+
+    def test_memory_alone_is_written_once_a_slot_and_never_older_than_a_slot(self, tmp_path: Path) -> None:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'j.db'}")
+        now = [1000.0]
+        store = SqlStateStore(engine, memory_every=120.0, clock=lambda: now[0])
+        state = sample()
+        store.save(state)
+        written = set()
+        for k in range(1, 401):  # 100 minutes of 15 s cycles whose memory alone moves on
+            now[0] += 15.0
+            state = state.remember(Memory(governor=GovernorMemory(up_streak=k)))
+            store.save(state)
+            saved = self._saved_streak(engine)
+            written.add(saved)
+            assert (k - saved) * 15.0 < 120.0 + 15.0, "the saved memory is older than one slot"
+        assert 49 <= len(written) <= 52  # 6,000 s / 120 s slots, not 400 writes
+
+    def test_a_fleet_change_is_written_at_once(self, tmp_path: Path) -> None:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'j.db'}")
+        now = [1000.0]
+        store = SqlStateStore(engine, memory_every=120.0, clock=lambda: now[0])
+        state = sample()
+        store.save(state)
+        now[0] += 1.0
+        store.save(state.adopted(["i-9"]))
+        back = SqlStateStore(sa.create_engine(f"sqlite:///{tmp_path / 'j.db'}")).load("web")
+        assert back is not None and "i-9" in back.known
+
+    def test_the_slots_of_many_pools_spread_over_time(self) -> None:
+        """1,000 pools written at one instant (they all launched at start) save their memory
+        next at times spread evenly over the following slot, not in one burst."""
+        store = SqlStateStore(sa.create_engine("sqlite://"), memory_every=120.0)
+        first = []
+        for i in range(1000):
+            pool = f"pool-{i:05d}"
+            t = 15.0
+            while store.slot(pool, t) == store.slot(pool, 0.0):
+                t += 15.0
+            first.append(t)
+        per_cycle = [first.count(15.0 * k) for k in range(1, 9)]  # the 8 cycles of one slot
+        assert sum(per_cycle) == 1000 and max(per_cycle) < 200, per_cycle

@@ -17,11 +17,15 @@ in the transaction that claims it for a new token (takeover).
 Quiet cycles (``memory_every`` > 0, as ``fleetscale run`` builds it): a save whose fleet parts
 (instances, listing, drains, known, boot tracking) equal those saved last, and whose decision
 memory alone moved on (its windows carry the time of every cycle), writes nothing unless the
-pool's state was last written ``memory_every`` seconds ago or more. A quiet cycle then costs a
-comparison of tuples instead of a JSON encode and a SQL write; after a crash or a takeover the
-decision memory is at most ``memory_every`` seconds old, while drains, launches, adoptions
-and terminations are always saved before their intents are closed. ``memory_every`` = 0
-(the default) saves every state.
+pool has entered a new memory slot since it was last written. Slots are ``memory_every``
+seconds long and each pool's are shifted by a phase of its own (from a hash of its name), so
+the memory-only saves of thousands of pools spread evenly over time, however the pools' other
+writes bunch up (they all launch at start; a plain "``memory_every`` after the last write"
+kept them in one burst every ``memory_every`` forever). A quiet cycle costs a comparison of
+tuples instead of a JSON encode and a SQL write; after a crash or a takeover the decision
+memory is at most ``memory_every`` seconds plus one interval old, while drains, launches,
+adoptions and terminations are always saved before their intents are closed.
+``memory_every`` = 0 (the default) saves every state.
 
 ``MemoryStore`` keeps the value itself (the simulator, tests).
 """
@@ -29,6 +33,8 @@ and terminations are always saved before their intents are closed. ``memory_ever
 from __future__ import annotations
 
 import time
+import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -77,8 +83,10 @@ class MemoryStore:
 
 
 class SqlStateStore:
-    def __init__(self, engine: sa.Engine, fence: Fence | None = None, memory_every: float = 0.0) -> None:
+    def __init__(self, engine: sa.Engine, fence: Fence | None = None, memory_every: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
+        self._clock = clock
         #: with a fence, every save must carry the pool's current lease token
         self.fence = fence
         #: seconds a change of the decision memory alone may wait before it is written
@@ -154,7 +162,7 @@ class SqlStateStore:
                     if found is None:
                         c.execute(fs_state.insert().values(pool=state.pool, **values))
                         self._versions[state.pool] = state.version
-                        self._saved[state.pool] = (state, time.monotonic())
+                        self._saved[state.pool] = (state, self._clock())
                         return
                     expected = int(found.version) if state.pool not in self._versions else -1
                 done = c.execute(fs_state.update()
@@ -167,15 +175,21 @@ class SqlStateStore:
             raise JournalError(f"state store: cannot save pool {state.pool!r}: {type(exc).__name__}"
                                ) from None
         self._versions[state.pool] = state.version
-        self._saved[state.pool] = (state, time.monotonic())
+        self._saved[state.pool] = (state, self._clock())
+
+    def slot(self, pool: str, at: float) -> int:
+        """The number of ``pool``'s memory slot at monotonic time ``at``: slots are
+        ``memory_every`` long, shifted by the pool's own phase."""
+        phase = zlib.crc32(pool.encode()) / 2**32 * self.memory_every
+        return int((at + phase) // self.memory_every)
 
     def _quiet(self, state: FleetState) -> bool:
         """True when ``state`` need not be written: only its decision memory changed since the
-        last write, and that write is less than ``memory_every`` seconds old."""
+        last write, and that write was in the pool's current memory slot."""
         if self.memory_every <= 0:
             return False
         last = self._saved.get(state.pool)
-        if last is None or time.monotonic() - last[1] >= self.memory_every:
+        if last is None or self.slot(state.pool, last[1]) != self.slot(state.pool, self._clock()):
             return False
         old = last[0]
         return (old is state or (old.instances == state.instances and old.listed == state.listed
