@@ -21,8 +21,8 @@ has just finished a run takes any entry already due, ripe or not, so the runs du
 grain go back to back on one thread. A cycle that runs right after another finds the
 interpreter's code and data in the CPU's caches; one that runs after a sleep does not and costs
 two to three times as much (measured: 0.30 ms of CPU per quiet cycle back to back, 0.75 ms with a
-7 ms sleep before each). Periodic runs start up to ``grain`` late; a one-off entry (a reaction to
-a notification) is ripe at its due time.
+7 ms sleep before each). Periodic runs start up to ``grain`` late; a pool's first run "at once"
+and a one-off entry (a reaction to a notification) are ripe at their due time.
 
 This replaces one APScheduler interval job per pool, whose per-job bookkeeping, per-run
 locking and "maximum number of running instances" warnings dominated at thousands
@@ -49,8 +49,8 @@ TICK = 0.2
 GRAIN = 0.05
 
 # (ripe monotonic: the due time, plus the grain for a periodic entry; sequence; function;
-#  interval or None for a one-off; key of a periodic entry)
-_Entry = tuple[float, int, Callable[[], object], float | None, str | None]
+#  interval or None for a one-off; key of a periodic entry; due monotonic)
+_Entry = tuple[float, int, Callable[[], object], float | None, str | None, float]
 
 
 class Pacer:
@@ -80,13 +80,16 @@ class Pacer:
         """Run ``fn`` every ``interval`` seconds, the first time ``first`` seconds from now."""
         if interval <= 0:
             raise ValueError(f"interval must be > 0 seconds (got {interval})")
-        self._push((self._clock() + first + self.grain, next(self._seq), fn, interval, key))
+        due = self._clock() + first
+        # the first run "at once" is ripe at once (a pool's first cycle is not held back)
+        self._push((due + self.grain if first > 0 else due, next(self._seq), fn, interval, key, due))
 
     def once(self, delay: float, fn: Callable[[], object]) -> None:
         """Run ``fn`` once, ``delay`` seconds from now. Raises RuntimeError once stopped."""
         if self._closed:
             raise RuntimeError("the scheduler is stopping")
-        self._push((self._clock() + max(0.0, delay), next(self._seq), fn, None, None))
+        due = self._clock() + max(0.0, delay)
+        self._push((due, next(self._seq), fn, None, None, due))
 
     def _push(self, entry: _Entry) -> None:
         with self._cv:
@@ -111,8 +114,8 @@ class Pacer:
     def _work(self, stop: threading.Event) -> None:
         warm = False
         while (entry := self._take(stop, warm)) is not None:
-            ripe, _, fn, interval, key = entry
-            self._run(fn, key, ripe - self.grain if interval is not None else None)
+            _, _, fn, interval, key, due = entry
+            self._run(fn, key, due if interval is not None else None)
             warm = True
 
     def _take(self, stop: threading.Event, warm: bool = False) -> _Entry | None:
@@ -139,20 +142,20 @@ class Pacer:
 
     def _takes(self, entry: _Entry, now: float, warm: bool) -> bool:
         """Whether ``entry`` is ripe by ``now``, or due for a warm worker."""
-        ripe, _, _, interval, _ = entry
-        return (ripe - self.grain if warm and interval is not None else ripe) <= now
+        ripe, _, _, _, _, due = entry
+        return (due if warm else ripe) <= now
 
     def _pop(self, now: float) -> _Entry | None:
         """Takes the earliest (due) entry and pushes a periodic one's next run; None when that
         pool's previous run is still going (the run is skipped)."""
         entry = heapq.heappop(self._heap)
-        ripe, seq, fn, interval, key = entry
+        _, seq, fn, interval, key, due = entry
         if interval is None:
             return entry
-        nxt = ripe + interval
-        if nxt - self.grain <= now:  # more than one interval behind: skip the missed runs, keep the phase
-            nxt += interval * ((now - nxt + self.grain) // interval + 1)
-        heapq.heappush(self._heap, (nxt, seq, fn, interval, key))
+        nxt = due + interval
+        if nxt <= now:  # more than one interval behind: skip the missed runs, keep the phase
+            nxt += interval * ((now - nxt) // interval + 1)
+        heapq.heappush(self._heap, (nxt + self.grain, seq, fn, interval, key, nxt))
         if key in self._busy:
             self.skipped += 1
             return None

@@ -343,6 +343,31 @@ class TestRealTimeRun:
         controller.run(stop=stop)
         assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
+    def test_run_collects_less_and_gives_the_collector_back(self, tmp_path: Path) -> None:
+        """While running, what existed at start is frozen out of the cyclic collector and its
+        thresholds are the controller's; after, the caller's thresholds and nothing frozen."""
+        import gc
+        import threading
+
+        from fleetscale.controller import GC_THRESHOLDS
+
+        k = kit(tmp_path, load=1)
+        seen: list[tuple[tuple[int, int, int], int]] = []
+        stop = threading.Event()
+
+        class Peek:
+            required = False
+
+            def record(self, rec: object) -> None:
+                seen.append((gc.get_threshold(), gc.get_freeze_count()))
+                stop.set()
+
+        k.runner.journals = (*k.runner.journals, Peek())
+        before = gc.get_threshold()
+        Controller([k.runner], k.clock).run(stop=stop, install_signals=False)
+        assert seen and seen[0][0] == GC_THRESHOLDS and seen[0][1] > 0
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
 
 class _BrokenJournal:
     """A required sink that cannot write (a full disk, a read-only database)."""

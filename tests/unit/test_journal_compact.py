@@ -4,6 +4,7 @@ was written."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,6 +87,61 @@ class TestBody:
         whole = record().to_dict()
         assert compact.decode(json.dumps(whole), pool="x", cycle_id="y", started_at=T0, finished_at=T0,
                               dry_run=True) == whole
+
+
+@st.composite
+def next_cycles(draw: st.DrawFn) -> tuple[CycleRecord, CycleRecord]:
+    """A record and the pool's next cycle: mostly the same thing seen again at a later start
+    (the times and ids that the body marks moved on with it), sometimes something changed."""
+    before = draw(records())
+    start = draw(st.sampled_from([T0 + timedelta(seconds=15), T0]) | times)
+    cid = draw(st.sampled_from(["web:20260105T120015:ab12cd.8", before.cycle_id, "@s", "web:1"]))
+
+    def moved(at: datetime) -> datetime:
+        return start if at == before.started_at and draw(st.sampled_from([True, True, True, False])) else at
+
+    obs = tuple(replace(o, at=moved(o.at)) for o in before.observations)
+    decision = before.decision and replace(before.decision, at=moved(before.decision.at))
+    plan = before.plan and (replace(before.plan, request_id=cid)
+                            if before.plan.request_id == before.cycle_id else before.plan)
+    insts = before.instances
+    if insts and draw(st.booleans()):  # an instance launched at the new start
+        insts = (replace(insts[0], launched_at=start), *insts[1:])
+    after = replace(before, cycle_id=cid, started_at=start, finished_at=start + timedelta(microseconds=3),
+                    observations=obs, decision=decision, plan=plan, instances=insts)
+    if draw(st.booleans()):  # something else changed too
+        after = replace(after, **draw(st.sampled_from([
+            {"steps": ("hysteresis: down 1/3",)}, {"errors": ("source failed",)},
+            {"decision": decision and replace(decision, desired=decision.desired + 1)},
+            {"observations": tuple(replace(o, value=(o.value or 0) + 1) for o in obs)}])))
+    return before, after
+
+
+class TestQuietBody:
+    """A quiet cycle reuses the body of the cycle before (``compact.same_body``) only when
+    encoding it would give that very body."""
+
+    @given(next_cycles())
+    @settings(max_examples=300, deadline=None)
+    def test_reused_only_when_equal(self, pair: tuple[CycleRecord, CycleRecord]) -> None:
+        before, after = pair
+        body = compact.encode(before)
+        if compact.same_body(before, body, after):
+            assert compact.encode(after) == body
+
+    def test_a_quiet_cycle_reuses_the_body(self) -> None:
+        before = replace(record(), outcome=())
+        start = before.started_at + timedelta(seconds=15)
+        after = replace(before, cycle_id=before.cycle_id + "9", started_at=start,
+                        finished_at=start + timedelta(microseconds=5),
+                        observations=tuple(replace(o, at=start) for o in before.observations),
+                        decision=before.decision and replace(before.decision, at=start),
+                        plan=before.plan and replace(before.plan, request_id=before.cycle_id + "9"))
+        assert before.observations and before.observations[0].at == before.started_at
+        body = compact.encode(before)
+        assert compact.same_body(before, body, after)
+        assert compact.encode(after) == body
+        assert not compact.same_body(before, body, replace(after, steps=("changed",)))
 
 
 class TestTiming:

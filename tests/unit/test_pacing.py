@@ -137,11 +137,20 @@ def test_periodic_runs_due_together_run_back_to_back_on_one_thread() -> None:
             done.set()
 
     for i in range(5):
-        pacer.every(f"p{i}", 3600.0, lambda k=f"p{i}": run(k), first=0.01 * i)
+        pacer.every(f"p{i}", 3600.0, lambda k=f"p{i}": run(k), first=0.01 * (i + 1))
     stop, loop = _start(pacer)
     assert done.wait(BOUND)
     _stop(stop, loop)
     assert len(set(threads.values())) == 1, threads
+
+
+def test_a_first_run_at_once_does_not_wait_for_the_grain() -> None:
+    pacer = Pacer(workers=1, grain=3600.0)
+    ran = threading.Event()
+    pacer.every("p", 7200.0, ran.set, first=0.0)
+    stop, loop = _start(pacer)
+    assert ran.wait(BOUND)
+    _stop(stop, loop)
 
 
 def test_a_one_off_entry_does_not_wait_for_the_grain() -> None:
@@ -149,7 +158,7 @@ def test_a_one_off_entry_does_not_wait_for_the_grain() -> None:
     and the periodic run already due goes right after it, on the same warm worker."""
     pacer = Pacer(workers=1, grain=3600.0)
     periodic = threading.Event()
-    pacer.every("p", 7200.0, periodic.set, first=0.0)
+    pacer.every("p", 7200.0, periodic.set, first=0.01)  # not "at once": it waits for its grain
     stop, loop = _start(pacer)
     threading.Event().wait(0.5)
     assert not periodic.is_set(), "a periodic run started before its grain"

@@ -27,6 +27,7 @@ import json
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,41 @@ def encode(record: CycleRecord, inputs_text: str | None = None) -> str:
         inputs = inputs_text if inputs_text is not None else encode_inputs(record.inputs)
         text = f'{text[:-1]}{"," if body else ""}"inputs":{inputs}}}'
     return f'{text[:-1]}{"," if text != "{}" else ""}"v":{VERSION}}}'
+
+
+def same_body(before: CycleRecord, body: str, record: CycleRecord) -> bool:
+    """Whether ``encode(record)`` would be ``body``, the encoding of ``before`` (the same pool's
+    previous cycle), told without encoding: a quiet cycle saw, decided and planned what the
+    one before did, and its record differs only where the body writes marks (the readings' and
+    the decision's time are the cycle's start, the plan's request id its cycle id), so the
+    body of a run of quiet cycles is encoded once. Conservative: anything it cannot vouch for
+    (a reading not taken at the start, a mark the body holds elsewhere, a string in the body
+    equal to this cycle's start or id) answers False, and the caller encodes."""
+    if (record.inputs is not before.inputs or record.outcome or record.errors or before.outcome
+            or before.errors or record.instances != before.instances
+            or record.proposals != before.proposals or record.steps != before.steps):
+        return False
+    start, first = record.started_at, before.started_at
+    obs, old = record.observations, before.observations
+    if len(obs) != len(old):
+        return False
+    for o, p in zip(obs, old, strict=True):
+        if (o.at != start or p.at != first or o.value != p.value or o.source != p.source
+                or o.metric != p.metric or o.instance_id != p.instance_id or o.error != p.error):
+            return False
+    d, e = record.decision, before.decision
+    if (d is None) != (e is None) or (d is not None and e is not None and (
+            d.at != start or e.at != first or d.current != e.current or d.desired != e.desired
+            or d.reason != e.reason or d.pool != e.pool)):
+        return False
+    q, r = record.plan, before.plan
+    if (q is None) != (r is None) or (q is not None and r is not None and (
+            q.request_id != record.cycle_id or r.request_id != before.cycle_id
+            or replace(q, request_id="") != replace(r, request_id=""))):
+        return False
+    return (body.count(f'"{START}"') == len(obs) + (d is not None)
+            and body.count(f'"{CYCLE_ID}"') == (q is not None)
+            and f'"{start.isoformat()}"' not in body and f'"{record.cycle_id}"' not in body)
 
 
 def encode_inputs(inputs: Mapping[str, Any]) -> str:

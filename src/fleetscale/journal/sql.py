@@ -153,6 +153,8 @@ class SqlJournal:
         self._queue: CycleQueue | None = None
         #: per pool, the last replay inputs recorded and their text (``_inputs_text``)
         self._inputs: dict[str, tuple[Mapping[str, Any], str]] = {}
+        #: per pool, its last cycle's record and body (a quiet cycle reuses the body)
+        self._bodies: dict[str, tuple[CycleRecord, str]] = {}
         self._lock = threading.Lock()
 
     def _upgrade_cycles(self, create: bool) -> bool:
@@ -217,7 +219,14 @@ class SqlJournal:
         """Journal one cycle (extending the pool's last row when it changed nothing), then
         prune a batch of expired cycles if one is due. While ``batching``, a quiet cycle is
         queued and written with others (``journal/cycle_queue.py``)."""
-        body = compact.encode(cycle, self._inputs_text(cycle))
+        with self._lock:
+            last = self._bodies.get(cycle.pool)
+        if last is not None and compact.same_body(last[0], last[1], cycle):
+            body = last[1]  # a quiet cycle: the body of the one before
+        else:
+            body = compact.encode(cycle, self._inputs_text(cycle))
+        with self._lock:
+            self._bodies[cycle.pool] = (cycle, body)
         if self._queue is not None:
             self._queue.put(cycle, body)
             return

@@ -93,8 +93,10 @@ class SqlStateStore:
         self.memory_every = memory_every
         #: the version of each pool's row as this store last read or wrote it
         self._versions: dict[str, int | None] = {}
-        #: per pool, the state last written and when (monotonic)
-        self._saved: dict[str, tuple[FleetState, float]] = {}
+        #: per pool, the fleet parts of the state last written and when (monotonic); not the
+        #: state itself: it would keep that state's decision memory alive beside the current one
+        #: (a predictive policy's arrays, ~70 KB a pool) until the next memory save
+        self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}
         try:
             metadata.create_all(engine)
         except SQLAlchemyError as exc:
@@ -162,7 +164,7 @@ class SqlStateStore:
                     if found is None:
                         c.execute(fs_state.insert().values(pool=state.pool, **values))
                         self._versions[state.pool] = state.version
-                        self._saved[state.pool] = (state, self._clock())
+                        self._saved[state.pool] = (_fleet(state), self._clock())
                         return
                     expected = int(found.version) if state.pool not in self._versions else -1
                 done = c.execute(fs_state.update()
@@ -175,7 +177,7 @@ class SqlStateStore:
             raise JournalError(f"state store: cannot save pool {state.pool!r}: {type(exc).__name__}"
                                ) from None
         self._versions[state.pool] = state.version
-        self._saved[state.pool] = (state, self._clock())
+        self._saved[state.pool] = (_fleet(state), self._clock())
 
     def slot(self, pool: str, at: float) -> int:
         """The number of ``pool``'s memory slot at monotonic time ``at``: slots are
@@ -191,8 +193,9 @@ class SqlStateStore:
         last = self._saved.get(state.pool)
         if last is None or self.slot(state.pool, last[1]) != self.slot(state.pool, self._clock()):
             return False
-        old = last[0]
-        return (old is state or (old.instances == state.instances and old.listed == state.listed
-                                 and old.drains == state.drains and old.known == state.known
-                                 and old.first_seen == state.first_seen
-                                 and old.registered == state.registered))
+        return last[0] == _fleet(state)
+
+
+def _fleet(state: FleetState) -> tuple[Any, ...]:
+    """The parts of a state that are always written at once (all but the decision memory)."""
+    return (state.instances, state.listed, state.drains, state.known, state.first_seen, state.registered)
