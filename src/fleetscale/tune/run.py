@@ -3,10 +3,11 @@
     history ──split──▶ tune part ──search (budget runs)──▶ tried ──▶ chosen (cheapest that meets
                        held-out part ◀──────────────────────────────── the objective in-sample)
 
-The chosen settings, the anchors (named policies: hpa, aws-target-tracking, the seeds'
-algorithms, and the untuned recommended default) and the search's own seeds are simulated on
-both parts; the chosen settings also on the whole input (what ``fleetscale simulate --config
-tuned.yaml`` reproduces).
+The chosen settings and the anchors (named policies: hpa, aws-target-tracking, the seeds'
+algorithms, and the untuned recommended default) are simulated on both parts; the chosen
+settings also on the whole input (what ``fleetscale simulate --config tuned.yaml``
+reproduces). The search's first run is the recommended default itself (``space.DEFAULT``), on
+the tuning part only: the same figures as its anchor there.
 """
 
 from __future__ import annotations
