@@ -209,12 +209,72 @@ class TestLearntHeadroom:
                 assert pad == compiled.learnt(state) and "learnt headroom" in text
             assert desired >= math.ceil(loads[k] - 1e-9)
 
+    def test_band_learns_from_the_errors_made_at_a_similar_load(self) -> None:
+        """Busy noisy hours and quiet flat hours in turn: with ``error_band`` the headroom at a
+        quiet reading is the quantile of the errors made at quiet readings (within a factor 2,
+        below one unit's share counted as one unit), at a busy reading that of the busy ones."""
+        rng = np.random.default_rng(11)
+        loads = ((100.0 + rng.normal(0.0, 10.0, 300)).tolist() + [5.0] * 150
+                 + (100.0 + rng.normal(0.0, 10.0, 300)).tolist() + [5.0] * 150)
+        policy = _learner(error_window=1000, error_min=50, error_band=2.0)
+        compiled = policy.compile(1.0)
+        out = _states(policy, loads)
+        plain = _learner(error_window=1000, error_min=50).compile(1.0)
+
+        def expected(end: int) -> float:
+            now = max(loads[end], 1.0)
+            made = [k for k in range(max(0, end - 1002), end - 2) if now / 2 <= max(loads[k], 1.0) <= now * 2]
+            errors = sorted(max(loads[k + 1:k + 4]) - loads[k] for k in made)
+            return max(0.0, errors[int(0.9 * len(errors))])
+
+        quiet, noisy = len(loads) - 1, 749
+        state = out[quiet][1]
+        assert len(state.error_loads) == len(state.errors)
+        assert expected(quiet) == 0.0 and compiled.learnt(state) == 0.0
+        assert plain.learnt(state) > 10.0  # all errors: the busy hours' noise
+        assert expected(noisy) > 10.0 and compiled.learnt(out[noisy][1]) == pytest.approx(expected(noisy))
+        assert out[quiet][0] == 5
+        assert "at a similar load" in compiled.headroom(state)[1]
+
+    def test_band_falls_back_to_all_errors_at_a_new_load(self) -> None:
+        """A reading far from every earlier one: fewer than ``error_min`` similar errors, so the
+        quantile is over all of them."""
+        loads = [20.0 + (6.0 if k % 5 == 0 else 0.0) for k in range(120)] + [300.0]
+        policy = _learner(error_band=2.0)
+        compiled = policy.compile(1.0)
+        state = _states(policy, loads)[-1][1]
+        assert compiled.learnt(state) == _learner().compile(1.0).learnt(state) > 0.0
+        assert "similar" not in compiled.headroom(state)[1]
+
+    def test_band_reads_a_state_saved_before_the_loads_were_kept(self) -> None:
+        """A state with 3-tuple pending forecasts and no ``error_loads`` (saved by the version
+        before ``error_band``): its errors count with an unknown load, in the fallback only."""
+        loads = [20.0 + (6.0 if k % 5 == 0 else 0.0) for k in range(60)]
+        policy = _learner(error_band=2.0)
+        old = _states(_learner(), loads)[-1][1]
+        old = old._replace(pending=tuple(p[:3] for p in old.pending))
+        assert not len(old.error_loads)
+        state: object = old
+        for k in range(60, 70):
+            at = START + timedelta(seconds=k * STEP)
+            snap = Snapshot("p", at, (), (Observation("t", "load", 20.0, at),))
+            _, state = policy.propose(snap, _ctx(at, 20.0), state, "predictive")
+        assert isinstance(state, PredictiveState)
+        assert len(state.error_loads) == len(state.errors)
+        known = state.error_loads[~np.isnan(state.error_loads)]
+        # ten cycles score the three old pending forecasts (load unknown) and seven new ones
+        assert len(known) == 7 and set(known.tolist()) == {20.0}
+        assert int(np.isnan(state.error_loads).sum()) == len(state.errors) - 7
+        assert policy.compile(1.0).learnt(state) == _learner().compile(1.0).learnt(state)
+
     @pytest.mark.parametrize(("kw", "word"), [
         ({"error_quantile": 1.0}, "error_quantile"),
         ({"error_quantile": -0.1}, "error_quantile"),
         ({"error_min": 0}, "error_min"),
         ({"error_min": 300, "error_window": 200}, "error_min"),
-    ], ids=["q-one", "q-negative", "min-zero", "min-over-window"])
+        ({"error_band": 1.0}, "error_band"),
+        ({"error_band": -2.0}, "error_band"),
+    ], ids=["q-one", "q-negative", "min-zero", "min-over-window", "band-one", "band-negative"])
     def test_bad_settings_are_refused(self, kw: dict[str, float], word: str) -> None:
         with pytest.raises(ValueError, match=word):
             _learner(**kw)
@@ -222,12 +282,14 @@ class TestLearntHeadroom:
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=1000, allow_nan=False), min_size=1, max_size=120),
-       st.floats(min_value=0.5, max_value=0.995), st.integers(min_value=1, max_value=40))
-def test_learnt_headroom_invariants(loads: list[float], quantile: float, window: int) -> None:
+       st.floats(min_value=0.5, max_value=0.995), st.integers(min_value=1, max_value=40),
+       st.sampled_from([0.0, 2.0]))
+def test_learnt_headroom_invariants(loads: list[float], quantile: float, window: int, band: float) -> None:
     """Whatever the load: the headroom is never negative, the desire never below what the current
     reading needs, the error window never longer than asked (the last errors, read-only), the
     learnt headroom its quantile, and the state survives the journal's codec unchanged."""
-    policy = _learner(error_quantile=quantile, error_window=window, error_min=1, utilisation=0.9)
+    policy = _learner(error_quantile=quantile, error_window=window, error_min=1, utilisation=0.9,
+                      error_band=band)
     compiled = policy.compile(1.0)
     for k, (desired, state) in enumerate(_states(policy, loads)):
         pad, _ = compiled.headroom(state)
@@ -235,6 +297,10 @@ def test_learnt_headroom_invariants(loads: list[float], quantile: float, window:
         assert desired >= math.ceil(loads[k] - 1e-9)
         errors = state.errors
         assert len(errors) <= window and not errors.flags.writeable
+        if band:
+            assert len(state.error_loads) == len(errors) and not state.error_loads.flags.writeable
+            similar = errors[compiled.similar(state)]
+            errors = similar if len(similar) else errors  # error_min 1: else all of them
         if len(errors):
             ranked = sorted(errors.tolist())
             at = min(len(ranked) - 1, int(quantile * len(ranked)))

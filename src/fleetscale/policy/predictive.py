@@ -29,6 +29,12 @@ How it forecasts (O(1) per cycle, no refitting):
   below 0; none until ``error_min`` errors are known). A pool learns its own noise, bursts and
   the forecast's own misses: a smooth seasonal pool gets almost none, a spiky one a lot, and
   it follows when the traffic changes kind.
+- Errors at a similar load (``error_band`` = r, off by default): each error keeps the reading
+  its forecast was made at, and the quantile is taken over the errors made at a reading within
+  a factor r of the current one (readings below one unit's share count as one unit's share),
+  when at least ``error_min`` of them are in the window; otherwise over all of them. A quiet
+  night learns from quiet hours and a busy hour from busy ones: the errors stay in metric units
+  (no ratio that explodes at low load), they are only chosen by load.
 - desired = ceil((max(forecast, current reading) + headroom) / per-unit target).
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
@@ -81,12 +87,23 @@ class PredictiveState(NamedTuple):
     last_when: float = math.nan
     #: exponentially weighted squared change of the reading per second
     var_rate: float = 0.0
-    #: forecasts awaiting their outcome: (made at, point forecast, highest reading since),
-    #: oldest first (only with ``error_quantile``)
-    pending: tuple[tuple[float, float, float], ...] = ()
+    #: forecasts awaiting their outcome: (made at, point forecast, highest reading since,
+    #: reading when made), oldest first (only with ``error_quantile``; a state saved before
+    #: the reading was kept has 3-tuples: their reading counts as unknown)
+    pending: tuple[tuple[float, ...], ...] = ()
     #: the last ``error_window`` forecast errors in arrival order (read-only; an array, not a
     #: tuple of floats: 2,880 errors are 23 KB per pool instead of about 90 KB)
     errors: npt.NDArray[np.float64] = _NO_ERRORS
+    #: the reading each of those errors' forecast was made at (same length and order as
+    #: ``errors``, read-only; NaN = unknown; only with ``error_band``)
+    error_loads: npt.NDArray[np.float64] = _NO_ERRORS
+
+
+def _joined(old: npt.NDArray[np.float64], keep: int, new: list[float]) -> npt.NDArray[np.float64]:
+    """The last ``keep`` values of ``old`` followed by ``new``, as a new read-only array."""
+    out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=np.float64)))
+    out.flags.writeable = False
+    return out
 
 
 def _median_of_known(known: list[float]) -> float:
@@ -127,6 +144,10 @@ class PredictivePolicy:
     error_quantile: float = 0.0
     error_window: int = 2880
     error_min: int = 100
+    #: learn from the errors made at a similar load: the quantile is taken over the errors
+    #: whose forecast was made at a reading within this factor of the current one (e.g. 2:
+    #: half to twice), once ``error_min`` of them are known; 0 = over all errors
+    error_band: float = 0.0
 
     def __post_init__(self) -> None:
         if self.target is not None and self.utilisation is not None:
@@ -146,6 +167,8 @@ class PredictivePolicy:
                              f"{self.volatility_window})")
         if not 0 <= self.error_quantile < 1:
             raise ValueError(f"error_quantile must be in [0, 1) (got {self.error_quantile})")
+        if self.error_band != 0 and not self.error_band > 1:
+            raise ValueError(f"error_band must be 0 (off) or > 1 (got {self.error_band})")
         if not 1 <= self.error_min <= self.error_window:
             raise ValueError(f"need 1 <= error_min <= error_window (got {self.error_min}, "
                              f"{self.error_window})")
@@ -240,7 +263,7 @@ class Forecaster:
         shape = tuple(self._shape(item, n, new_bucket + i) for i in range(self.ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate,
-                               st.pending, st.errors)
+                               st.pending, st.errors, st.error_loads)
 
     def level(self, st: PredictiveState) -> float:
         """Today's level: recent actual peaks over what the shape said for them (clipped)."""
@@ -261,7 +284,7 @@ class Forecaster:
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
         (filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate,
-         pending, errors) = st
+         pending, errors, error_loads) = st
         dt = when - last_when
         if dt > 0:  # False while NaN (first reading)
             keep = math.exp(-dt / spec.volatility_window)
@@ -270,48 +293,74 @@ class Forecaster:
         if value > peak:
             peak = value
         if pending:
-            pending, errors = self._score(pending, errors, when, value)
+            pending, errors, error_loads = self._score(pending, errors, error_loads, when, value)
         return PredictiveState(filling, peak, history, shape, actual_ewma, shape_ewma, seen, value, when,
-                               var_rate, pending, errors)
+                               var_rate, pending, errors, error_loads)
 
     def _score(
-        self, pending: tuple[tuple[float, float, float], ...], errors: npt.NDArray[np.float64],
-        when: float, value: float,
-    ) -> tuple[tuple[tuple[float, float, float], ...], npt.NDArray[np.float64]]:
+        self, pending: tuple[tuple[float, ...], ...], errors: npt.NDArray[np.float64],
+        error_loads: npt.NDArray[np.float64], when: float, value: float,
+    ) -> tuple[tuple[tuple[float, ...], ...], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """The reading ``value`` at ``when`` counts towards every earlier forecast still
         waiting; a forecast ``horizon`` seconds old is scored (highest reading since minus the
-        forecast) into the error window. Forecasts from the future (the clock went back) are
-        dropped."""
+        forecast) into the error window, with the reading it was made at when ``error_band``
+        is on. Forecasts from the future (the clock went back) are dropped."""
         horizon = self.spec.horizon
-        waiting: list[tuple[float, float, float]] = []
+        waiting: list[tuple[float, ...]] = []
         new: list[float] = []
-        for made, forecast, peak in pending:
+        new_loads: list[float] = []
+        for entry in pending:
+            made, forecast, peak = entry[0], entry[1], entry[2]
             if made >= when:
                 continue
             if value > peak:
                 peak = value
             if when + _SLACK >= made + horizon:
                 new.append(peak - forecast)
+                new_loads.append(entry[3] if len(entry) > 3 else math.nan)
             else:
-                waiting.append((made, forecast, peak))
+                waiting.append((made, forecast, peak, *entry[3:]))
         if not new:
-            return tuple(waiting), errors
+            return tuple(waiting), errors, error_loads
         window = self.spec.error_window
         keep = max(0, window - len(new))  # the last ``keep`` errors stay (none when keep is 0)
-        joined = np.concatenate((errors[max(0, len(errors) - keep):],
-                                 np.asarray(new[-window:], dtype=np.float64)))
-        joined.flags.writeable = False
-        return tuple(waiting), joined
+        joined = _joined(errors, keep, new[-window:])
+        if self.spec.error_band:
+            if len(error_loads) != len(errors):  # saved before the loads were kept: unknown
+                error_loads = np.full(len(errors), np.nan)
+            error_loads = _joined(error_loads, keep, new_loads[-window:])
+        return tuple(waiting), joined, error_loads
 
     def learnt(self, st: PredictiveState) -> float:
         """Learnt headroom: the ``error_quantile`` of the error window (0 while fewer than
-        ``error_min`` errors are known; never negative)."""
-        spec = self.spec
-        n = len(st.errors)
-        if not spec.error_quantile or n < spec.error_min:
+        ``error_min`` errors are known; never negative); with ``error_band``, of the errors
+        made at a similar reading when ``error_min`` of them are known."""
+        if not self.spec.error_quantile or len(st.errors) < self.spec.error_min:
             return 0.0
-        k = min(n - 1, int(spec.error_quantile * n))
-        return max(0.0, float(np.partition(st.errors, k)[k]))
+        return self._quantile(self._learning_from(st)[0])
+
+    def _quantile(self, errors: npt.NDArray[np.float64]) -> float:
+        n = len(errors)
+        k = min(n - 1, int(self.spec.error_quantile * n))
+        return max(0.0, float(np.partition(errors, k)[k]))
+
+    def _learning_from(self, st: PredictiveState) -> tuple[npt.NDArray[np.float64], bool]:
+        """The errors the headroom is learnt from, and whether they are only those made at a
+        similar reading (``error_band``, when ``error_min`` of them are known)."""
+        errors = st.errors
+        if self.spec.error_band and len(st.error_loads) == len(errors):
+            similar = errors[self.similar(st)]
+            if len(similar) >= self.spec.error_min:
+                return similar, True
+        return errors, False
+
+    def similar(self, st: PredictiveState) -> npt.NDArray[np.bool_]:
+        """Which errors of the window were made at a reading within ``error_band`` of the
+        current one (readings below one unit's share count as one unit's share; unknown never)."""
+        band, floor = self.spec.error_band, self.per_unit
+        now = max(st.last_value, floor)
+        loads = np.maximum(st.error_loads, floor)  # NaN stays NaN: compares False
+        return (loads >= now / band) & (loads <= now * band)
 
     def headroom(self, st: PredictiveState) -> tuple[float, str]:
         """The headroom over the point forecast and how to say it: the learnt one once
@@ -319,17 +368,19 @@ class Forecaster:
         spec = self.spec
         n = len(st.errors)
         if spec.error_quantile and n >= spec.error_min:
-            learnt = self.learnt(st)
-            return learnt, f" + learnt headroom {learnt:.4g} (q{100 * spec.error_quantile:g} of {n} errors)"
+            errors, near = self._learning_from(st)
+            learnt = self._quantile(errors)
+            which = f"{len(errors)} errors at a similar load" if near else f"{n} errors"
+            return learnt, f" + learnt headroom {learnt:.4g} (q{100 * spec.error_quantile:g} of {which})"
         pad = self.margin(st)
         return pad, f" + noise {pad:.4g}" if pad else ""
 
-    def expect(self, st: PredictiveState, when: float, base: float) -> PredictiveState:
-        """``st`` waiting for the outcome of the point forecast ``base`` made at ``when``
-        (unchanged when the learnt headroom is off)."""
+    def expect(self, st: PredictiveState, when: float, base: float, now: float) -> PredictiveState:
+        """``st`` waiting for the outcome of the point forecast ``base`` made at ``when`` with
+        the reading ``now`` (unchanged when the learnt headroom is off)."""
         if not self.spec.error_quantile:
             return st
-        return st._replace(pending=(*st.pending, (when, base, -math.inf)))
+        return st._replace(pending=(*st.pending, (when, base, -math.inf, now)))
 
     def margin(self, st: PredictiveState) -> float:
         """Noise headroom: ``volatility`` standard deviations of the change over the horizon."""
@@ -365,19 +416,19 @@ class Forecaster:
         pad, noise = self.headroom(st)
         best = self.forecast_shape(st, when)
         if best is None:
-            st = self.expect(st, when, now)
+            st = self.expect(st, when, now, now)
             units = ceil_units((now + pad) / per_unit)
             text = f"{metric} {now:.4g}{noise} / ({how}) -> {units} units; no forecast yet"
             return Proposal(label, units, text), st
         level = self.level(st)
         expected = best * level
         if expected > now:
-            st = self.expect(st, when, expected)
+            st = self.expect(st, when, expected, now)
             units = ceil_units((expected + pad) / per_unit)
             text = (f"forecast {metric} {expected:.4g} in next {self.horizon_text} s "
                     f"(level x{level:.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
             return Proposal(label, units, text), st
-        st = self.expect(st, when, now)
+        st = self.expect(st, when, now, now)
         units = ceil_units((now + pad) / per_unit)
         text = (f"{metric} {now:.4g}{noise} / ({how}) -> {units} units "
                 f"[forecast {expected:.4g} in next {self.horizon_text} s]")
