@@ -29,12 +29,15 @@ How it forecasts (O(1) per cycle, no refitting):
   below 0; none until ``error_min`` errors are known). A pool learns its own noise, bursts and
   the forecast's own misses: a smooth seasonal pool gets almost none, a spiky one a lot, and
   it follows when the traffic changes kind.
-- Errors at a similar load (``error_band`` = r, off by default): each error keeps the reading
-  its forecast was made at, and the quantile is taken over the errors made at a reading within
-  a factor r of the current one (readings below one unit's share count as one unit's share),
-  when at least ``error_min`` of them are in the window; otherwise over all of them. A quiet
-  night learns from quiet hours and a busy hour from busy ones: the errors stay in metric units
-  (no ratio that explodes at low load), they are only chosen by load.
+- Errors at a similar load (``error_band`` = r, off by default): each error keeps the *level*
+  of the reading its forecast was made at, that reading on a log scale in quarter-octave steps
+  over one unit's share (``round(4 log2(max(reading, share) / share))``, one byte: readings
+  below one unit's share are level 0), and the quantile is taken over the errors made within
+  ``floor(4 log2 r)`` levels of the current reading's (r = 2: 4 levels, a factor 2 either way,
+  up to the rounding of both levels) when at least ``error_min`` of them are in the window;
+  otherwise over all of them. A quiet night learns from quiet hours and a busy hour from busy
+  ones: the errors stay in metric units (no ratio that explodes at low load), they are only
+  chosen by load.
 - desired = ceil((max(forecast, current reading) + headroom) / per-unit target).
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
@@ -47,7 +50,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -56,11 +59,20 @@ from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import PolicyContext, ceil_units
 
 DEFAULT_UTILISATION = 0.75
+_T = TypeVar("_T", bound=np.generic)
 _DAY = 86400.0
 _WEEK = 7 * _DAY
 #: the empty error window (read-only, shared by every state that has scored nothing yet)
 _NO_ERRORS: npt.NDArray[np.float64] = np.empty(0)
 _NO_ERRORS.flags.writeable = False
+#: the empty level window (read-only, shared)
+_NO_LEVELS: npt.NDArray[np.int8] = np.empty(0, dtype=np.int8)
+_NO_LEVELS.flags.writeable = False
+#: a reading's level: quarter-octave steps over one unit's share, clipped to one signed byte;
+#: -1 for an error whose reading is unknown (saved before the levels were kept)
+_STEPS_PER_OCTAVE = 4
+_TOP_LEVEL = 127
+_UNKNOWN_LEVEL = -1
 #: seconds a cycle may come early and still score a forecast ``horizon`` seconds old
 _SLACK = 0.5
 
@@ -94,14 +106,16 @@ class PredictiveState(NamedTuple):
     #: the last ``error_window`` forecast errors in arrival order (read-only; an array, not a
     #: tuple of floats: 2,880 errors are 23 KB per pool instead of about 90 KB)
     errors: npt.NDArray[np.float64] = _NO_ERRORS
-    #: the reading each of those errors' forecast was made at (same length and order as
-    #: ``errors``, read-only; NaN = unknown; only with ``error_band``)
-    error_loads: npt.NDArray[np.float64] = _NO_ERRORS
+    #: the level of the reading each of those errors' forecast was made at (``Forecaster.
+    #: load_level``: quarter-octaves over one unit's share, one byte each, 2,880 bytes per pool;
+    #: same length and order as ``errors``, read-only; -1 = unknown; only with ``error_band``)
+    error_levels: npt.NDArray[np.int8] = _NO_LEVELS
 
 
-def _joined(old: npt.NDArray[np.float64], keep: int, new: list[float]) -> npt.NDArray[np.float64]:
-    """The last ``keep`` values of ``old`` followed by ``new``, as a new read-only array."""
-    out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=np.float64)))
+def _joined(old: npt.NDArray[_T], keep: int, new: list[float] | list[int]) -> npt.NDArray[_T]:
+    """The last ``keep`` values of ``old`` followed by ``new`` (in ``old``'s dtype), as a new
+    read-only array."""
+    out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=old.dtype)))
     out.flags.writeable = False
     return out
 
@@ -200,6 +214,8 @@ class PredictivePolicy:
             daily=tuple(d * day for d in range(1, self.days + 1)),
             level_keep=math.exp(-self.bucket / self.level_window),
             horizon_text=f"{self.horizon:g}",
+            band_levels=(math.floor(_STEPS_PER_OCTAVE * math.log2(self.error_band) + 1e-9)
+                         if self.error_band else 0),
         )
 
     def propose(
@@ -228,6 +244,8 @@ class Forecaster:
     level_keep: float
     #: ``f"{horizon:g}"`` for the reason texts
     horizon_text: str
+    #: how many levels either way ``error_band`` reaches: floor(4 log2 band) (0 when off)
+    band_levels: int = 0
 
     # --- the seasonal model -----------------------------------------------------------
 
@@ -263,7 +281,7 @@ class Forecaster:
         shape = tuple(self._shape(item, n, new_bucket + i) for i in range(self.ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate,
-                               st.pending, st.errors, st.error_loads)
+                               st.pending, st.errors, st.error_levels)
 
     def level(self, st: PredictiveState) -> float:
         """Today's level: recent actual peaks over what the shape said for them (clipped)."""
@@ -284,7 +302,7 @@ class Forecaster:
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
         (filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate,
-         pending, errors, error_loads) = st
+         pending, errors, error_levels) = st
         dt = when - last_when
         if dt > 0:  # False while NaN (first reading)
             keep = math.exp(-dt / spec.volatility_window)
@@ -293,22 +311,22 @@ class Forecaster:
         if value > peak:
             peak = value
         if pending:
-            pending, errors, error_loads = self._score(pending, errors, error_loads, when, value)
+            pending, errors, error_levels = self._score(pending, errors, error_levels, when, value)
         return PredictiveState(filling, peak, history, shape, actual_ewma, shape_ewma, seen, value, when,
-                               var_rate, pending, errors, error_loads)
+                               var_rate, pending, errors, error_levels)
 
     def _score(
         self, pending: tuple[tuple[float, ...], ...], errors: npt.NDArray[np.float64],
-        error_loads: npt.NDArray[np.float64], when: float, value: float,
-    ) -> tuple[tuple[tuple[float, ...], ...], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        error_levels: npt.NDArray[np.int8], when: float, value: float,
+    ) -> tuple[tuple[tuple[float, ...], ...], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
         """The reading ``value`` at ``when`` counts towards every earlier forecast still
         waiting; a forecast ``horizon`` seconds old is scored (highest reading since minus the
-        forecast) into the error window, with the reading it was made at when ``error_band``
-        is on. Forecasts from the future (the clock went back) are dropped."""
+        forecast) into the error window, with the level of the reading it was made at when
+        ``error_band`` is on. Forecasts from the future (the clock went back) are dropped."""
         horizon = self.spec.horizon
         waiting: list[tuple[float, ...]] = []
         new: list[float] = []
-        new_loads: list[float] = []
+        new_levels: list[int] = []
         for entry in pending:
             made, forecast, peak = entry[0], entry[1], entry[2]
             if made >= when:
@@ -317,19 +335,19 @@ class Forecaster:
                 peak = value
             if when + _SLACK >= made + horizon:
                 new.append(peak - forecast)
-                new_loads.append(entry[3] if len(entry) > 3 else math.nan)
+                new_levels.append(self.load_level(entry[3]) if len(entry) > 3 else _UNKNOWN_LEVEL)
             else:
                 waiting.append((made, forecast, peak, *entry[3:]))
         if not new:
-            return tuple(waiting), errors, error_loads
+            return tuple(waiting), errors, error_levels
         window = self.spec.error_window
         keep = max(0, window - len(new))  # the last ``keep`` errors stay (none when keep is 0)
         joined = _joined(errors, keep, new[-window:])
         if self.spec.error_band:
-            if len(error_loads) != len(errors):  # saved before the loads were kept: unknown
-                error_loads = np.full(len(errors), np.nan)
-            error_loads = _joined(error_loads, keep, new_loads[-window:])
-        return tuple(waiting), joined, error_loads
+            if len(error_levels) != len(errors) or error_levels.dtype != np.int8:  # none kept yet
+                error_levels = np.full(len(errors), _UNKNOWN_LEVEL, dtype=np.int8)
+            error_levels = _joined(error_levels, keep, new_levels[-window:])
+        return tuple(waiting), joined, error_levels
 
     def learnt(self, st: PredictiveState) -> float:
         """Learnt headroom: the ``error_quantile`` of the error window (0 while fewer than
@@ -348,19 +366,28 @@ class Forecaster:
         """The errors the headroom is learnt from, and whether they are only those made at a
         similar reading (``error_band``, when ``error_min`` of them are known)."""
         errors = st.errors
-        if self.spec.error_band and len(st.error_loads) == len(errors):
+        if self.spec.error_band and len(st.error_levels) == len(errors) and st.error_levels.dtype == np.int8:
             similar = errors[self.similar(st)]
             if len(similar) >= self.spec.error_min:
                 return similar, True
         return errors, False
 
+    def load_level(self, reading: float) -> int:
+        """The level of ``reading``: quarter-octave steps over one unit's share,
+        ``round(4 log2(max(reading, share) / share))`` clipped to 0..127 (a reading at or below
+        one unit's share is 0; 127 is 2^31.75 shares; NaN counts as 0)."""
+        ratio = reading / self.per_unit
+        if not ratio > 1:  # also NaN
+            return 0
+        return min(_TOP_LEVEL, round(_STEPS_PER_OCTAVE * math.log2(ratio)))
+
     def similar(self, st: PredictiveState) -> npt.NDArray[np.bool_]:
         """Which errors of the window were made at a reading within ``error_band`` of the
-        current one (readings below one unit's share count as one unit's share; unknown never)."""
-        band, floor = self.spec.error_band, self.per_unit
-        now = max(st.last_value, floor)
-        loads = np.maximum(st.error_loads, floor)  # NaN stays NaN: compares False
-        return (loads >= now / band) & (loads <= now * band)
+        current one: a level at most ``band_levels`` from the current reading's (unknown never)."""
+        now = self.load_level(st.last_value)
+        reach = self.band_levels
+        levels = st.error_levels
+        return (levels >= max(0, now - reach)) & (levels <= min(_TOP_LEVEL, now + reach))
 
     def headroom(self, st: PredictiveState) -> tuple[float, str]:
         """The headroom over the point forecast and how to say it: the learnt one once
