@@ -8,7 +8,8 @@ One ``predictive`` policy that learns the pool's own noise online, at 90 % per u
   (highest reading over the ``horizon`` after a forecast, minus that forecast) over its last
   2880 forecasts (two days of 1-minute cycles: every hour of the day twice, ~29 errors above
   the 99th percentile), taken over the errors made at a similar load (a reading within a factor
-  2 of the current one, when 100 of them are in the window; else over all of them): a quiet
+  2 of the current one, as 4 quarter-octave levels either way, when 100 of them are in the
+  window; else over all of them): a quiet
   night learns from quiet hours, a busy hour from busy ones. A smooth seasonal pool learns almost
   no headroom, a bursty one a lot, and the headroom follows when the traffic changes kind. Until 100
   errors are known (a quantile of fewer is just their maximum) the headroom is half a standard
