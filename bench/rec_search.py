@@ -20,7 +20,7 @@ the shared traces; it must be re-checked when the governor, the planner or the s
 change). Scores and averages are ``bench/quality.py``'s.
 
     PYTHONPATH=src python bench/rec_search.py [--utilisation 0.9] [--quantile 0.99] [--window 2880]
-        [--min-errors 100] [--volatility 0.5] [--down 300] [--check wc98]
+        [--min-errors 100] [--band 2] [--volatility 0.5] [--down 300] [--check wc98]
 """
 
 from __future__ import annotations
@@ -120,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quantile", type=float, default=0.99)
     ap.add_argument("--window", type=int, default=2880)
     ap.add_argument("--min-errors", type=int, default=100)
+    ap.add_argument("--band", type=float, default=2.0,
+                    help="learn from the errors made within this factor of the current reading (0 = all)")
     ap.add_argument("--volatility", type=float, default=0.5)
     ap.add_argument("--down", type=float, default=300.0, help="scale-down stabilisation window, seconds")
     ap.add_argument("--check", default=None, help="verify the replay against bench/quality.py on this trace")
     args = ap.parse_args(argv)
     policy = PredictivePolicy(name="predictive", utilisation=args.utilisation, horizon=BOOT + INTERVAL,
                               volatility=args.volatility, error_quantile=args.quantile,
-                              error_window=args.window, error_min=args.min_errors)
+                              error_window=args.window, error_min=args.min_errors, error_band=args.band)
     paths = sorted(args.traces.glob("*.csv"))
     if args.check is not None:
         from fleetscale.policy.recommended import recommended_policies

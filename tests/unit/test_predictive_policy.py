@@ -209,12 +209,122 @@ class TestLearntHeadroom:
                 assert pad == compiled.learnt(state) and "learnt headroom" in text
             assert desired >= math.ceil(loads[k] - 1e-9)
 
+    def test_band_learns_from_the_errors_made_at_a_similar_load(self) -> None:
+        """Busy noisy hours and quiet flat hours in turn: with ``error_band`` the headroom at a
+        quiet reading is the quantile of the errors made at quiet readings (a level within 4
+        quarter-octaves of the current one, below one unit's share counted as level 0), at a busy
+        reading that of the busy ones."""
+        rng = np.random.default_rng(11)
+        loads = ((100.0 + rng.normal(0.0, 10.0, 300)).tolist() + [5.0] * 150
+                 + (100.0 + rng.normal(0.0, 10.0, 300)).tolist() + [5.0] * 150)
+        policy = _learner(error_window=1000, error_min=50, error_band=2.0)
+        compiled = policy.compile(1.0)
+        out = _states(policy, loads)
+        plain = _learner(error_window=1000, error_min=50).compile(1.0)
+
+        def level(x: float) -> int:  # one unit's share is 1.0 here
+            return round(4 * math.log2(max(x, 1.0)))
+
+        def expected(end: int) -> float:
+            now = level(loads[end])
+            made = [k for k in range(max(0, end - 1002), end - 2) if abs(level(loads[k]) - now) <= 4]
+            errors = sorted(max(loads[k + 1:k + 4]) - loads[k] for k in made)
+            return max(0.0, errors[int(0.9 * len(errors))])
+
+        quiet, noisy = len(loads) - 1, 749
+        state = out[quiet][1]
+        assert len(state.error_levels) == len(state.errors) and state.error_levels.dtype == np.int8
+        assert expected(quiet) == 0.0 and compiled.learnt(state) == 0.0
+        assert plain.learnt(state) > 10.0  # all errors: the busy hours' noise
+        assert expected(noisy) > 10.0 and compiled.learnt(out[noisy][1]) == pytest.approx(expected(noisy))
+        assert out[quiet][0] == 5
+        assert "at a similar load" in compiled.headroom(state)[1]
+
+    def test_band_falls_back_to_all_errors_at_a_new_load(self) -> None:
+        """A reading far from every earlier one: fewer than ``error_min`` similar errors, so the
+        quantile is over all of them."""
+        loads = [20.0 + (6.0 if k % 5 == 0 else 0.0) for k in range(120)] + [300.0]
+        policy = _learner(error_band=2.0)
+        compiled = policy.compile(1.0)
+        state = _states(policy, loads)[-1][1]
+        assert compiled.learnt(state) == _learner().compile(1.0).learnt(state) > 0.0
+        assert "similar" not in compiled.headroom(state)[1]
+
+    def test_band_reads_a_state_saved_before_the_levels_were_kept(self) -> None:
+        """A state with 3-tuple pending forecasts and no ``error_levels`` (saved by the version
+        before ``error_band``, main's format): its errors count with an unknown level (-1), in
+        the fallback only."""
+        loads = [20.0 + (6.0 if k % 5 == 0 else 0.0) for k in range(60)]
+        policy = _learner(error_band=2.0)
+        old = _states(_learner(), loads)[-1][1]
+        old = old._replace(pending=tuple(p[:3] for p in old.pending))
+        saved = encode(old)
+        saved["v"] = saved["v"][:12]  # main's PredictiveState: twelve fields, no levels
+        old = decode(json.loads(json.dumps(saved)))
+        assert isinstance(old, PredictiveState) and not len(old.error_levels)
+        state: object = old
+        for k in range(60, 70):
+            at = START + timedelta(seconds=k * STEP)
+            snap = Snapshot("p", at, (), (Observation("t", "load", 20.0, at),))
+            _, state = policy.propose(snap, _ctx(at, 20.0), state, "predictive")
+        assert isinstance(state, PredictiveState)
+        levels = state.error_levels
+        assert len(levels) == len(state.errors) and levels.dtype == np.int8
+        known = levels[levels >= 0]
+        # ten cycles score the three old pending forecasts (level unknown) and seven new ones
+        assert len(known) == 7 and set(known.tolist()) == {round(4 * math.log2(20.0))}
+        assert int((levels == -1).sum()) == len(state.errors) - 7
+        assert policy.compile(1.0).learnt(state) == _learner().compile(1.0).learnt(state)
+
+    def test_levels_are_quarter_octaves_over_one_units_share(self) -> None:
+        """A reading's level: round(4 log2(reading / share)), 0 at or below one unit's share,
+        at most 127; ``error_band`` 2 reaches 4 levels either way, 1.5 reaches 2."""
+        compiled = _learner(error_band=2.0, utilisation=0.5).compile(4.0)  # share 2.0
+        assert [compiled.load_level(x) for x in (0.0, 1.0, 2.0, 4.0, 2.0 * 2 ** 0.25, 2.0 * 2 ** 0.37)] \
+            == [0, 0, 0, 4, 1, 1]
+        assert compiled.load_level(math.nan) == 0 and compiled.load_level(1e300) == 127
+        assert compiled.band_levels == 4
+        assert _learner(error_band=1.5).compile(1.0).band_levels == 2
+        assert _learner().compile(1.0).band_levels == 0
+
+    def test_similar_is_within_the_band_of_levels(self) -> None:
+        """Levels 0..12 and -1 (unknown) at the current reading's level 8 (a reading of 4 shares):
+        those within 4 levels are similar, the unknown one never."""
+        compiled = _learner(error_band=2.0).compile(1.0)
+        levels = np.array([-1, *range(13)], dtype=np.int8)
+        state = PredictiveState(0, 0.0, np.empty(0), (), last_value=4.0, errors=np.zeros(len(levels)),
+                                error_levels=levels)
+        assert levels[compiled.similar(state)].tolist() == list(range(4, 13))
+        top = state._replace(last_value=1e300, error_levels=np.array([-1, 0, 122, 123, 127], dtype=np.int8),
+                             errors=np.zeros(5))
+        assert compiled.similar(top).tolist() == [False, False, False, True, True]
+
+    def test_band_ignores_a_window_of_float_loads(self) -> None:
+        """A state whose last field holds float readings (the unreleased first form of the band,
+        never on main) is read as levels unknown: the fallback over all errors, then levels."""
+        loads = [20.0 + (6.0 if k % 5 == 0 else 0.0) for k in range(120)]
+        policy = _learner(error_band=2.0)
+        state = _states(policy, loads)[-1][1]
+        floats = np.full(len(state.errors), 20.0)
+        floats.flags.writeable = False
+        odd = state._replace(error_levels=floats)  # type: ignore[arg-type]
+        compiled = policy.compile(1.0)
+        assert compiled.learnt(odd) == _learner().compile(1.0).learnt(odd)
+        assert "similar" not in compiled.headroom(odd)[1]
+        at = START + timedelta(seconds=120 * STEP)
+        snap = Snapshot("p", at, (), (Observation("t", "load", 20.0, at),))
+        _, after = policy.propose(snap, _ctx(at, 20.0), odd, "predictive")
+        assert isinstance(after, PredictiveState) and after.error_levels.dtype == np.int8
+        assert len(after.error_levels) == len(after.errors) and int(after.error_levels[-1]) == 17
+
     @pytest.mark.parametrize(("kw", "word"), [
         ({"error_quantile": 1.0}, "error_quantile"),
         ({"error_quantile": -0.1}, "error_quantile"),
         ({"error_min": 0}, "error_min"),
         ({"error_min": 300, "error_window": 200}, "error_min"),
-    ], ids=["q-one", "q-negative", "min-zero", "min-over-window"])
+        ({"error_band": 1.0}, "error_band"),
+        ({"error_band": -2.0}, "error_band"),
+    ], ids=["q-one", "q-negative", "min-zero", "min-over-window", "band-one", "band-negative"])
     def test_bad_settings_are_refused(self, kw: dict[str, float], word: str) -> None:
         with pytest.raises(ValueError, match=word):
             _learner(**kw)
@@ -222,12 +332,14 @@ class TestLearntHeadroom:
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=1000, allow_nan=False), min_size=1, max_size=120),
-       st.floats(min_value=0.5, max_value=0.995), st.integers(min_value=1, max_value=40))
-def test_learnt_headroom_invariants(loads: list[float], quantile: float, window: int) -> None:
+       st.floats(min_value=0.5, max_value=0.995), st.integers(min_value=1, max_value=40),
+       st.sampled_from([0.0, 2.0]))
+def test_learnt_headroom_invariants(loads: list[float], quantile: float, window: int, band: float) -> None:
     """Whatever the load: the headroom is never negative, the desire never below what the current
     reading needs, the error window never longer than asked (the last errors, read-only), the
     learnt headroom its quantile, and the state survives the journal's codec unchanged."""
-    policy = _learner(error_quantile=quantile, error_window=window, error_min=1, utilisation=0.9)
+    policy = _learner(error_quantile=quantile, error_window=window, error_min=1, utilisation=0.9,
+                      error_band=band)
     compiled = policy.compile(1.0)
     for k, (desired, state) in enumerate(_states(policy, loads)):
         pad, _ = compiled.headroom(state)
@@ -235,6 +347,12 @@ def test_learnt_headroom_invariants(loads: list[float], quantile: float, window:
         assert desired >= math.ceil(loads[k] - 1e-9)
         errors = state.errors
         assert len(errors) <= window and not errors.flags.writeable
+        if band:
+            levels = state.error_levels
+            assert len(levels) == len(errors) and not levels.flags.writeable and levels.dtype == np.int8
+            assert bool(((levels >= 0) & (levels <= 127)).all())
+            similar = errors[compiled.similar(state)]
+            errors = similar if len(similar) else errors  # error_min 1: else all of them
         if len(errors):
             ranked = sorted(errors.tolist())
             at = min(len(ranked) - 1, int(quantile * len(ranked)))

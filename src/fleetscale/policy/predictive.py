@@ -29,6 +29,15 @@ How it forecasts (O(1) per cycle, no refitting):
   below 0; none until ``error_min`` errors are known). A pool learns its own noise, bursts and
   the forecast's own misses: a smooth seasonal pool gets almost none, a spiky one a lot, and
   it follows when the traffic changes kind.
+- Errors at a similar load (``error_band`` = r, off by default): each error keeps the *level*
+  of the reading its forecast was made at, that reading on a log scale in quarter-octave steps
+  over one unit's share (``round(4 log2(max(reading, share) / share))``, one byte: readings
+  below one unit's share are level 0), and the quantile is taken over the errors made within
+  ``floor(4 log2 r)`` levels of the current reading's (r = 2: 4 levels, a factor 2 either way,
+  up to the rounding of both levels) when at least ``error_min`` of them are in the window;
+  otherwise over all of them. A quiet night learns from quiet hours and a busy hour from busy
+  ones: the errors stay in metric units (no ratio that explodes at low load), they are only
+  chosen by load.
 - desired = ceil((max(forecast, current reading) + headroom) / per-unit target).
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
@@ -41,7 +50,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -50,11 +59,20 @@ from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import PolicyContext, ceil_units
 
 DEFAULT_UTILISATION = 0.75
+_T = TypeVar("_T", bound=np.generic)
 _DAY = 86400.0
 _WEEK = 7 * _DAY
 #: the empty error window (read-only, shared by every state that has scored nothing yet)
 _NO_ERRORS: npt.NDArray[np.float64] = np.empty(0)
 _NO_ERRORS.flags.writeable = False
+#: the empty level window (read-only, shared)
+_NO_LEVELS: npt.NDArray[np.int8] = np.empty(0, dtype=np.int8)
+_NO_LEVELS.flags.writeable = False
+#: a reading's level: quarter-octave steps over one unit's share, clipped to one signed byte;
+#: -1 for an error whose reading is unknown (saved before the levels were kept)
+_STEPS_PER_OCTAVE = 4
+_TOP_LEVEL = 127
+_UNKNOWN_LEVEL = -1
 #: seconds a cycle may come early and still score a forecast ``horizon`` seconds old
 _SLACK = 0.5
 
@@ -81,12 +99,25 @@ class PredictiveState(NamedTuple):
     last_when: float = math.nan
     #: exponentially weighted squared change of the reading per second
     var_rate: float = 0.0
-    #: forecasts awaiting their outcome: (made at, point forecast, highest reading since),
-    #: oldest first (only with ``error_quantile``)
-    pending: tuple[tuple[float, float, float], ...] = ()
+    #: forecasts awaiting their outcome: (made at, point forecast, highest reading since,
+    #: reading when made), oldest first (only with ``error_quantile``; a state saved before
+    #: the reading was kept has 3-tuples: their reading counts as unknown)
+    pending: tuple[tuple[float, ...], ...] = ()
     #: the last ``error_window`` forecast errors in arrival order (read-only; an array, not a
     #: tuple of floats: 2,880 errors are 23 KB per pool instead of about 90 KB)
     errors: npt.NDArray[np.float64] = _NO_ERRORS
+    #: the level of the reading each of those errors' forecast was made at (``Forecaster.
+    #: load_level``: quarter-octaves over one unit's share, one byte each, 2,880 bytes per pool;
+    #: same length and order as ``errors``, read-only; -1 = unknown; only with ``error_band``)
+    error_levels: npt.NDArray[np.int8] = _NO_LEVELS
+
+
+def _joined(old: npt.NDArray[_T], keep: int, new: list[float] | list[int]) -> npt.NDArray[_T]:
+    """The last ``keep`` values of ``old`` followed by ``new`` (in ``old``'s dtype), as a new
+    read-only array."""
+    out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=old.dtype)))
+    out.flags.writeable = False
+    return out
 
 
 def _median_of_known(known: list[float]) -> float:
@@ -127,6 +158,10 @@ class PredictivePolicy:
     error_quantile: float = 0.0
     error_window: int = 2880
     error_min: int = 100
+    #: learn from the errors made at a similar load: the quantile is taken over the errors
+    #: whose forecast was made at a reading within this factor of the current one (e.g. 2:
+    #: half to twice), once ``error_min`` of them are known; 0 = over all errors
+    error_band: float = 0.0
 
     def __post_init__(self) -> None:
         if self.target is not None and self.utilisation is not None:
@@ -146,6 +181,8 @@ class PredictivePolicy:
                              f"{self.volatility_window})")
         if not 0 <= self.error_quantile < 1:
             raise ValueError(f"error_quantile must be in [0, 1) (got {self.error_quantile})")
+        if self.error_band != 0 and not self.error_band > 1:
+            raise ValueError(f"error_band must be 0 (off) or > 1 (got {self.error_band})")
         if not 1 <= self.error_min <= self.error_window:
             raise ValueError(f"need 1 <= error_min <= error_window (got {self.error_min}, "
                              f"{self.error_window})")
@@ -177,6 +214,8 @@ class PredictivePolicy:
             daily=tuple(d * day for d in range(1, self.days + 1)),
             level_keep=math.exp(-self.bucket / self.level_window),
             horizon_text=f"{self.horizon:g}",
+            band_levels=(math.floor(_STEPS_PER_OCTAVE * math.log2(self.error_band) + 1e-9)
+                         if self.error_band else 0),
         )
 
     def propose(
@@ -205,6 +244,8 @@ class Forecaster:
     level_keep: float
     #: ``f"{horizon:g}"`` for the reason texts
     horizon_text: str
+    #: how many levels either way ``error_band`` reaches: floor(4 log2 band) (0 when off)
+    band_levels: int = 0
 
     # --- the seasonal model -----------------------------------------------------------
 
@@ -240,7 +281,7 @@ class Forecaster:
         shape = tuple(self._shape(item, n, new_bucket + i) for i in range(self.ahead))
         return PredictiveState(new_bucket, -math.inf, history, shape, actual_ewma, shape_ewma,
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate,
-                               st.pending, st.errors)
+                               st.pending, st.errors, st.error_levels)
 
     def level(self, st: PredictiveState) -> float:
         """Today's level: recent actual peaks over what the shape said for them (clipped)."""
@@ -261,7 +302,7 @@ class Forecaster:
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
         (filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate,
-         pending, errors) = st
+         pending, errors, error_levels) = st
         dt = when - last_when
         if dt > 0:  # False while NaN (first reading)
             keep = math.exp(-dt / spec.volatility_window)
@@ -270,48 +311,83 @@ class Forecaster:
         if value > peak:
             peak = value
         if pending:
-            pending, errors = self._score(pending, errors, when, value)
+            pending, errors, error_levels = self._score(pending, errors, error_levels, when, value)
         return PredictiveState(filling, peak, history, shape, actual_ewma, shape_ewma, seen, value, when,
-                               var_rate, pending, errors)
+                               var_rate, pending, errors, error_levels)
 
     def _score(
-        self, pending: tuple[tuple[float, float, float], ...], errors: npt.NDArray[np.float64],
-        when: float, value: float,
-    ) -> tuple[tuple[tuple[float, float, float], ...], npt.NDArray[np.float64]]:
+        self, pending: tuple[tuple[float, ...], ...], errors: npt.NDArray[np.float64],
+        error_levels: npt.NDArray[np.int8], when: float, value: float,
+    ) -> tuple[tuple[tuple[float, ...], ...], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
         """The reading ``value`` at ``when`` counts towards every earlier forecast still
         waiting; a forecast ``horizon`` seconds old is scored (highest reading since minus the
-        forecast) into the error window. Forecasts from the future (the clock went back) are
-        dropped."""
+        forecast) into the error window, with the level of the reading it was made at when
+        ``error_band`` is on. Forecasts from the future (the clock went back) are dropped."""
         horizon = self.spec.horizon
-        waiting: list[tuple[float, float, float]] = []
+        waiting: list[tuple[float, ...]] = []
         new: list[float] = []
-        for made, forecast, peak in pending:
+        new_levels: list[int] = []
+        for entry in pending:
+            made, forecast, peak = entry[0], entry[1], entry[2]
             if made >= when:
                 continue
             if value > peak:
                 peak = value
             if when + _SLACK >= made + horizon:
                 new.append(peak - forecast)
+                new_levels.append(self.load_level(entry[3]) if len(entry) > 3 else _UNKNOWN_LEVEL)
             else:
-                waiting.append((made, forecast, peak))
+                waiting.append((made, forecast, peak, *entry[3:]))
         if not new:
-            return tuple(waiting), errors
+            return tuple(waiting), errors, error_levels
         window = self.spec.error_window
         keep = max(0, window - len(new))  # the last ``keep`` errors stay (none when keep is 0)
-        joined = np.concatenate((errors[max(0, len(errors) - keep):],
-                                 np.asarray(new[-window:], dtype=np.float64)))
-        joined.flags.writeable = False
-        return tuple(waiting), joined
+        joined = _joined(errors, keep, new[-window:])
+        if self.spec.error_band:
+            if len(error_levels) != len(errors) or error_levels.dtype != np.int8:  # none kept yet
+                error_levels = np.full(len(errors), _UNKNOWN_LEVEL, dtype=np.int8)
+            error_levels = _joined(error_levels, keep, new_levels[-window:])
+        return tuple(waiting), joined, error_levels
 
     def learnt(self, st: PredictiveState) -> float:
         """Learnt headroom: the ``error_quantile`` of the error window (0 while fewer than
-        ``error_min`` errors are known; never negative)."""
-        spec = self.spec
-        n = len(st.errors)
-        if not spec.error_quantile or n < spec.error_min:
+        ``error_min`` errors are known; never negative); with ``error_band``, of the errors
+        made at a similar reading when ``error_min`` of them are known."""
+        if not self.spec.error_quantile or len(st.errors) < self.spec.error_min:
             return 0.0
-        k = min(n - 1, int(spec.error_quantile * n))
-        return max(0.0, float(np.partition(st.errors, k)[k]))
+        return self._quantile(self._learning_from(st)[0])
+
+    def _quantile(self, errors: npt.NDArray[np.float64]) -> float:
+        n = len(errors)
+        k = min(n - 1, int(self.spec.error_quantile * n))
+        return max(0.0, float(np.partition(errors, k)[k]))
+
+    def _learning_from(self, st: PredictiveState) -> tuple[npt.NDArray[np.float64], bool]:
+        """The errors the headroom is learnt from, and whether they are only those made at a
+        similar reading (``error_band``, when ``error_min`` of them are known)."""
+        errors = st.errors
+        if self.spec.error_band and len(st.error_levels) == len(errors) and st.error_levels.dtype == np.int8:
+            similar = errors[self.similar(st)]
+            if len(similar) >= self.spec.error_min:
+                return similar, True
+        return errors, False
+
+    def load_level(self, reading: float) -> int:
+        """The level of ``reading``: quarter-octave steps over one unit's share,
+        ``round(4 log2(max(reading, share) / share))`` clipped to 0..127 (a reading at or below
+        one unit's share is 0; 127 is 2^31.75 shares; NaN counts as 0)."""
+        ratio = reading / self.per_unit
+        if not ratio > 1:  # also NaN
+            return 0
+        return min(_TOP_LEVEL, round(_STEPS_PER_OCTAVE * math.log2(ratio)))
+
+    def similar(self, st: PredictiveState) -> npt.NDArray[np.bool_]:
+        """Which errors of the window were made at a reading within ``error_band`` of the
+        current one: a level at most ``band_levels`` from the current reading's (unknown never)."""
+        now = self.load_level(st.last_value)
+        reach = self.band_levels
+        levels = st.error_levels
+        return (levels >= max(0, now - reach)) & (levels <= min(_TOP_LEVEL, now + reach))
 
     def headroom(self, st: PredictiveState) -> tuple[float, str]:
         """The headroom over the point forecast and how to say it: the learnt one once
@@ -319,17 +395,19 @@ class Forecaster:
         spec = self.spec
         n = len(st.errors)
         if spec.error_quantile and n >= spec.error_min:
-            learnt = self.learnt(st)
-            return learnt, f" + learnt headroom {learnt:.4g} (q{100 * spec.error_quantile:g} of {n} errors)"
+            errors, near = self._learning_from(st)
+            learnt = self._quantile(errors)
+            which = f"{len(errors)} errors at a similar load" if near else f"{n} errors"
+            return learnt, f" + learnt headroom {learnt:.4g} (q{100 * spec.error_quantile:g} of {which})"
         pad = self.margin(st)
         return pad, f" + noise {pad:.4g}" if pad else ""
 
-    def expect(self, st: PredictiveState, when: float, base: float) -> PredictiveState:
-        """``st`` waiting for the outcome of the point forecast ``base`` made at ``when``
-        (unchanged when the learnt headroom is off)."""
+    def expect(self, st: PredictiveState, when: float, base: float, now: float) -> PredictiveState:
+        """``st`` waiting for the outcome of the point forecast ``base`` made at ``when`` with
+        the reading ``now`` (unchanged when the learnt headroom is off)."""
         if not self.spec.error_quantile:
             return st
-        return st._replace(pending=(*st.pending, (when, base, -math.inf)))
+        return st._replace(pending=(*st.pending, (when, base, -math.inf, now)))
 
     def margin(self, st: PredictiveState) -> float:
         """Noise headroom: ``volatility`` standard deviations of the change over the horizon."""
@@ -365,19 +443,19 @@ class Forecaster:
         pad, noise = self.headroom(st)
         best = self.forecast_shape(st, when)
         if best is None:
-            st = self.expect(st, when, now)
+            st = self.expect(st, when, now, now)
             units = ceil_units((now + pad) / per_unit)
             text = f"{metric} {now:.4g}{noise} / ({how}) -> {units} units; no forecast yet"
             return Proposal(label, units, text), st
         level = self.level(st)
         expected = best * level
         if expected > now:
-            st = self.expect(st, when, expected)
+            st = self.expect(st, when, expected, now)
             units = ceil_units((expected + pad) / per_unit)
             text = (f"forecast {metric} {expected:.4g} in next {self.horizon_text} s "
                     f"(level x{level:.2f}){noise} / ({how}) -> {units} units [now {now:.4g}]")
             return Proposal(label, units, text), st
-        st = self.expect(st, when, now)
+        st = self.expect(st, when, now, now)
         units = ceil_units((now + pad) / per_unit)
         text = (f"{metric} {now:.4g}{noise} / ({how}) -> {units} units "
                 f"[forecast {expected:.4g} in next {self.horizon_text} s]")

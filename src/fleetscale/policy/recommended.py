@@ -7,8 +7,11 @@ One ``predictive`` policy that learns the pool's own noise online, at 90 % per u
 - learnt headroom: the 99th percentile of the policy's own forecast errors over the lead time
   (highest reading over the ``horizon`` after a forecast, minus that forecast) over its last
   2880 forecasts (two days of 1-minute cycles: every hour of the day twice, ~29 errors above
-  the 99th percentile). A smooth seasonal pool learns almost no headroom,
-  a bursty one a lot, and the headroom follows when the traffic changes kind. Until 100
+  the 99th percentile), taken over the errors made at a similar load (a reading within a factor
+  2 of the current one, as 4 quarter-octave levels either way, when 100 of them are in the
+  window; else over all of them): a quiet
+  night learns from quiet hours, a busy hour from busy ones. A smooth seasonal pool learns almost
+  no headroom, a bursty one a lot, and the headroom follows when the traffic changes kind. Until 100
   errors are known (a quantile of fewer is just their maximum) the headroom is half a standard
   deviation of the load's recent change over the horizon (the volatility prior);
 - desired = ceil((point forecast + headroom) / (0.9 x unit capacity)): the 10 % left per unit
@@ -34,6 +37,8 @@ UTILISATION = 0.90
 ERROR_QUANTILE = 0.99
 ERROR_WINDOW = 2880
 ERROR_MIN = 100
+#: ... over the errors made at a reading within this factor of the current one (when ERROR_MIN)
+ERROR_BAND = 2.0
 VOLATILITY = 0.5
 DOWN_WINDOW = 300.0
 
@@ -42,7 +47,8 @@ def recommended_policies(horizon: float = 180.0) -> tuple[PolicySpec, ...]:
     """``horizon``: seconds to provision ahead, the pool's boot delay plus its interval."""
     return (
         PredictivePolicy(name="predictive", utilisation=UTILISATION, horizon=horizon, volatility=VOLATILITY,
-                         error_quantile=ERROR_QUANTILE, error_window=ERROR_WINDOW, error_min=ERROR_MIN),
+                         error_quantile=ERROR_QUANTILE, error_window=ERROR_WINDOW, error_min=ERROR_MIN,
+                         error_band=ERROR_BAND),
     )
 
 
