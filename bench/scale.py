@@ -66,11 +66,12 @@ class Count(logging.Handler):
             self.n += 1
 
 
-def config(pools: int, interval: float, journal: str, replicas: int) -> dict[str, Any]:
+def config(pools: int, interval: float, journal: str, replicas: int, initial: int = 0) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "pools": [{"name": f"pool-{i:05d}", "interval": interval, "max": 5,
                    "sources": [{"kind": "fixed", "value": 2}],
-                   "provider": {"kind": "simulated", "boot_delay": 0}} for i in range(pools)],
+                   "provider": {"kind": "simulated", "boot_delay": 0, "initial": initial}}
+                  for i in range(pools)],
         "journal": {"sql": journal, "log": False},
     }
     if replicas > 1:
@@ -190,7 +191,7 @@ def one_case(pools: int, replicas: int, args: argparse.Namespace) -> list[dict[s
         base.dispose()
         journal = args.journal.rsplit("/", 1)[0] + "/" + name
     path = tmp / "fleet.json"
-    path.write_text(json.dumps(config(pools, args.interval, journal, replicas)))
+    path.write_text(json.dumps(config(pools, args.interval, journal, replicas, args.initial)))
     if replicas == 1:
         return [measure(str(path), args.interval, args.warmup, args.seconds)]
     argv = [sys.executable, __file__, "--child", str(path), "--interval", str(args.interval),
@@ -211,6 +212,10 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=30.0)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--journal", help="SQLAlchemy URL of a server (a fresh database per case)")
+    ap.add_argument("--initial", type=int, default=0,
+                    help="instances each pool's simulated fleet already runs at start (3: the pool's "
+                         "desired size, so the first cycles adopt instead of launching: replicas "
+                         "restarted on running fleets rather than 10,000 fleets launched at once)")
     ap.add_argument("--profile", type=int, metavar="ROUNDS", help="profile ROUNDS steady rounds instead")
     ap.add_argument("--child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args()
