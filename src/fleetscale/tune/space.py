@@ -27,6 +27,8 @@ HEADROOMS = ("volatility", "learnt")
 #: taken over (12 h, 1 day, 2 days, 4 days of 1-minute cycles)
 ERROR_QUANTILE = (0.9, 0.999)
 ERROR_WINDOWS = (720, 1440, 2880, 5760)
+#: errors taken only from forecasts made at a similar reading (within this factor; 0: all)
+ERROR_BANDS = (0.0, 2.0)
 
 Headroom = Literal["volatility", "learnt"]
 
@@ -61,6 +63,7 @@ class Params:
     headroom: Headroom = "volatility"
     error_quantile: float = recommended.ERROR_QUANTILE
     error_window: int = recommended.ERROR_WINDOW
+    error_band: float = recommended.ERROR_BAND
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +80,7 @@ class Params:
                 "horizon": horizon, "volatility": z, "volatility_window": self.volatility_window}
             if self.headroom == "learnt":
                 predictive.update(error_quantile=self.error_quantile, error_window=self.error_window,
-                                  error_min=recommended.ERROR_MIN)
+                                  error_min=recommended.ERROR_MIN, error_band=self.error_band)
             out.append(predictive)
         return out
 
@@ -103,6 +106,7 @@ def suggest(s: Suggest) -> Params:
         headroom=s.suggest_categorical("headroom", list(HEADROOMS)),
         error_quantile=_r(s.suggest_float("error_quantile", *ERROR_QUANTILE)),
         error_window=int(s.suggest_categorical("error_window", list(ERROR_WINDOWS))),
+        error_band=float(s.suggest_categorical("error_band", list(ERROR_BANDS))),
     )
 
 
@@ -138,6 +142,7 @@ DEFAULT = Params(
     headroom="learnt",
     error_quantile=recommended.ERROR_QUANTILE,
     error_window=recommended.ERROR_WINDOW,
+    error_band=recommended.ERROR_BAND,
 )
 
 #: the starting points every search tries first: today's recommended default (so the chosen
