@@ -106,15 +106,20 @@ class TestMemorySlots:
     per memory slot, a fleet change at once, and the slots of many pools spread over time."""
 
     @staticmethod
+    def _store(tmp_path: Path) -> tuple[sa.Engine, list[float], SqlStateStore]:
+        """A store on a fresh file with a clock the test moves (``now[0]``)."""
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'j.db'}")
+        now = [1000.0]
+        return engine, now, SqlStateStore(engine, memory_every=120.0, clock=lambda: now[0])
+
+    @staticmethod
     def _saved_streak(engine: sa.Engine) -> int:
         with engine.connect() as c:
             body = c.execute(sa.text("SELECT body FROM fs_state WHERE pool = 'web'")).scalar_one()
         return state_from_json(body).memory.governor.up_streak
 
     def test_memory_alone_is_written_once_a_slot_and_never_older_than_a_slot(self, tmp_path: Path) -> None:
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'j.db'}")
-        now = [1000.0]
-        store = SqlStateStore(engine, memory_every=120.0, clock=lambda: now[0])
+        engine, now, store = self._store(tmp_path)
         state = sample()
         store.save(state)
         written = set()
@@ -128,9 +133,7 @@ class TestMemorySlots:
         assert 49 <= len(written) <= 52  # 6,000 s / 120 s slots, not 400 writes
 
     def test_a_fleet_change_is_written_at_once(self, tmp_path: Path) -> None:
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'j.db'}")
-        now = [1000.0]
-        store = SqlStateStore(engine, memory_every=120.0, clock=lambda: now[0])
+        _, now, store = self._store(tmp_path)
         state = sample()
         store.save(state)
         now[0] += 1.0

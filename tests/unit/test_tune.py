@@ -226,7 +226,8 @@ class TestLearntHeadroom:
         written = yaml.safe_load(out.read_text())["pools"][0]
         assert written["policies"] == [{"kind": "predictive", "name": "predictive", "utilisation": 0.9,
                                         "horizon": 180.0, "volatility": 0.5, "volatility_window": 3600.0,
-                                        "error_quantile": 0.99, "error_window": 2880, "error_min": 100, "error_band": 2.0}]
+                                        "error_quantile": 0.99, "error_window": 2880, "error_min": 100,
+                                        "error_band": 2.0}]
         sim = tmp_path / "sim.json"
         assert cli.main(["simulate", "--trace", str(trace), "--config", str(out), "--pool", "web",
                          "--report", str(sim)]) == 0
