@@ -335,7 +335,8 @@ class Forecaster:
                 peak = value
             if when + _SLACK >= made + horizon:
                 new.append(peak - forecast)
-                new_levels.append(self.load_level(entry[3]) if len(entry) > 3 else _UNKNOWN_LEVEL)
+                if self.spec.error_band:
+                    new_levels.append(self.load_level(entry[3]) if len(entry) > 3 else _UNKNOWN_LEVEL)
             else:
                 waiting.append((made, forecast, peak, *entry[3:]))
         if not new:
@@ -353,24 +354,23 @@ class Forecaster:
         """Learnt headroom: the ``error_quantile`` of the error window (0 while fewer than
         ``error_min`` errors are known; never negative); with ``error_band``, of the errors
         made at a similar reading when ``error_min`` of them are known."""
-        if not self.spec.error_quantile or len(st.errors) < self.spec.error_min:
-            return 0.0
-        return self._quantile(self._learning_from(st)[0])
+        found = self._learnt(st)
+        return found[0] if found is not None else 0.0
 
-    def _quantile(self, errors: npt.NDArray[np.float64]) -> float:
-        n = len(errors)
-        k = min(n - 1, int(self.spec.error_quantile * n))
-        return max(0.0, float(np.partition(errors, k)[k]))
-
-    def _learning_from(self, st: PredictiveState) -> tuple[npt.NDArray[np.float64], bool]:
-        """The errors the headroom is learnt from, and whether they are only those made at a
-        similar reading (``error_band``, when ``error_min`` of them are known)."""
+    def _learnt(self, st: PredictiveState) -> tuple[float, str] | None:
+        """The learnt headroom and which errors it was learnt from (for the reason), or None
+        while fewer than ``error_min`` errors are known (or the learnt headroom is off)."""
+        spec = self.spec
         errors = st.errors
-        if self.spec.error_band and len(st.error_levels) == len(errors) and st.error_levels.dtype == np.int8:
+        if not spec.error_quantile or len(errors) < spec.error_min:
+            return None
+        which = f"{len(errors)} errors"
+        if spec.error_band and len(st.error_levels) == len(errors) and st.error_levels.dtype == np.int8:
             similar = errors[self.similar(st)]
-            if len(similar) >= self.spec.error_min:
-                return similar, True
-        return errors, False
+            if len(similar) >= spec.error_min:
+                errors, which = similar, f"{len(similar)} errors at a similar load"
+        k = min(len(errors) - 1, int(spec.error_quantile * len(errors)))
+        return max(0.0, float(np.partition(errors, k)[k])), which
 
     def load_level(self, reading: float) -> int:
         """The level of ``reading``: quarter-octave steps over one unit's share,
@@ -392,13 +392,10 @@ class Forecaster:
     def headroom(self, st: PredictiveState) -> tuple[float, str]:
         """The headroom over the point forecast and how to say it: the learnt one once
         ``error_min`` errors are known, else the volatility margin (a prior while learning)."""
-        spec = self.spec
-        n = len(st.errors)
-        if spec.error_quantile and n >= spec.error_min:
-            errors, near = self._learning_from(st)
-            learnt = self._quantile(errors)
-            which = f"{len(errors)} errors at a similar load" if near else f"{n} errors"
-            return learnt, f" + learnt headroom {learnt:.4g} (q{100 * spec.error_quantile:g} of {which})"
+        found = self._learnt(st)
+        if found is not None:
+            learnt, which = found
+            return learnt, f" + learnt headroom {learnt:.4g} (q{100 * self.spec.error_quantile:g} of {which})"
         pad = self.margin(st)
         return pad, f" + noise {pad:.4g}" if pad else ""
 
