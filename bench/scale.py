@@ -66,7 +66,8 @@ class Count(logging.Handler):
             self.n += 1
 
 
-def config(pools: int, interval: float, journal: str, replicas: int, initial: int = 0) -> dict[str, Any]:
+def config(pools: int, interval: float, journal: str, replicas: int, initial: int = 0,
+           coordinated: bool = False) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "pools": [{"name": f"pool-{i:05d}", "interval": interval, "max": 5,
                    "sources": [{"kind": "fixed", "value": 2}],
@@ -74,7 +75,7 @@ def config(pools: int, interval: float, journal: str, replicas: int, initial: in
                   for i in range(pools)],
         "journal": {"sql": journal, "log": False},
     }
-    if replicas > 1:
+    if replicas > 1 or coordinated:
         doc["coordination"] = {"backend": "sql", "ttl": 10, "max_moves": pools}
     return doc
 
@@ -191,17 +192,47 @@ def one_case(pools: int, replicas: int, args: argparse.Namespace) -> list[dict[s
         base.dispose()
         journal = args.journal.rsplit("/", 1)[0] + "/" + name
     path = tmp / "fleet.json"
-    path.write_text(json.dumps(config(pools, args.interval, journal, replicas, args.initial)))
-    if replicas == 1:
+    path.write_text(json.dumps(config(pools, args.interval, journal, replicas, args.initial,
+                                      args.coordinated)))
+    if replicas == 1 and not args.coordinated:
         return [measure(str(path), args.interval, args.warmup, args.seconds)]
     argv = [sys.executable, __file__, "--child", str(path), "--interval", str(args.interval),
             "--warmup", str(args.warmup), "--seconds", str(args.seconds)]
     procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(replicas)]
+    # the database server's CPU in the replicas' measured window (the same warmup and length)
+    server = server_pid() if args.journal else None
+    time.sleep(args.warmup)
+    db0 = cpu_seconds(server)
+    time.sleep(args.seconds)
+    db1 = cpu_seconds(server)
     out = []
     for p in procs:
         stdout, _ = p.communicate(timeout=args.warmup + args.seconds + 900)
         out.append(json.loads(stdout.strip().splitlines()[-1]))
+    if db0 is not None and db1 is not None:
+        for r in out:
+            r["db_cpu_pct"] = round(100 * (db1 - db0) / args.seconds, 1)
     return out
+
+
+def server_pid() -> int | None:
+    """The local MariaDB/MySQL server's process id (None when it is not on this machine)."""
+    for name in ("mariadbd", "mysqld"):
+        found = subprocess.run(["pidof", name], capture_output=True, text=True).stdout.split()
+        if found:
+            return int(found[0])
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (None without one)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -216,6 +247,9 @@ def main() -> None:
                     help="instances each pool's simulated fleet already runs at start (3: the pool's "
                          "desired size, so the first cycles adopt instead of launching: replicas "
                          "restarted on running fleets rather than 10,000 fleets launched at once)")
+    ap.add_argument("--coordinated", action="store_true",
+                    help="one replica with the coordination section too (the baseline for replicas: "
+                         "leases renewed, every write fenced)")
     ap.add_argument("--profile", type=int, metavar="ROUNDS", help="profile ROUNDS steady rounds instead")
     ap.add_argument("--child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -233,11 +267,13 @@ def main() -> None:
                 print(json.dumps({"replicas": replicas, "replica": i, **r,
                                   "load_before": [round(x, 2) for x in load],
                                   "load_after": [round(x, 2) for x in os.getloadavg()]}), flush=True)
-            if len(results) > 1:
+            if len(results) > 1 or args.coordinated:
                 print(json.dumps({"replicas": replicas, "pools": pools,
                                   "cycles_total": sum(r["cycles"] for r in results),
                                   "cpu_pct_each": [r["cpu_pct"] for r in results],
                                   "late_p95_worst": max((r["late_p95"] or 0) for r in results),
+                                  "cpu_pct_sum": round(sum(r["cpu_pct"] for r in results), 1),
+                                  "db_cpu_pct": results[0].get("db_cpu_pct"),
                                   "median_cpu": statistics.median(r["cpu_pct"] for r in results)}),
                       flush=True)
 

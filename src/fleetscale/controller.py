@@ -81,9 +81,9 @@ class Controller:
                 stop.set()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 previous[sig] = signal.signal(sig, handler)
-        leases = self._start_coordination()
-        batching = self.batch_journals(True)
         pacer = self.pacer = Pacer(min(self.workers, max(1, len(self.runners))))
+        leases = self._start_coordination(pacer)
+        batching = self.batch_journals(True)
         # --- reaction.py: extra cycles on notification, one cycle of a pool at a time ---
         reactions = Reactions(self.runners, pacer.once)
         n = len(self.runners)
@@ -127,8 +127,9 @@ class Controller:
             sink.batching(on)
         return list(sinks.values())
 
-    def _start_coordination(self) -> tuple[threading.Event, threading.Thread] | None:
-        """The coordinator's thread; its first round has run when this returns."""
+    def _start_coordination(self, pacer: Pacer) -> tuple[threading.Event, threading.Thread] | None:
+        """The coordinator's thread; its first round has run when this returns. No cycle
+        starts during a round (``pacer.paused``): renewals come before cycles."""
         if self.coordination is None:
             return None
         c = self.coordination
@@ -137,7 +138,7 @@ class Controller:
         except Exception as exc:  # the thread keeps trying; no pool cycles until it succeeds
             log.warning("first coordination round failed", error=describe(exc))
         done = threading.Event()
-        thread = threading.Thread(target=c.coordinator.run, args=(done, c.renew_every),
+        thread = threading.Thread(target=c.coordinator.run, args=(done, c.renew_every, pacer.paused),
                                   name="coordinator", daemon=True)
         thread.start()
         return done, thread

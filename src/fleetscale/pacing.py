@@ -24,6 +24,12 @@ two to three times as much (measured: 0.30 ms of CPU per quiet cycle back to bac
 7 ms sleep before each). Periodic runs start up to ``grain`` late; a pool's first run "at once"
 and a one-off entry (a reaction to a notification) are ripe at their due time.
 
+Work that must not queue behind a full worker pool (renewing this replica's leases: a late
+renewal loses pools, which are then claimed and loaded again) runs inside ``paused(limit)``: no
+run starts while it lasts, and the runs in flight finish, so that work competes for the
+interpreter with those runs only, not with every due cycle. The pause lifts itself after
+``limit`` seconds, so a hung renewal cannot stop the cycles.
+
 This replaces one APScheduler interval job per pool, whose per-job bookkeeping, per-run
 locking and "maximum number of running instances" warnings dominated at thousands
 of pools. ``lateness`` keeps how late each periodic run started (seconds, recent ones) for
@@ -32,12 +38,13 @@ of pools. ``lateness`` keeps how late each periodic run started (seconds, recent
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import structlog
 
@@ -75,6 +82,8 @@ class Pacer:
         self.lateness: deque[float] = deque(maxlen=keep)
         #: periodic runs skipped because the previous run of the same entry was still going
         self.skipped = 0
+        #: no run starts before this monotonic time (``paused``)
+        self._paused_until = -float("inf")
 
     def every(self, key: str, interval: float, fn: Callable[[], object], first: float = 0.0) -> None:
         """Run ``fn`` every ``interval`` seconds, the first time ``first`` seconds from now."""
@@ -90,6 +99,19 @@ class Pacer:
             raise RuntimeError("the scheduler is stopping")
         due = self._clock() + max(0.0, delay)
         self._push((due, next(self._seq), fn, None, None, due))
+
+    @contextlib.contextmanager
+    def paused(self, limit: float) -> Iterator[None]:
+        """No run starts inside this block, for at most ``limit`` seconds; the runs in flight
+        finish. For work that must not wait behind every due cycle (a lease renewal)."""
+        with self._cv:
+            self._paused_until = self._clock() + max(0.0, limit)
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._paused_until = -float("inf")
+                self._cv.notify_all()
 
     def _push(self, entry: _Entry) -> None:
         with self._cv:
@@ -124,6 +146,10 @@ class Pacer:
         with self._cv:
             while not (self._closed or stop.is_set()):
                 now = self._clock()
+                if now < self._paused_until:
+                    warm = False
+                    self._cv.wait(min(TICK, self._paused_until - now))
+                    continue
                 if self._heap and self._takes(self._heap[0], now, warm):
                     entry = self._pop(now)
                     if entry is not None:

@@ -335,10 +335,11 @@ class TestBackendEdges:
             with pytest.raises(FencingError, match="a newer holder wrote with token 9"):
                 guarded_write(engine, fence, "p", "A", 5)
             guarded_write(engine, fence, "p", "B", 9)
+            guarded_write(engine, fence, "p", "B", 9)  # the holder's own mark: one UPDATE, found
             guarded_write(engine, fence, "p", "C", 12)
             with pytest.raises(FencingError):
                 guarded_write(engine, fence, "p", "B", 9)
-            assert fenced_tokens(engine, "p") == [("A", 5), ("B", 9), ("C", 12)]
+            assert fenced_tokens(engine, "p") == [("A", 5), ("B", 9), ("B", 9), ("C", 12)]
         finally:
             engine.dispose()
 

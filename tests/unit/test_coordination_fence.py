@@ -70,7 +70,18 @@ class TestTokenFence:
         assert _count(engine) == 1
         _write(engine, fence, 9)
         _write(engine, fence, 12)
-        assert _count(engine) == 3
+        _write(engine, fence, 12)  # the steady case: the holder's own mark, one UPDATE
+        assert _count(engine) == 4
+        with pytest.raises(FencingError, match=r"token 9 refused.*token 12"):
+            _write(engine, fence, 9)
+
+    def test_a_guard_before_any_claim_sets_the_mark(self, engine: sa.Engine) -> None:
+        fence = TokenFence()
+        fence.create(engine)
+        _write(engine, fence, 3)  # no row yet: the full check inserts the mark
+        with pytest.raises(FencingError, match=r"token 2 refused.*token 3"):
+            _write(engine, fence, 2)
+        assert _count(engine) == 1
 
 
 class TestLeaseRowFence:

@@ -120,6 +120,46 @@ class TestRunLoop:
         assert not t.is_alive() and a.owned() == {}
         assert a.backend.holders() == {} and a.backend.live_replicas() == frozenset()
 
+    def test_each_round_runs_inside_the_gate(self, engine: sa.Engine) -> None:
+        """The controller's scheduler pauses its cycles around each round (renewals first),
+        for at most the time left before the leases' local deadlines."""
+        import contextlib
+        import threading
+        from collections.abc import Iterator
+
+        a = replica(engine, "a")
+        limits: list[float] = []
+        inside = threading.local()
+        ticks_inside: list[bool] = []
+        tick = a.tick
+
+        def tick_noting() -> list[OwnershipChange]:
+            ticks_inside.append(getattr(inside, "on", False))
+            return tick()
+        a.tick = tick_noting  # type: ignore[method-assign]
+
+        @contextlib.contextmanager
+        def gate(limit: float) -> Iterator[None]:
+            limits.append(limit)
+            inside.on = True
+            try:
+                yield
+            finally:
+                inside.on = False
+
+        stop = threading.Event()
+        t = threading.Thread(target=a.run, args=(stop, 0.05, gate))
+        t.start()
+        try:
+            deadline = time.monotonic() + 20
+            while len(ticks_inside) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            stop.set()
+            t.join(timeout=20)
+        assert len(ticks_inside) >= 3 and all(ticks_inside)
+        assert limits == [pytest.approx(TTL - 5.0 - 0.05)] * len(limits)
+
     def test_a_journal_outage_does_not_stop_the_leases(self, engine: sa.Engine) -> None:
         def broken(changes: Sequence[OwnershipChange]) -> None:
             raise JournalError("journal down")

@@ -7,7 +7,9 @@ timeout, never a hang), and nothing asserts how fast anything was."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -167,3 +169,34 @@ def test_a_one_off_entry_does_not_wait_for_the_grain() -> None:
     assert ran.wait(BOUND)
     assert periodic.wait(BOUND), "the due periodic run did not follow the one-off"
     _stop(stop, loop)
+
+
+def test_no_run_starts_while_paused_and_the_pause_lifts() -> None:
+    """Inside ``paused`` no run starts (a lease renewal goes first); after it, runs go on. A
+    pause that is never left lifts itself after its limit."""
+    pacer = Pacer(workers=2, grain=0.0)
+    runs: list[int] = []
+    pacer.every("tick", 0.01, lambda: runs.append(1))
+    stop, loop = _start(pacer)
+    try:
+        _wait_for(lambda: len(runs) >= 3)
+        with pacer.paused(BOUND):
+            time.sleep(0.1)  # a run in flight when the pause began has finished by now
+            during = len(runs)
+            time.sleep(0.3)
+            assert len(runs) == during, "a run started while paused"
+        _wait_for(lambda: len(runs) > during)
+        held = pacer.paused(0.2)
+        held.__enter__()  # never left: the limit lifts it
+        time.sleep(0.1)
+        before = len(runs)
+        _wait_for(lambda: len(runs) > before)
+    finally:
+        _stop(stop, loop)
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + BOUND
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

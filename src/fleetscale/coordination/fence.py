@@ -112,7 +112,14 @@ class TokenFence:
         create_tables(fence_marks, engine)
 
     def guard(self, conn: sa.Connection, pool: str, token: int) -> None:
-        self._raise_mark(conn, pool, token)
+        # the steady case, one statement: the holder's mark is there (its claim wrote it) and
+        # not above its token. The UPDATE takes the row's exclusive lock (a claim by a newer
+        # holder waits for this transaction) and counts the rows it matched, changed or not
+        # (SQLite's changes(); MariaDB through SQLAlchemy's drivers, which ask for found rows)
+        matched = conn.execute(fences.update().where(fences.c.pool == pool, fences.c.token <= token)
+                               .values(token=token)).rowcount
+        if matched != 1:  # no mark yet, or a newer holder's: the full check says which
+            self._raise_mark(conn, pool, token)
 
     def claim(self, conn: sa.Connection, pool: str, token: int) -> None:
         self._raise_mark(conn, pool, token)

@@ -23,6 +23,7 @@ import enum
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import structlog
@@ -195,14 +196,24 @@ class Coordinator:
             log.warning("leave failed; membership will expire", error=str(exc))
         return changes
 
-    def run(self, stop: threading.Event, renew_every: float | None = None) -> None:
+    def run(self, stop: threading.Event, renew_every: float | None = None,
+            gate: Callable[[float], AbstractContextManager[object]] | None = None) -> None:
         """Tick every ``renew_every`` seconds (default ttl / 3) until ``stop`` is set, then
-        ``stop()``. A failed tick is logged; the next one tries again. Run it in its own thread."""
+        ``stop()``. A failed tick is logged; the next one tries again. Run it in its own thread.
+
+        ``gate(limit)``, when given, is entered around each round (at most ``limit`` seconds:
+        the time left before the leases' local deadlines minus the margin): the controller
+        passes its scheduler's ``paused``, so no new cycle starts during a round and the
+        renewal does not wait for the interpreter behind every busy cycle thread."""
         every = renew_every if renew_every is not None else self.ttl / 3
         while True:
             started = self._monotonic()
             try:
-                self.tick()
+                if gate is None:
+                    self.tick()
+                else:
+                    with gate(max(0.0, self.ttl - self.safety_margin - every)):
+                        self.tick()
             except CoordinationError as exc:
                 log.warning("coordination tick failed", replica=self.replica, error=str(exc))
             except Exception:  # keep heartbeating: a dead loop would silently idle every pool
