@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale.config import PoolConfig
 from fleetscale.errors import JournalError
+from fleetscale.journal import schema
 
 _TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
@@ -58,7 +59,7 @@ class PoolSpec:
 
 def create(engine: sa.Engine) -> None:
     try:
-        metadata.create_all(engine)
+        schema.create_all(metadata, engine)
     except SQLAlchemyError as exc:
         raise JournalError(f"pool catalogue: cannot create its table: {exc}") from exc
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale.coordination.replica import OwnershipChange
 from fleetscale.errors import JournalError
+from fleetscale.journal import schema
 
 _TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
@@ -54,7 +55,7 @@ class OwnershipLog:
         self._clock = clock
         if create:
             try:
-                metadata.create_all(engine)
+                schema.create_all(metadata, engine)
             except SQLAlchemyError as exc:
                 raise JournalError(f"ownership journal: cannot create fs_ownership: {exc}") from exc
 

@@ -46,6 +46,7 @@ from sqlalchemy.pool import StaticPool
 
 from fleetscale.coordination.lease import Holder, Lease
 from fleetscale.errors import CoordinationError
+from fleetscale.journal import schema
 
 T = TypeVar("T")
 
@@ -160,15 +161,11 @@ def make_engine(url: str) -> sa.Engine:
 
 
 def create_tables(tables: sa.MetaData, engine: sa.Engine) -> None:
-    """``create_all``, tolerating another replica creating the same tables at the same moment."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            tables.create_all(engine)
-            return
-        except SQLAlchemyError as exc:
-            if attempt + 1 == _ATTEMPTS:
-                raise CoordinationError(f"lease table: cannot create tables: {exc}") from exc
-            time.sleep(0.05 * (attempt + 1))  # then create_all sees what the other one made
+    """``create_all``, safe beside another replica creating the same tables at the same moment."""
+    try:
+        schema.create_all(tables, engine)
+    except SQLAlchemyError as exc:
+        raise CoordinationError(f"lease table: cannot create tables: {exc}") from exc
 
 
 def _retryable(exc: DBAPIError) -> bool:

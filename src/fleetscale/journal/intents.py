@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from fleetscale.errors import FencingError, JournalError
+from fleetscale.journal import schema
 
 if TYPE_CHECKING:
     from fleetscale.coordination.fence import Fence
@@ -104,7 +105,7 @@ class IntentLog:
         self._now = now
         self.fence = fence
         try:
-            metadata.create_all(self.engine)
+            schema.create_all(metadata, self.engine)
         except SQLAlchemyError as exc:
             raise JournalError(f"intents: cannot create table: {exc}") from exc
 

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale.errors import JournalError
+from fleetscale.journal import schema
 from fleetscale.journal.sql import clear_controls, put_hold, put_pause
 from fleetscale.model import Direction
 
@@ -66,7 +67,7 @@ class OperatorLog:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         try:
-            metadata.create_all(engine)
+            schema.create_all(metadata, engine)
         except SQLAlchemyError as exc:
             raise JournalError(f"operator log: cannot create its table: {exc}") from exc
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +35,7 @@ from sqlalchemy.pool import StaticPool
 
 from fleetscale.decide import Override
 from fleetscale.errors import JournalError
-from fleetscale.journal import compact, cycle_rows
+from fleetscale.journal import compact, cycle_rows, schema
 from fleetscale.journal.cycle_queue import Batch, CycleQueue
 from fleetscale.journal.record import CycleRecord
 from fleetscale.journal.retention import DEFAULT_RETENTION, Pruner
@@ -105,18 +104,9 @@ def clear_controls(c: sa.Connection, pool: str) -> int:
     return int(c.execute(operator.delete().where(operator.c.pool == pool)).rowcount)
 
 
-def _create(engine: sa.Engine, attempts: int = 4) -> None:
-    """``create_all``, tolerating another process (a replica starting beside this one)
-    creating the same tables or indexes at the same moment: then ``create_all`` again sees
-    what the other made."""
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine)
-            return
-        except SQLAlchemyError:
-            if attempt + 1 == attempts:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+def _create(engine: sa.Engine) -> None:
+    """``create_all``, safe beside a replica starting at the same moment (``schema``)."""
+    schema.create_all(metadata, engine)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import SQLAlchemyError
 
 from fleetscale.errors import FencingError, JournalError
+from fleetscale.journal import schema
 from fleetscale.journal.state_codec import state_from_json, state_to_json
 from fleetscale.state import FleetState
 
@@ -98,7 +99,7 @@ class SqlStateStore:
         #: (a predictive policy's arrays, ~70 KB a pool) until the next memory save
         self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}
         try:
-            metadata.create_all(engine)
+            schema.create_all(metadata, engine)
         except SQLAlchemyError as exc:
             raise JournalError(f"state store: cannot create its table: {type(exc).__name__}") from None
 
