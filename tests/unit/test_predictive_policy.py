@@ -330,6 +330,60 @@ class TestLearntHeadroom:
             _learner(**kw)
 
 
+class TestStorage:
+    """History and errors are stored as float32; a state saved with float64 arrays (before the
+    change) loads as float32 and the pool keeps deciding as if it had never been saved."""
+
+    def test_arrays_are_float32_and_read_only(self) -> None:
+        state = _states(_learner(), (sine(np.arange(400) * STEP)).tolist())[-1][1]
+        assert state.history.dtype == np.float32 and state.errors.dtype == np.float32
+        assert len(state.errors) == 200 and not state.history.flags.writeable
+        assert not state.errors.flags.writeable
+
+    def test_a_float64_state_saved_before_loads_as_float32_and_keeps_deciding(self) -> None:
+        """Two days and a bit of a daily cycle with noise (a seasonal forecast and a full error
+        window), then the state as the float64 version saved it: its ring holds the bucket peaks
+        in float64, its errors are float64. Decoded, both are float32 (the nearest float32 of
+        each value), read-only, and the next cycles decide exactly as the state never saved."""
+        rng = np.random.default_rng(7)
+        n = 2 * 1440 + 62  # 1-minute steps: five to a 5-minute bucket, the last one filling
+        loads = (sine(np.arange(n) * STEP) + rng.normal(0.0, 3.0, n)).tolist()
+        policy = _learner(error_band=2.0, volatility=0.5)
+        state = _states(policy, loads)[-1][1]
+        slots = len(state.history)
+        history64 = np.full(slots, np.nan)
+        first = int(START.timestamp()) // 300
+        for j in range(n // 5):
+            history64[(first + j) % slots] = max(loads[5 * j:5 * j + 5])
+        assert np.array_equal(history64.astype(np.float32), state.history, equal_nan=True)
+        assert not np.array_equal(history64, state.history, equal_nan=True)  # not float32-exact
+        old = state._replace(history=history64, errors=state.errors.astype(np.float64))
+        saved = json.loads(json.dumps(encode(old)))
+        assert [saved["v"][i]["dtype"] for i in (2, 11)] == ["float64", "float64"]
+        back = decode(saved)
+        assert isinstance(back, PredictiveState)
+        for array in (back.history, back.errors):
+            assert array.dtype == np.float32 and not array.flags.writeable
+        assert np.array_equal(back.history, state.history, equal_nan=True)
+        assert np.array_equal(back.errors, state.errors)
+        later = (sine(np.arange(n, n + 40) * STEP) + rng.normal(0.0, 3.0, 40)).tolist()
+        runs = []
+        for start in (state, back, old):  # never saved; saved and loaded; float64 in memory
+            current: object = start
+            decided = []
+            for k, value in enumerate(later, start=n):
+                at = START + timedelta(seconds=k * STEP)
+                snap = Snapshot("p", at, (), (Observation("t", "load", value, at),))
+                proposal, current = policy.propose(snap, _ctx(at, value), current, "predictive")
+                decided.append((proposal.desired, proposal.reason))
+            assert isinstance(current, PredictiveState)
+            assert current.history.dtype == np.float32 and current.errors.dtype == np.float32
+            runs.append((decided, repr(current)))
+        assert runs[0] == runs[1] == runs[2]
+        assert len(back.errors) == 200 and all("learnt headroom" in why for _, why in runs[0][0])
+        assert any(why.startswith("forecast") for _, why in runs[0][0])
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=1000, allow_nan=False), min_size=1, max_size=120),
        st.floats(min_value=0.5, max_value=0.995), st.integers(min_value=1, max_value=40),
@@ -346,7 +400,7 @@ def test_learnt_headroom_invariants(loads: list[float], quantile: float, window:
         assert pad >= 0.0
         assert desired >= math.ceil(loads[k] - 1e-9)
         errors = state.errors
-        assert len(errors) <= window and not errors.flags.writeable
+        assert len(errors) <= window and not errors.flags.writeable and errors.dtype == np.float32
         if band:
             levels = state.error_levels
             assert len(levels) == len(errors) and not levels.flags.writeable and levels.dtype == np.int8

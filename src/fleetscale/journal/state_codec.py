@@ -2,7 +2,9 @@
 
 Values are encoded with their type so that a reload gives back an equal value:
 dataclasses as ``{"$dc": "module:Name", ...fields}`` and named tuples as ``{"$nt": ..., "v":
-[...]}`` (only classes of fleetscale's own packages are ever rebuilt), datetimes as
+[...]}`` (only classes of fleetscale's own packages are ever rebuilt; a named tuple with a
+``from_saved`` classmethod is rebuilt through it, which brings a value saved by an earlier
+release to the current form: ``PredictiveState``'s float64 arrays become float32), datetimes as
 ``{"$dt": ISO 8601}``, enums as ``{"$enum":
 "module:Name", "v": value}``, tuples as lists, mappings as ``{"$map": [[k, v], ...]}``,
 frozensets as ``{"$set": [...]}``, numeric numpy arrays as ``{"$nd": "base64", "dtype": ...,
@@ -152,8 +154,9 @@ def decode(value: Any) -> Any:
         return array
     if "$nt" in value:
         cls = _class(value["$nt"])
+        build = getattr(cls, "from_saved", cls)  # a class may bring an earlier form up to date
         try:
-            return cls(*(decode(v) for v in value["v"]))
+            return build(*(decode(v) for v in value["v"]))
         except TypeError as exc:
             raise ValueError(f"cannot rebuild {value['$nt']}: {exc}") from None
     if "$set" in value:

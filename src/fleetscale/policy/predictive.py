@@ -42,7 +42,10 @@ How it forecasts (O(1) per cycle, no refitting):
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
 mutated: the history array is copied when a bucket closes (once per ``bucket`` seconds);
-the error window (a read-only array) is copied when an error comes in.
+the error window (a read-only array) is copied when an error comes in. Both arrays hold
+float32 (``STORED``: half the memory of float64, most of a replica's at 10,000 pools); every
+value read from them is a Python float (exact), and the arithmetic on it is in float64. A
+state saved with float64 arrays (before 2026-12) is rebuilt in float32 (``from_saved``).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -59,11 +62,13 @@ from fleetscale.model import Proposal, Snapshot
 from fleetscale.policy.context import PolicyContext, ceil_units
 
 DEFAULT_UTILISATION = 0.75
+#: the dtype of the stored bucket peaks and errors (a reading keeps about 7 significant digits)
+STORED = np.float32
 _T = TypeVar("_T", bound=np.generic)
 _DAY = 86400.0
 _WEEK = 7 * _DAY
 #: the empty error window (read-only, shared by every state that has scored nothing yet)
-_NO_ERRORS: npt.NDArray[np.float64] = np.empty(0)
+_NO_ERRORS: npt.NDArray[np.float32] = np.empty(0, dtype=STORED)
 _NO_ERRORS.flags.writeable = False
 #: the empty level window (read-only, shared)
 _NO_LEVELS: npt.NDArray[np.int8] = np.empty(0, dtype=np.int8)
@@ -86,8 +91,9 @@ class PredictiveState(NamedTuple):
     bucket: int
     #: highest reading so far in that bucket
     peak: float
-    #: ring of bucket peaks (NaN = unknown), indexed by absolute bucket % len
-    history: npt.NDArray[np.float64]
+    #: ring of bucket peaks (NaN = unknown), indexed by absolute bucket % len (float32: a
+    #: 3-week ring of 5-minute buckets, 6,048 slots, is 24 KB per pool)
+    history: npt.NDArray[np.float32]
     #: seasonal shape (unscaled) for buckets bucket, bucket+1, ... (NaN = unknown)
     shape: tuple[float, ...]
     #: exponentially weighted actual and shape sums, for the level ratio
@@ -104,18 +110,40 @@ class PredictiveState(NamedTuple):
     #: the reading was kept has 3-tuples: their reading counts as unknown)
     pending: tuple[tuple[float, ...], ...] = ()
     #: the last ``error_window`` forecast errors in arrival order (read-only; an array, not a
-    #: tuple of floats: 2,880 errors are 23 KB per pool instead of about 90 KB)
-    errors: npt.NDArray[np.float64] = _NO_ERRORS
+    #: tuple of floats: 2,880 errors are 11.5 KB per pool in float32 instead of about 90 KB)
+    errors: npt.NDArray[np.float32] = _NO_ERRORS
     #: the level of the reading each of those errors' forecast was made at (``Forecaster.
     #: load_level``: quarter-octaves over one unit's share, one byte each, 2,880 bytes per pool;
     #: same length and order as ``errors``, read-only; -1 = unknown; only with ``error_band``)
     error_levels: npt.NDArray[np.int8] = _NO_LEVELS
 
+    @classmethod
+    def from_saved(cls, *fields: Any) -> PredictiveState:
+        """The state rebuilt from its saved fields (``journal.state_codec``), its arrays in
+        their current dtype: a state saved with float64 history and errors (before they were
+        float32) loads as float32, so a pool keeps its history and learnt errors across the
+        upgrade and holds them in half the memory from its first cycle."""
+        st = cls(*fields)
+        history, errors = st.history, st.errors
+        if isinstance(history, np.ndarray) and history.dtype != STORED:
+            st = st._replace(history=_stored(history))
+        if isinstance(errors, np.ndarray) and errors.dtype != STORED:
+            st = st._replace(errors=_stored(errors))
+        return st
 
-def _joined(old: npt.NDArray[_T], keep: int, new: list[float] | list[int]) -> npt.NDArray[_T]:
-    """The last ``keep`` values of ``old`` followed by ``new`` (in ``old``'s dtype), as a new
-    read-only array."""
-    out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=old.dtype)))
+
+def _stored(values: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """A read-only float32 copy of ``values``."""
+    out = values.astype(STORED)
+    out.flags.writeable = False
+    return out
+
+
+def _joined(old: npt.NDArray[Any], keep: int, new: list[float] | list[int],
+            dtype: type[_T]) -> npt.NDArray[_T]:
+    """The last ``keep`` values of ``old`` followed by ``new``, in ``dtype``, as a new read-only
+    array."""
+    out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=dtype)), dtype=dtype)
     out.flags.writeable = False
     return out
 
@@ -261,7 +289,7 @@ class Forecaster:
 
     def _close(self, st: PredictiveState, new_bucket: int) -> PredictiveState:
         """Commit the finished bucket, mark skipped ones unknown, look up the next shape."""
-        history = st.history.copy()
+        history = st.history.astype(STORED)  # a copy (float32 also if a float64 state came in)
         n = len(history)
         gap = new_bucket - st.bucket
         if gap >= n:
@@ -298,7 +326,7 @@ class Forecaster:
             if bucket > st.bucket:
                 st = self._close(st, bucket)
         else:
-            empty = np.full(self.slots, np.nan)
+            empty = np.full(self.slots, np.nan, dtype=STORED)
             empty.flags.writeable = False
             st = PredictiveState(bucket, -math.inf, empty, ())
         (filling, peak, history, shape, actual_ewma, shape_ewma, seen, last_value, last_when, var_rate,
@@ -316,9 +344,9 @@ class Forecaster:
                                var_rate, pending, errors, error_levels)
 
     def _score(
-        self, pending: tuple[tuple[float, ...], ...], errors: npt.NDArray[np.float64],
+        self, pending: tuple[tuple[float, ...], ...], errors: npt.NDArray[np.float32],
         error_levels: npt.NDArray[np.int8], when: float, value: float,
-    ) -> tuple[tuple[tuple[float, ...], ...], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+    ) -> tuple[tuple[tuple[float, ...], ...], npt.NDArray[np.float32], npt.NDArray[np.int8]]:
         """The reading ``value`` at ``when`` counts towards every earlier forecast still
         waiting; a forecast ``horizon`` seconds old is scored (highest reading since minus the
         forecast) into the error window, with the level of the reading it was made at when
@@ -343,11 +371,11 @@ class Forecaster:
             return tuple(waiting), errors, error_levels
         window = self.spec.error_window
         keep = max(0, window - len(new))  # the last ``keep`` errors stay (none when keep is 0)
-        joined = _joined(errors, keep, new[-window:])
+        joined = _joined(errors, keep, new[-window:], STORED)
         if self.spec.error_band:
             if len(error_levels) != len(errors) or error_levels.dtype != np.int8:  # none kept yet
                 error_levels = np.full(len(errors), _UNKNOWN_LEVEL, dtype=np.int8)
-            error_levels = _joined(error_levels, keep, new_levels[-window:])
+            error_levels = _joined(error_levels, keep, new_levels[-window:], np.int8)
         return tuple(waiting), joined, error_levels
 
     def learnt(self, st: PredictiveState) -> float:
@@ -370,6 +398,7 @@ class Forecaster:
             if len(similar) >= spec.error_min:
                 errors, which = similar, f"{len(similar)} errors at a similar load"
         k = min(len(errors) - 1, int(spec.error_quantile * len(errors)))
+        # float32 rounding keeps the order: this is the float32 of the float64 errors' quantile
         return max(0.0, float(np.partition(errors, k)[k])), which
 
     def load_level(self, reading: float) -> int:
