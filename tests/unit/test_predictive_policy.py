@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -382,6 +383,20 @@ class TestStorage:
         assert runs[0] == runs[1] == runs[2]
         assert len(back.errors) == 200 and all("learnt headroom" in why for _, why in runs[0][0])
         assert any(why.startswith("forecast") for _, why in runs[0][0])
+
+    def test_a_reading_beyond_float32_is_stored_as_inf_without_a_warning(self) -> None:
+        """1e39 is past float32's range: the ring keeps it as inf (the safe side, as large as
+        any float64 it stood for), numpy's overflow warning is not raised (a warning filter set
+        to "error", as under pytest's -W error, would have made the cycle fail), the spike is
+        provisioned for and the pool comes back down after it."""
+        loads = [20.0] * 300 + [1e39] + [20.0] * 300
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = _states(_learner(), loads)
+        assert out[300][0] > 1000 and out[299][0] == 20 and out[-1][0] == 20
+        state = out[-1][1]
+        assert int(np.isinf(state.history).sum()) == 1 and np.isposinf(np.nanmax(state.history))
+        assert np.isfinite(state.errors).all()
 
 
 @settings(max_examples=40, deadline=None)

@@ -143,7 +143,8 @@ def _joined(old: npt.NDArray[Any], keep: int, new: list[float] | list[int],
             dtype: type[_T]) -> npt.NDArray[_T]:
     """The last ``keep`` values of ``old`` followed by ``new``, in ``dtype``, as a new read-only
     array."""
-    out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=dtype)), dtype=dtype)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf (the safe side), not a warning
+        out = np.concatenate((old[max(0, len(old) - keep):], np.asarray(new, dtype=dtype)), dtype=dtype)
     out.flags.writeable = False
     return out
 
@@ -297,7 +298,8 @@ class Forecaster:
         else:
             for b in range(st.bucket + 1, new_bucket):
                 history[b % n] = np.nan
-        history[st.bucket % n] = st.peak
+        with np.errstate(over="ignore"):  # a peak beyond float32's range is stored as inf
+            history[st.bucket % n] = st.peak
         history.flags.writeable = False
         actual_ewma, shape_ewma = st.actual_ewma, st.shape_ewma
         expected = st.shape[0] if st.shape else math.nan
