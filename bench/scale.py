@@ -112,6 +112,8 @@ def measure(path: str, interval: float, warmup: float, seconds: float) -> dict[s
     cpu = time.process_time() - begin_cpu
     end_n = len(starts.seen)
     rss = rss_mib()
+    coordination = getattr(controller, "coordination", None)  # what it owns at the window's end
+    owned = len(coordination.coordinator.owned()) if coordination else None
     stopping = time.monotonic()
     stop.set()
     runner.join()
@@ -139,8 +141,7 @@ def measure(path: str, interval: float, warmup: float, seconds: float) -> dict[s
         "due_p95": round(due[int(len(due) * 0.95)], 3) if due else None,
         "due_max": round(due[-1], 3) if due else None,
         "stop_s": round(stop_s, 2),
-        "owned": (len(controller.coordination.coordinator.owned())  # type: ignore[union-attr]
-                  if getattr(controller, "coordination", None) else None),
+        "owned": owned,
     }
 
 
