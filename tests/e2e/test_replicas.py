@@ -7,8 +7,8 @@ whose state every replica shares (the ``local`` provider's state directory; each
 provider and drainer call is audited with the replica and its lease token.
 
 - spread: the pools are spread over the live replicas, never two acting on one pool at once;
-  a replica restarted (SIGTERM, start again) and the pools rebalance with at most
-  ``max_moves`` pools in flight;
+  a replica stopped (SIGTERM): the others take its released pools at once; started again:
+  the pools it wins move back with at most ``max_moves`` pools in flight at any instant;
 - SIGKILL the owner of a pool that is mid-drain: another replica takes the pool over, keeps
   the drain, and terminates the instance once it is drained; nothing launched twice, leaked
   or terminated undrained;
@@ -255,12 +255,14 @@ class TestReplicas:
             assert out.returncode == 0, out.stderr
             for pool, owner in assign(pools, names).items():
                 assert any(line.split()[:2] == [pool, owner] for line in out.stdout.splitlines()), out.stdout
-        replicas[0].end(signal.SIGTERM)  # a clean stop releases at once
-        again = cluster.start()
+        replicas[0].end(signal.SIGTERM)  # a clean stop releases at once: a failover, not a move
+        survivors = assign(pools, names[1:])
+        wait_for("the two others take the released pools", lambda: cluster.holders() == survivors, 10)
+        again = cluster.start()  # joins: only the pools it now wins move, at most MAX_MOVES at once
         live = [again.name, *names[1:]]
         most_free, deadline = 0, time.monotonic() + 30
-        while cluster.holders() != assign(pools, live):
-            most_free = max(most_free, len(pools) - len(cluster.holders()))
+        while (held := cluster.holders()) != assign(pools, live):
+            most_free = max(most_free, len(pools) - len(held))
             assert time.monotonic() < deadline, "no convergence after the restart"
             time.sleep(0.02)
         assert most_free <= MAX_MOVES
