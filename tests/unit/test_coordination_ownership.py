@@ -91,6 +91,48 @@ class TestRebalance:
         assert holders == assign(pools, live)
         assert rebalance(pools, live, holders, max_moves).moves == ()
 
+    @settings(max_examples=300)
+    @given(st.integers(min_value=4, max_value=40), st.integers(min_value=1, max_value=4),
+           st.integers(min_value=1, max_value=4), st.data())
+    def test_interleaved_rounds_keep_at_most_max_moves_in_flight(self, n_pools: int, max_moves: int,
+                                                                 n_old: int, data: st.DataObject) -> None:
+        """A replica's round is not atomic: it reads the holders, then releases and takes on what
+        it read, while the others release and take in between. A new replica joins a settled
+        fleet; in any interleaving of reads and actions (as ``Coordinator._round`` does them:
+        give up what the plan gives away, take what it gives and was free when read, if it still
+        is), never more than ``max_moves`` pools are free at once; then rounds converge."""
+        pools = [f"p{i}" for i in range(n_pools)]
+        old = [f"r{i}" for i in range(n_old)]
+        live = [*old, "new"]
+        target = assign(pools, live)
+        holders = assign(pools, old)
+        read: dict[str, dict[str, str]] = {}  # replica -> the holders it read and has not acted on
+
+        def act(who: str, snapshot: dict[str, str]) -> None:
+            plan = rebalance(pools, live, snapshot, max_moves, target)
+            for p, owner in plan.owners.items():
+                if owner != who and holders.get(p) == who:
+                    del holders[p]
+            for p, owner in plan.owners.items():
+                if owner == who and p not in snapshot and p not in holders:
+                    holders[p] = who
+
+        for _ in range(data.draw(st.integers(min_value=0, max_value=300), label="steps")):
+            who = data.draw(st.sampled_from(live), label="replica")
+            if who in read:
+                act(who, read.pop(who))
+            else:
+                read[who] = dict(holders)
+            assert len(pools) - len(holders) <= max_moves, (holders, read)
+        for who, snapshot in sorted(read.items()):  # the rounds in progress finish
+            act(who, snapshot)
+            assert len(pools) - len(holders) <= max_moves
+        for _ in range(2 * n_pools + 2):
+            for who in live:
+                act(who, dict(holders))
+                assert len(pools) - len(holders) <= max_moves
+        assert holders == target
+
     def test_moves_are_deterministic(self) -> None:
         pools = [f"p{i}" for i in range(50)]
         holders = assign(pools, ["a", "b"])
