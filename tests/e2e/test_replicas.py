@@ -259,9 +259,9 @@ class TestReplicas:
         survivors = assign(pools, names[1:])
         wait_for("the two others take the released pools", lambda: cluster.holders() == survivors, 10)
         again = cluster.start()  # joins: only the pools it now wins move, at most MAX_MOVES at once
-        live = [again.name, *names[1:]]
+        rebalanced = assign(pools, [again.name, *names[1:]])
         most_free, deadline = 0, time.monotonic() + 30
-        while (held := cluster.holders()) != assign(pools, live):
+        while (held := cluster.holders()) != rebalanced:
             most_free = max(most_free, len(pools) - len(held))
             assert time.monotonic() < deadline, "no convergence after the restart"
             time.sleep(0.02)
