@@ -56,3 +56,19 @@ def test_oracle_is_cheapest_never_under_on_a_stepped_trace() -> None:
     for name in NAMES:
         s = run_policy(sc, name).timeline.scores()
         assert s.instance_hours >= oracle.instance_hours - 1e-9, name
+
+
+def test_own_period_false_runs_every_named_policy_at_the_pools_interval() -> None:
+    """HPA decides every 15 s by default; ``own_period=False`` puts it on the pool's 60 s grid."""
+    loads = np.repeat([20.0, 60.0, 30.0, 90.0], 6)  # 2 hours of a 5-minute trace
+    cap = capacity_for(loads, 300.0, 60.0, units=9, quantile=100.0)
+    spec = DecisionSpec(pool="p", min=1, max=100, policies=(), unit_capacity=cap)
+    sc = Scenario(300.0, loads, spec, (InstanceType("default"),), 60.0, FleetSettings(boot_delay=120.0))
+    own = run_policy(sc, "hpa").timeline
+    pooled = run_policy(sc, "hpa", own_period=False).timeline
+    assert (own.interval, len(own.t)) == (15.0, 480)
+    assert (pooled.interval, len(pooled.t)) == (60.0, 120)
+    # a policy without a period of its own is the same run either way
+    a = run_policy(sc, "recommended").timeline
+    b = run_policy(sc, "recommended", own_period=False).timeline
+    assert np.array_equal(a.provisioned, b.provisioned)

@@ -2,8 +2,9 @@
 
 ``run_policy(scenario, None)`` runs the pool's own policies; a name from
 ``sim.baselines.NAMES`` runs that policy set instead (on its own decision period where it has
-one: the load is resampled from the trace onto that period's grid, see ``sim.run``);
-``"oracle"`` computes the oracle's schedule on the pool's grid (``sim.oracle``).
+one: the load is resampled from the trace onto that period's grid, see ``sim.run``; with
+``own_period=False`` every named policy decides at the pool's interval instead, for a comparison
+at one period); ``"oracle"`` computes the oracle's schedule on the pool's grid (``sim.oracle``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def peak_units(scenario: Scenario) -> int:
     return int(demanded(load, scenario.spec.unit_capacity, scenario.spec.min).max())
 
 
-def run_policy(scenario: Scenario, name: str | None, *, record: bool = False) -> Outcome:
+def run_policy(scenario: Scenario, name: str | None, *, record: bool = False,
+               own_period: bool = True) -> Outcome:
     began = time.perf_counter()
     if name == "oracle":
         timeline = oracle_timeline(scenario)
@@ -91,7 +93,8 @@ def run_policy(scenario: Scenario, name: str | None, *, record: bool = False) ->
         chosen = named(name, unit_capacity=spec.unit_capacity, peak_units=peak_units(scenario),
                        horizon=scenario.horizon, pool_interval=scenario.interval)
         spec = chosen.spec(spec)
-        interval = chosen.interval or interval
+        if own_period:
+            interval = chosen.interval or interval
         chosen_initial = chosen.initial
     timeline = simulate(scenario.grid(interval), spec, scenario.types, interval, scenario.fleet,
                         record=record,
