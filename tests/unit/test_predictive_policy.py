@@ -384,19 +384,43 @@ class TestStorage:
         assert len(back.errors) == 200 and all("learnt headroom" in why for _, why in runs[0][0])
         assert any(why.startswith("forecast") for _, why in runs[0][0])
 
-    def test_a_reading_beyond_float32_is_stored_as_inf_without_a_warning(self) -> None:
-        """1e39 is past float32's range: the ring keeps it as inf (the safe side, as large as
-        any float64 it stood for), numpy's overflow warning is not raised (a warning filter set
-        to "error", as under pytest's -W error, would have made the cycle fail), the spike is
-        provisioned for and the pool comes back down after it."""
+    def test_a_reading_beyond_float32_is_learnt_as_the_bound_without_a_warning(self) -> None:
+        """1e39 is past float32's range and past what the pool's max (1000 units of 1.0) could
+        carry: it is provisioned for at once, learnt as the bound (1000 / min_level 0.2 = 5000:
+        no inf in the ring, no error beyond it), numpy's overflow warning is not raised (under
+        pytest's -W error it would fail the cycle) and the pool comes back down after it."""
         loads = [20.0] * 300 + [1e39] + [20.0] * 300
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             out = _states(_learner(), loads)
         assert out[300][0] > 1000 and out[299][0] == 20 and out[-1][0] == 20
         state = out[-1][1]
-        assert int(np.isinf(state.history).sum()) == 1 and np.isposinf(np.nanmax(state.history))
-        assert np.isfinite(state.errors).all()
+        assert np.isfinite(state.history[~np.isnan(state.history)]).all()
+        assert float(np.nanmax(state.history)) == 5000.0
+        assert np.isfinite(state.errors).all() and float(state.errors.max()) <= 5000.0
+
+
+def test_an_absurd_reading_is_learnt_as_the_bound_and_forgotten_within_hours() -> None:
+    """One reading of 1e30 (a broken exporter, a unit mix-up) asks for more than the max at
+    once, then teaches exactly what a reading at the bound (the max's load over min_level)
+    would, and the recommended settings' desires are those of the same pool without it again
+    within twelve hours. Before the bound the level stayed at max_level (5x the fleet) for about
+    two and a half days."""
+    policy = PredictivePolicy(utilisation=0.9, horizon=180.0, volatility=0.5, error_quantile=0.99,
+                              error_window=2880, error_min=100, error_band=2.0)
+    bound = policy.compile(1.0).learnable(1000)
+    assert bound == 1000 * 0.9 / 0.2
+    t = np.arange(5 * DAY // int(STEP)) * STEP
+    clean = sine(t)
+    at = 3 * DAY // int(STEP) + 300
+    absurd, at_bound = clean.copy(), clean.copy()
+    absurd[at], at_bound[at] = 1e30, bound
+    a, b, c = _feed(policy, clean), _feed(policy, absurd), _feed(policy, at_bound)
+    assert a[:at] == b[:at] == c[:at]
+    assert b[at] > 1000  # the reading itself asks for more than the max (the governor caps it)
+    assert b[at + 1:] == c[at + 1:]
+    later = at + 12 * 60
+    assert b[later:] == a[later:]
 
 
 @settings(max_examples=40, deadline=None)

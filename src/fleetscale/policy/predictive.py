@@ -39,6 +39,11 @@ How it forecasts (O(1) per cycle, no refitting):
   ones: the errors stay in metric units (no ratio that explodes at low load), they are only
   chosen by load.
 - desired = ceil((max(forecast, current reading) + headroom) / per-unit target).
+- What one reading teaches is bounded (``Forecaster.learnable``): the state learns at most what
+  the pool's max carries over ``min_level``. A reading beyond it (a broken exporter, a unit
+  mix-up) still asks for the max this cycle, like any reading the max cannot
+  carry, but is remembered as that bound: unbounded, one reading of 1e30 kept the level at
+  ``max_level`` (5x the fleet) for two and a half days, and the volatility margin for longer.
 
 The state (``PredictiveState``) lives in ``Memory.policies`` and is replaced, never
 mutated: the history array is copied when a bucket closes (once per ``bucket`` seconds);
@@ -313,6 +318,14 @@ class Forecaster:
                                st.buckets_seen + 1, st.last_value, st.last_when, st.var_rate,
                                st.pending, st.errors, st.error_levels)
 
+    def learnable(self, top: int) -> float:
+        """The most of one reading the state learns: what ``top`` units carry, over
+        ``min_level``, so a forecast from it (times a level of at least ``min_level``) still asks
+        for ``top`` units. Readings a pool's max cannot serve are not worth learning beyond
+        that, and an absurd one (1e30) would otherwise keep the level at ``max_level`` for
+        ln(reading / load) level windows."""
+        return max(top, 1) * self.per_unit / self.spec.min_level
+
     def level(self, st: PredictiveState) -> float:
         """Today's level: recent actual peaks over what the shape said for them (clipped)."""
         if st.shape_ewma <= 0:
@@ -466,7 +479,7 @@ class Forecaster:
             why = reading.problem or "no reading"
             return Proposal(label, None, f"no usable {metric} ({why}); history kept"), state
         when = ctx.now.timestamp()
-        st = self.observe(state, when, now)
+        st = self.observe(state, when, min(now, self.learnable(ctx.max)))
         per_unit, how = self.per_unit, self.how
         pad, noise = self.headroom(st)
         best = self.forecast_shape(st, when)
