@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from fleetscale.api.catalogue import PoolSpec
 from fleetscale.coordination.history import OwnershipLog
 from fleetscale.coordination.replica import ChangeKind, OwnershipChange
 from fleetscale.model import Instance
-from tests.unit.api_kit import ApiKit, api_kit
+from tests.unit.api_kit import TOKEN, ApiKit, api_kit
 from tests.unit.controller_kit import kit, pool_config
 
 
@@ -293,3 +295,25 @@ def test_demanded_units() -> None:
     spec = PoolSpec("p", 2, 9, 10.0, 60.0, "simulated", False)
     assert [views.demanded(x, spec) for x in (None, 0.0, 10.0, 10.000000001, 31.0)] == [None, 2, 2, 2, 4]
     assert views.demanded(5.0, None) is None
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, -5.0, 1e300],
+                         ids=["nan", "inf", "-inf", "negative", "absurd"])
+def test_garbage_readings_in_the_journal_are_served_as_valid_json(tmp_path: Path, bad: float) -> None:
+    """Cycles that saw a garbage reading (recorded as an error, no value) or an absurd finite
+    one (recorded as it came) read back on every endpoint as valid JSON: no NaN or Infinity,
+    which JSON does not have and a strict encoder would turn into a failed request."""
+    ak = api_kit(tmp_path)
+    ak.step([bad, bad])
+    (seen,) = _last(ak)["observations"]
+    if bad == 1e300:
+        assert seen["value"] == bad and seen["error"] is None
+    else:
+        assert seen["value"] is None and "garbage reading" in seen["error"]
+    for path in ("/api/pools", f"/api/pools/{ak.pool}", f"/api/pools/{ak.pool}/instances",
+                 f"/api/pools/{ak.pool}/decisions", f"/api/pools/{ak.pool}/series"):
+        r = ak.get(path, TOKEN)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        constants: list[str] = []
+        json.loads(r.text, parse_constant=constants.append)
+        assert constants == [], f"{path} sent {constants}"
