@@ -101,10 +101,14 @@ def replay(first: int, want: Ints, top: int, boot_steps: int, down_steps: int) -
 
 
 def run_trace(sc: Scenario, policy: PredictivePolicy, down: float) -> dict[str, Any]:
+    return scored(sc, desires(sc.grid(), sc.spec.unit_capacity, sc.spec.max, policy), down)
+
+
+def scored(sc: Scenario, want: Ints, down: float) -> dict[str, Any]:
+    """The quality bench's scores of the desires ``want`` with a ``down``-second scale-down window."""
     load = sc.grid()
     cap = sc.spec.unit_capacity
     demand = np.maximum(np.ceil(load / cap - 1e-9), sc.spec.min).astype(np.int64)
-    want = desires(load, cap, sc.spec.max, policy)
     ready, paid = replay(int(demand[0]), want, sc.spec.max, math.ceil(BOOT / INTERVAL - 1e-9),
                          round(down / INTERVAL))
     oracle = oracle_schedule(demand, INTERVAL, BOOT, top=sc.spec.max)
